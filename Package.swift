@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SwiftBPF",
+    products: [
+        .library(name: "BPF", targets: ["BPF"]),
+        .library(name: "BPFObject", targets: ["BPFObject"]),
+        .executable(name: "swiftbpf", targets: ["swiftbpf"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The few calls Swift cannot make (variadic syscall(2), ioctl) and the UAPI structs.
+        .target(name: "CBPFSys"),
+        // Pure: instruction set, ELF, BTF, object specs. No syscalls.
+        .target(name: "BPFObject"),
+        // Kernel-facing: syscalls, maps, programs, links, event streams.
+        .target(name: "BPF", dependencies: ["BPFObject", "CBPFSys"]),
+        .executableTarget(
+            name: "swiftbpf",
+            dependencies: ["BPF", "BPFObject", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

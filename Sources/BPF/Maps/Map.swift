@@ -1,0 +1,193 @@
+import BPFObject
+import CBPFSys
+
+/// A BPF map in the kernel, owning its file descriptor.
+///
+/// Keys and values are raw bytes here; the typed views in this folder sit on top. Sizes are
+/// checked before any system call, so a wrong size is an `invalidArgument`, not an `EINVAL`.
+public final class Map: @unchecked Sendable {
+    public let fd: OwnedFileDescriptor
+    public let name: String
+    public let type: MapType
+    public let keySize: Int
+    /// The size of one value as the program sees it (one CPU's slot for per-CPU maps).
+    public let valueSize: Int
+    public let maxEntries: Int
+    public let flags: MapFlags
+
+    /// Creates a new map from `spec`.
+    public convenience init(_ spec: MapSpec) throws {
+        var attr = sbpf_map_create_attr()
+        attr.map_type = spec.type.rawValue
+        attr.key_size = spec.keySize
+        attr.value_size = spec.valueSize
+        attr.max_entries = spec.maxEntries
+        attr.map_flags = spec.flags
+        attr.map_extra = spec.mapExtra
+        if let node = spec.numaNode {
+            attr.numa_node = node
+            attr.map_flags |= MapFlags.numaNode.rawValue
+        }
+        setObjectName(spec.name, into: &attr.map_name)
+        var innerMap: Map?
+        if let innerSpec = spec.innerMapSpec {
+            innerMap = try Map(innerSpec)
+            attr.inner_map_fd = UInt32(try innerMap!.fd.value())
+        }
+        let label = spec.name.isEmpty ? "\(spec.type.name) map" : "map '\(spec.name)'"
+        let fd = try BPFSyscall.callReturningFD(.mapCreate, &attr, label: label) { errno in
+            switch errno {
+            case .EINVAL: "the kernel refused this map definition (type \(spec.type.name), key \(spec.keySize) B, value \(spec.valueSize) B, \(spec.maxEntries) entries, flags 0x\(String(spec.flags, radix: 16))): unsupported type or flag, or sizes this type does not allow"
+            default: nil
+            }
+        }
+        withExtendedLifetime(innerMap) {}
+        self.init(fd: fd, name: spec.name, type: spec.type, keySize: Int(spec.keySize),
+                  valueSize: Int(spec.valueSize), maxEntries: Int(spec.maxEntries), flags: MapFlags(rawValue: attr.map_flags))
+    }
+
+    /// Wraps an existing map descriptor whose attributes are already known.
+    public init(fd: OwnedFileDescriptor, name: String, type: MapType, keySize: Int, valueSize: Int, maxEntries: Int, flags: MapFlags) {
+        self.fd = fd
+        self.name = name
+        self.type = type
+        self.keySize = keySize
+        self.valueSize = valueSize
+        self.maxEntries = maxEntries
+        self.flags = flags
+    }
+
+    var label: String { fd.label }
+
+    /// Bytes of one complete value buffer as the syscalls exchange it: for per-CPU maps one
+    /// 8-byte-aligned slot per possible CPU.
+    public var valueBufferSize: Int {
+        type.isPerCPU ? ((valueSize + 7) & ~7) * PossibleCPUs.count : valueSize
+    }
+
+    func checkKey(_ key: [UInt8]) throws {
+        guard key.count == keySize else {
+            throw BPFError.invalidArgument("\(label) has \(keySize)-byte keys, got \(key.count) bytes")
+        }
+    }
+
+    func checkValue(_ value: [UInt8]) throws {
+        guard value.count == valueBufferSize else {
+            let perCPU = type.isPerCPU ? " (\(PossibleCPUs.count) CPUs × \((valueSize + 7) & ~7) bytes)" : ""
+            throw BPFError.invalidArgument("\(label) has \(valueBufferSize)-byte values\(perCPU), got \(value.count) bytes")
+        }
+    }
+
+    /// The value stored under `key`, or nil if there is none.
+    public func lookup(_ key: [UInt8], flags: UInt64 = 0) throws -> [UInt8]? {
+        if keySize > 0 { try checkKey(key) }
+        var value = [UInt8](repeating: 0, count: valueBufferSize)
+        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+            value.withUnsafeMutableBytes { valueBuffer in
+                var attr = sbpf_map_elem_attr()
+                attr.map_fd = UInt32(bitPattern: fd.rawValue)
+                attr.key = kernelPointer(keyBuffer.baseAddress)
+                attr.value = kernelPointer(valueBuffer.baseAddress)
+                attr.flags = flags
+                return BPFSyscall.invoke(.mapLookupElem, &attr)
+            }
+        }
+        switch result {
+        case .success: return value
+        case .failure(.ENOENT): return nil
+        case .failure(let errno): throw failure(.mapLookupElem, errno)
+        }
+    }
+
+    /// Stores `value` under `key`.
+    public func update(_ key: [UInt8], _ value: [UInt8], flags: MapUpdateFlags = .any) throws {
+        if keySize > 0 { try checkKey(key) }
+        try checkValue(value)
+        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+            value.withUnsafeBytes { valueBuffer in
+                var attr = sbpf_map_elem_attr()
+                attr.map_fd = UInt32(bitPattern: fd.rawValue)
+                attr.key = kernelPointer(keyBuffer.baseAddress)
+                attr.value = kernelPointer(valueBuffer.baseAddress)
+                attr.flags = flags.rawValue
+                return BPFSyscall.invoke(.mapUpdateElem, &attr)
+            }
+        }
+        if case .failure(let errno) = result {
+            throw failure(.mapUpdateElem, errno) { errno in
+                switch errno {
+                case .E2BIG: "\(self.label) is full: all \(self.maxEntries) entries are used"
+                case .EEXIST: "the key already exists and the update asked for a new element only (noExist)"
+                case .ENOENT: "the key does not exist and the update asked for an existing element only (exist)"
+                case .EPERM where self.flags.contains(.readOnly) || self.isFrozen: "\(self.label) is read-only or frozen"
+                default: nil
+                }
+            }
+        }
+    }
+
+    /// Removes `key`; returns false if it was not there.
+    @discardableResult
+    public func delete(_ key: [UInt8]) throws -> Bool {
+        if keySize > 0 { try checkKey(key) }
+        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+            var attr = sbpf_map_elem_attr()
+            attr.map_fd = UInt32(bitPattern: fd.rawValue)
+            attr.key = kernelPointer(keyBuffer.baseAddress)
+            return BPFSyscall.invoke(.mapDeleteElem, &attr)
+        }
+        switch result {
+        case .success: return true
+        case .failure(.ENOENT): return false
+        case .failure(let errno): throw failure(.mapDeleteElem, errno)
+        }
+    }
+
+    /// The key after `key` in the map's order, the first key when `key` is nil, or nil at the end.
+    public func nextKey(after key: [UInt8]?) throws -> [UInt8]? {
+        if let key { try checkKey(key) }
+        var next = [UInt8](repeating: 0, count: keySize)
+        let result: Result<Int32, Errno> = next.withUnsafeMutableBytes { nextBuffer in
+            var attr = sbpf_map_elem_attr()
+            attr.map_fd = UInt32(bitPattern: fd.rawValue)
+            attr.value = kernelPointer(nextBuffer.baseAddress)
+            if let key {
+                return key.withUnsafeBytes { keyBuffer in
+                    attr.key = kernelPointer(keyBuffer.baseAddress)
+                    return BPFSyscall.invoke(.mapGetNextKey, &attr)
+                }
+            }
+            return BPFSyscall.invoke(.mapGetNextKey, &attr)
+        }
+        switch result {
+        case .success: return next
+        case .failure(.ENOENT): return nil
+        case .failure(let errno): throw failure(.mapGetNextKey, errno)
+        }
+    }
+
+    /// Whether `freeze()` was called through this object.
+    public internal(set) var isFrozen = false
+
+    /// Closes the map's descriptor now (the map lives on while programs or pins hold it).
+    public func close() throws { try fd.close() }
+
+    func failure(_ command: BPFCommand, _ errno: Errno, meaning: ((Errno) -> String?)? = nil) -> BPFError {
+        if errno == .EBADF, !fd.isOpen { return .closed(label) }
+        return .syscall(SystemCallFailure(operation: command.description, errno: errno, subject: label, meaning: meaning?(errno)))
+    }
+}
+
+/// `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK` for map updates.
+public struct MapUpdateFlags: OptionSet, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// Create or replace.
+    public static let any = MapUpdateFlags([])
+    /// Create only; fail if the key exists.
+    public static let noExist = MapUpdateFlags(rawValue: 1)
+    /// Replace only; fail if the key is absent.
+    public static let exist = MapUpdateFlags(rawValue: 2)
+    /// Take the value's bpf_spin_lock while updating.
+    public static let lock = MapUpdateFlags(rawValue: 4)
+}
