@@ -1,0 +1,31 @@
+import CBPFSys
+
+/// Pinning kernel objects in bpffs so they outlive the process (BPF_OBJ_PIN / BPF_OBJ_GET).
+public enum Pinning {
+    /// Pins the object behind `fd` at `path` (inside a bpffs mount, normally /sys/fs/bpf).
+    public static func pin(_ fd: OwnedFileDescriptor, at path: String) throws {
+        var attr = sbpf_obj_attr()
+        attr.bpf_fd = UInt32(bitPattern: try fd.value())
+        try path.withCString { cPath in
+            attr.pathname = kernelPointer(cPath)
+            try BPFSyscall.call(.objPin, &attr, subject: "\(fd.label) at \(path)") { errno in
+                switch errno {
+                case .EPERM: "\(path) is not inside a bpffs mount (mount -t bpf bpf /sys/fs/bpf), or pinning needs root"
+                case .ENOENT: "the directory of \(path) does not exist in bpffs"
+                default: nil
+                }
+            }
+        }
+    }
+
+    /// Opens whatever is pinned at `path` (BPF_OBJ_GET) as a new owned descriptor.
+    public static func open(_ path: String, readOnly: Bool = false) throws -> OwnedFileDescriptor {
+        var attr = sbpf_obj_attr()
+        attr.file_flags = readOnly ? 1 << 3 : 0 // BPF_F_RDONLY
+        return try path.withCString { cPath in
+            attr.pathname = kernelPointer(cPath)
+            let raw = try BPFSyscall.call(.objGet, &attr, subject: path)
+            return OwnedFileDescriptor(adopting: raw, label: "pinned object \(path)")
+        }
+    }
+}
