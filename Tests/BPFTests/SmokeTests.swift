@@ -33,3 +33,17 @@ struct SmokeTests {
         }
     }
 }
+
+@Suite(.kernel)
+struct ObjectInfoSmokeTests {
+    @Test func mapInfoMatchesSpec() throws {
+        let map = try Map(MapSpec(name: "info_smoke", type: .array, keySize: 4, valueSize: 16, maxEntries: 3))
+        let info = try map.info()
+        #expect(info.name == "info_smoke")
+        #expect(info.type == .array)
+        #expect(info.keySize == 4 && info.valueSize == 16 && info.maxEntries == 3)
+        #expect(try KernelObjects.ids(of: .map).contains(info.id))
+        let reopened = try Map(adopting: try KernelObjects.open(.map, id: info.id))
+        #expect(reopened.valueSize == 16)
+    }
+}
