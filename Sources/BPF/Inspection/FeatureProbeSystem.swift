@@ -1,0 +1,105 @@
+import BPFObject
+import CBPFSys
+import Foundation
+
+extension FeatureProbe {
+    // MARK: Attach kinds
+
+    /// BPF_LINK_CREATE exists (5.7+): asked to attach to fd -1, a kernel that knows the command
+    /// complains about the descriptor (EBADF) rather than the command (EINVAL).
+    public static var bpfLinks: ProbeResult {
+        cache.value(for: "attach:link") {
+            linkCreateAnswer(programType: .cgroupSkb, attachType: .cgroupInetIngress, target: UInt32.max, expecting: .EBADF)
+        }
+    }
+
+    /// Perf-event links (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+), the detach-on-close way to
+    /// attach kprobes, uprobes and tracepoints.
+    public static var perfLinks: ProbeResult {
+        cache.value(for: "attach:perf_link") {
+            linkCreateAnswer(programType: .tracepoint, attachType: .perfEvent, target: UInt32.max, expecting: .EBADF)
+        }
+    }
+
+    /// tcx links (6.6+): with interface index 0 a kernel that has tcx answers ENODEV.
+    public static var tcx: ProbeResult {
+        cache.value(for: "attach:tcx") {
+            linkCreateAnswer(programType: .schedCls, attachType: .tcxIngress, target: 0, expecting: .ENODEV)
+        }
+    }
+
+    /// The kprobe PMU (/sys/bus/event_source/devices/kprobe), which needs CONFIG_KPROBES and
+    /// CONFIG_KPROBE_EVENTS; without it kprobes cannot be attached at all.
+    public static var kprobePMU: ProbeResult { pmu("kprobe") }
+
+    /// The uprobe PMU (/sys/bus/event_source/devices/uprobe), CONFIG_UPROBE_EVENTS.
+    public static var uprobePMU: ProbeResult { pmu("uprobe") }
+
+    private static func pmu(_ name: String) -> ProbeResult {
+        cache.value(for: "attach:pmu:\(name)") {
+            let path = "/sys/bus/event_source/devices/\(name)/type"
+            return SystemSetting.integer(path) != nil ? .available : .unavailable(reason: "\(path) does not exist")
+        }
+    }
+
+    private static func linkCreateAnswer(programType: ProgramType, attachType: AttachType, target: UInt32, expecting: Errno) -> ProbeResult {
+        let program: Program
+        do {
+            program = try Program(ProgramSpec(name: "sbpf_probe", type: programType, expectedAttachType: attachType, instructions: returnZero))
+        } catch {
+            return .undetermined(reason: "a \(programType.name) program does not load: \(error)")
+        }
+        var attr = sbpf_link_create_attr()
+        attr.prog_fd = UInt32(bitPattern: program.fd.rawValue)
+        attr.target_fd = target
+        attr.attach_type = attachType.rawValue
+        switch BPFSyscall.invoke(.linkCreate, &attr) {
+        case .success(let fd):
+            close(fd) // attached somewhere after all: the kind exists
+            return .available
+        case .failure(let errno) where errno == expecting:
+            return .available
+        case .failure(let errno):
+            return .unavailable(reason: errno.name)
+        }
+    }
+
+    // MARK: System settings
+
+    /// Whether the bpf() system call exists at all.
+    public static var bpfSyscall: ProbeResult {
+        cache.value(for: "syscall") {
+            var attr = sbpf_get_id_attr()
+            switch BPFSyscall.invoke(.progGetNextID, &attr) {
+            case .failure(.ENOSYS): return .unavailable(reason: "ENOSYS")
+            default: return .available
+            }
+        }
+    }
+}
+
+/// The BPF-related sysctls (/proc/sys/kernel and /proc/sys/net/core); nil where unreadable.
+public struct BPFSystemSettings: Sendable {
+    /// 0: unprivileged bpf() allowed; 1: disabled until reboot; 2: disabled, admin can change.
+    public var unprivilegedBPFDisabled: Int?
+    /// 0: interpreter; 1: JIT; 2: JIT with debug output.
+    public var jitEnabled: Int?
+    /// 0: off; 1: hardening for unprivileged users; 2: for everyone.
+    public var jitHarden: Int?
+    /// 0: no JIT symbols in kallsyms; 1: for root; 2: for everyone.
+    public var jitKallsyms: Int?
+    /// Bytes of JIT memory unprivileged users may use in total.
+    public var jitLimit: Int?
+    /// kernel.bpf_stats_enabled: run-time statistics for every program.
+    public var statsEnabled: Int?
+
+    public static func current() -> BPFSystemSettings {
+        BPFSystemSettings(
+            unprivilegedBPFDisabled: SystemSetting.integer("/proc/sys/kernel/unprivileged_bpf_disabled"),
+            jitEnabled: SystemSetting.integer("/proc/sys/net/core/bpf_jit_enable"),
+            jitHarden: SystemSetting.integer("/proc/sys/net/core/bpf_jit_harden"),
+            jitKallsyms: SystemSetting.integer("/proc/sys/net/core/bpf_jit_kallsyms"),
+            jitLimit: SystemSetting.integer("/proc/sys/net/core/bpf_jit_limit"),
+            statsEnabled: SystemSetting.integer("/proc/sys/kernel/bpf_stats_enabled"))
+    }
+}
