@@ -7,6 +7,11 @@ struct SwiftBPF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftbpf",
         abstract: "The eBPF toolkit for Linux, in Swift.",
-        subcommands: []
+        subcommands: [
+            ProgCommand.self,
+            MapCommand.self,
+            LinkCommand.self,
+            FeatureCommand.self,
+        ]
     )
 }

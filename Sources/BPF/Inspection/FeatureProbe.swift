@@ -214,12 +214,12 @@ public enum FeatureProbe {
         }
     }
 
+    /// Loads without a log (a log of a 4097-instruction program would not fit a small
+    /// buffer); only a refusal is repeated with a log, to say why.
     private static func loadsAsSocketFilter(_ instructions: [Instruction]) -> ProbeResult {
-        let (result, log) = probeLoad(.socketFilter, instructions: instructions, logSize: 4096)
-        switch result {
-        case .success: return .available
-        case .failure(let errno): return .unavailable(reason: refusal(errno, log))
-        }
+        guard case .failure(let errno) = probeLoad(.socketFilter, instructions: instructions).result else { return .available }
+        let (_, log) = probeLoad(.socketFilter, instructions: instructions, logSize: 64 * 1024)
+        return .unavailable(reason: refusal(errno, log))
     }
 
     // MARK: Cache

@@ -143,6 +143,11 @@ public struct MapEntry: Sendable, Hashable {
     public var key: [UInt8]
     /// One element for ordinary maps; one per possible CPU (each `valueSize` bytes) for per-CPU maps.
     public var values: [[UInt8]]
+
+    public init(key: [UInt8], values: [[UInt8]]) {
+        self.key = key
+        self.values = values
+    }
 }
 
 extension Map {

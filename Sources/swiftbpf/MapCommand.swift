@@ -1,0 +1,269 @@
+import ArgumentParser
+import BPF
+import BPFObject
+
+/// `swiftbpf map`: inspect and edit maps, like `bpftool map`.
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Inspect and edit BPF maps (bpftool map).",
+        discussion: """
+        MAP is id ID | name NAME | pinned PATH. Bytes are C integer literals (key 0x01 0 0 0)
+        or, after the word hex, hex pairs (key hex 01 00 00 00).
+        """,
+        subcommands: [List.self, Show.self, Dump.self, Lookup.self, Update.self, Delete.self],
+        defaultSubcommand: List.self
+    )
+
+    /// The common shape of every map subcommand: output flags and bpftool-style words.
+    struct Words: ParsableArguments {
+        @OptionGroup var output: OutputOptions
+        @Argument(parsing: .allUnrecognized, help: "MAP, then key/value bytes where the command takes them")
+        var words: [String] = []
+
+        /// Runs `body` with the parsed flags and the remaining words, reporting errors like bpftool.
+        mutating func run(_ body: (OutputOptions, ArraySlice<String>) throws -> Void) throws {
+            var output = self.output
+            let rest = output.absorbFlags(from: words)
+            try reportingErrors(output) { try body(output, rest) }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List all maps, or those MAP names.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                let maps = words.isEmpty ? try KernelObjects.maps()
+                    : try KernelObjects.maps(matching: try ObjectSelector.parse(words, allowsTag: false).0)
+                emit(MapListing.render(maps, output: output))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Same as list.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            var list = List()
+            list.arguments = arguments
+            try list.run()
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every element of MAP.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                let map = try MapCommand.openOne(words).map
+                let entries = try map.entries()
+                emit(MapElements.renderDump(entries, perCPU: map.type.isPerCPU, output: output))
+            }
+        }
+    }
+
+    struct Lookup: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the value stored under a key: MAP key BYTES.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                let (map, rest) = try MapCommand.openOne(words)
+                let (key, trailing) = try MapCommand.parseKey(rest, map: map)
+                try MapCommand.expectEnd(trailing)
+                guard let raw = try map.lookup(key) else {
+                    if output.isJSON {
+                        var writer = output.makeWriter()
+                        writer.null()
+                        emit(writer.document)
+                    } else {
+                        emit(MapElements.notFoundText(key: key))
+                    }
+                    throw ExitCode(254) // bpftool: -ENOENT
+                }
+                let entry = MapEntry(key: key, values: map.splitPerCPU(raw))
+                emit(MapElements.renderOne(entry, perCPU: map.type.isPerCPU, output: output))
+            }
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store a value: MAP key BYTES value BYTES [any|noexist|exist].",
+            discussion: "For per-CPU maps the value is written to every CPU.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { _, words in
+                let (map, rest) = try MapCommand.openOne(words)
+                let (key, afterKey) = try MapCommand.parseKey(rest, map: map)
+                guard afterKey.first == "value" else { throw BPFError.invalidArgument("expected 'value', got: '\(afterKey.first ?? "")'") }
+                let (value, afterValue) = try ByteSyntax.parse(afterKey.dropFirst(), count: map.valueSize, what: "value")
+                var flags = MapUpdateFlags.any
+                var trailing = afterValue
+                if let word = trailing.first {
+                    switch word {
+                    case "any": flags = .any
+                    case "noexist": flags = .noExist
+                    case "exist": flags = .exist
+                    default: throw BPFError.invalidArgument("unexpected '\(word)' after the value (expected any, noexist or exist)")
+                    }
+                    trailing = trailing.dropFirst()
+                }
+                try MapCommand.expectEnd(trailing)
+                try map.update(key, map.replicatedPerCPU(value), flags: flags)
+            }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a key: MAP key BYTES.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { _, words in
+                let (map, rest) = try MapCommand.openOne(words)
+                let (key, trailing) = try MapCommand.parseKey(rest, map: map)
+                try MapCommand.expectEnd(trailing)
+                guard try map.delete(key) else {
+                    throw BPFError.notFound(what: "key \(ByteSyntax.hexDump(key))", detail: "the map has no such element")
+                }
+            }
+        }
+    }
+
+    static func openOne(_ words: ArraySlice<String>) throws -> (map: Map, rest: ArraySlice<String>) {
+        let (selector, rest) = try ObjectSelector.parse(words, allowsTag: false)
+        let maps = try KernelObjects.maps(matching: selector)
+        guard maps.count == 1 else { throw BPFError.invalidArgument("\(maps.count) maps match \(selector); select one by id") }
+        return (try Map(adopting: maps[0].fd), rest)
+    }
+
+    static func parseKey(_ words: ArraySlice<String>, map: Map) throws -> ([UInt8], ArraySlice<String>) {
+        guard words.first == "key" else { throw BPFError.invalidArgument("expected 'key', got: '\(words.first ?? "")'") }
+        return try ByteSyntax.parse(words.dropFirst(), count: map.keySize, what: "key")
+    }
+
+    static func expectEnd(_ words: ArraySlice<String>) throws {
+        if let extra = words.first { throw BPFError.invalidArgument("unexpected argument '\(extra)'") }
+    }
+}
+
+/// `map list|show` output in bpftool's text and JSON layouts.
+enum MapListing {
+    static func render(_ maps: [InspectedObject<MapInfo>], output: OutputOptions) -> String {
+        if output.isJSON {
+            var writer = output.makeWriter()
+            writer.beginArray()
+            for map in maps { json(map, into: &writer) }
+            writer.endArray()
+            return writer.document
+        }
+        return maps.map(text).joined()
+    }
+
+    static func text(_ map: InspectedObject<MapInfo>) -> String {
+        let info = map.info
+        let fdInfo = try? FileDescriptorInfo(fd: map.fd)
+        var out = "\(info.id): \(info.type.map(\.name) ?? "type \(info.rawType)")  "
+        if !info.name.isEmpty { out += "name \(info.name)  " }
+        out += "flags 0x\(String(info.flags, radix: 16))\n"
+        out += "\tkey \(info.keySize)B  value \(info.valueSize)B  max_entries \(info.maxEntries)"
+        if let memlock = fdInfo?.memlock { out += "  memlock \(memlock)B" }
+        if info.type == .progArray, let owner = fdInfo?.ownerProgramType {
+            out += "\n\towner_prog_type \(ProgramType(rawValue: owner)?.name ?? String(owner))  "
+            out += (fdInfo?.ownerJited ?? false) ? "owner jited" : "owner not jited"
+        }
+        let frozen = fdInfo?.isFrozen ?? false
+        if info.btfID != 0 || frozen { out += "\n\t" }
+        if info.btfID != 0 { out += "btf_id \(info.btfID)" }
+        if frozen { out += (info.btfID != 0 ? "  " : "") + "frozen" }
+        return out + "\n"
+    }
+
+    static func json(_ map: InspectedObject<MapInfo>, into writer: inout JSONWriter) {
+        let info = map.info
+        let fdInfo = try? FileDescriptorInfo(fd: map.fd)
+        writer.beginObject()
+        writer.field("id", info.id)
+        if let type = info.type { writer.field("type", type.name) } else { writer.field("type", info.rawType) }
+        if !info.name.isEmpty { writer.field("name", info.name) }
+        writer.field("flags", info.flags)
+        writer.field("bytes_key", info.keySize)
+        writer.field("bytes_value", info.valueSize)
+        writer.field("max_entries", info.maxEntries)
+        if let memlock = fdInfo?.memlock { writer.field("bytes_memlock", memlock) }
+        if info.type == .progArray, let owner = fdInfo?.ownerProgramType {
+            writer.field("owner_prog_type", ProgramType(rawValue: owner)?.name ?? String(owner))
+            writer.field("owner_jited", fdInfo?.ownerJited ?? false)
+        }
+        writer.field("frozen", (fdInfo?.isFrozen ?? false) ? 1 : 0)
+        if info.btfID != 0 { writer.field("btf_id", info.btfID) }
+        writer.endObject()
+    }
+}
+
+/// Map elements in bpftool's layouts: `key: 01 00 00 00  value: 2a 00 ...` on one line when key
+/// and value together fit in 24 bytes, otherwise `key:` and `value:` each above their bytes;
+/// per-CPU values one line per CPU.
+enum MapElements {
+    static func renderDump(_ entries: [MapEntry], perCPU: Bool, output: OutputOptions) -> String {
+        if output.isJSON {
+            var writer = output.makeWriter()
+            writer.beginArray()
+            for entry in entries { json(entry, perCPU: perCPU, into: &writer) }
+            writer.endArray()
+            return writer.document
+        }
+        let body = entries.map { text($0, perCPU: perCPU) }.joined()
+        return body + "Found \(entries.count) element\(entries.count == 1 ? "" : "s")\n"
+    }
+
+    static func renderOne(_ entry: MapEntry, perCPU: Bool, output: OutputOptions) -> String {
+        if output.isJSON {
+            var writer = output.makeWriter()
+            json(entry, perCPU: perCPU, into: &writer)
+            return writer.document
+        }
+        return text(entry, perCPU: perCPU)
+    }
+
+    static func text(_ entry: MapEntry, perCPU: Bool) -> String {
+        if perCPU {
+            var out = "key:\n\(ByteSyntax.hexDump(entry.key))\n"
+            for (cpu, value) in entry.values.enumerated() {
+                out += "value (CPU \(cpu < 10 ? "0" : "")\(cpu)): \(ByteSyntax.hexDump(value))\n"
+            }
+            return out
+        }
+        let value = entry.values.first ?? []
+        if entry.key.count + value.count > 24 {
+            return "key:\n\(ByteSyntax.hexDump(entry.key))\nvalue:\n\(ByteSyntax.hexDump(value))\n"
+        }
+        return "key: \(ByteSyntax.hexDump(entry.key))  value: \(ByteSyntax.hexDump(value))\n"
+    }
+
+    static func notFoundText(key: [UInt8]) -> String {
+        "key:\n\(ByteSyntax.hexDump(key))\n\nNot found\n"
+    }
+
+    static func json(_ entry: MapEntry, perCPU: Bool, into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.name("key")
+        writer.hexBytes(entry.key)
+        if perCPU {
+            writer.name("values")
+            writer.beginArray()
+            for (cpu, value) in entry.values.enumerated() {
+                writer.beginObject()
+                writer.field("cpu", cpu)
+                writer.name("value")
+                writer.hexBytes(value)
+                writer.endObject()
+            }
+            writer.endArray()
+        } else {
+            writer.name("value")
+            writer.hexBytes(entry.values.first ?? [])
+        }
+        writer.endObject()
+    }
+}

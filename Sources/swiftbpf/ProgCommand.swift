@@ -1,0 +1,214 @@
+import ArgumentParser
+import BPF
+import BPFObject
+import Foundation
+
+/// `swiftbpf prog`: inspect loaded programs, like `bpftool prog`.
+struct ProgCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prog",
+        abstract: "Inspect loaded BPF programs (bpftool prog).",
+        subcommands: [List.self, Show.self, Dump.self, Tracelog.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List all programs, or those PROG names.")
+        @OptionGroup var output: OutputOptions
+        @Argument(parsing: .allUnrecognized, help: "id ID | name NAME | tag TAG | pinned PATH")
+        var selector: [String] = []
+
+        mutating func run() throws {
+            var output = self.output
+            let words = output.absorbFlags(from: selector)
+            try reportingErrors(output) {
+                let programs = words.isEmpty
+                    ? try KernelObjects.programs()
+                    : try KernelObjects.programs(matching: try ObjectSelector.parse(words, allowsTag: true).0)
+                emit(ProgramListing.render(programs, output: output))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Same as list.")
+        @OptionGroup var output: OutputOptions
+        @Argument(parsing: .allUnrecognized, help: "id ID | name NAME | tag TAG | pinned PATH")
+        var selector: [String] = []
+
+        mutating func run() throws {
+            var list = List()
+            list.output = output
+            list.selector = selector
+            try list.run()
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Dump the translated (xlated) instructions of a program.",
+            discussion: "swiftbpf prog dump xlated id 12")
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "What to dump: xlated.") var kind: String
+        @Argument(parsing: .allUnrecognized, help: "id ID | name NAME | tag TAG | pinned PATH")
+        var selector: [String] = []
+
+        mutating func run() throws {
+            var output = self.output
+            let words = output.absorbFlags(from: selector)
+            try reportingErrors(output) {
+                guard kind == "xlated" else {
+                    throw BPFError.invalidArgument("unknown dump kind '\(kind)' (supported: xlated)")
+                }
+                let programs = try KernelObjects.programs(matching: try ObjectSelector.parse(words, allowsTag: true).0)
+                guard programs.count == 1 else {
+                    throw BPFError.invalidArgument("\(programs.count) programs match; select one by id")
+                }
+                let bytes = try ProgramInfo.translatedInstructions(fd: programs[0].fd)
+                guard !bytes.isEmpty else {
+                    throw BPFError.unsupported(feature: "reading translated instructions",
+                                               detail: "the kernel returned none (kernel.kptr_restrict or missing CAP_SYS_ADMIN)")
+                }
+                emit(TranslatedListing.render([Instruction](decodingInstructions: bytes), output: output))
+            }
+        }
+    }
+
+    struct Tracelog: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stream the kernel trace pipe (bpf_trace_printk output) to stdout until interrupted.")
+
+        func run() throws {
+            let path = try TracePipeLocation.path()
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw BPFError.notFound(what: path, detail: "cannot open the trace pipe")
+            }
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { return }
+                FileHandle.standardOutput.write(chunk)
+            }
+        }
+    }
+}
+
+/// `prog list|show` output in bpftool's text and JSON layouts.
+enum ProgramListing {
+    static func render(_ programs: [InspectedObject<ProgramInfo>], output: OutputOptions) -> String {
+        if output.isJSON {
+            var writer = output.makeWriter()
+            writer.beginArray()
+            for program in programs { json(program, into: &writer) }
+            writer.endArray()
+            return writer.document
+        }
+        return programs.map(text).joined()
+    }
+
+    static func typeText(_ info: ProgramInfo) -> String {
+        info.type.map(\.name) ?? "type \(info.rawType)"
+    }
+
+    static func text(_ program: InspectedObject<ProgramInfo>) -> String {
+        let info = program.info
+        var out = "\(info.id): \(typeText(info))  "
+        if !info.name.isEmpty { out += "name \(info.name)  " }
+        out += "tag \(info.tagHex)"
+        if info.isGPLCompatible { out += "  gpl" }
+        if info.runTimeNanoseconds != 0 { out += " run_time_ns \(info.runTimeNanoseconds) run_cnt \(info.runCount)" }
+        if info.recursionMisses != 0 { out += " recursion_misses \(info.recursionMisses)" }
+        out += "\n"
+        if info.loadTime != 0 {
+            out += "\tloaded_at \(WallClock.iso8601(epochSeconds: info.loadedAtEpochSeconds))  uid \(info.createdByUID)\n"
+        }
+        out += "\txlated \(info.translatedSize)B"
+        out += info.jitedSize != 0 ? "  jited \(info.jitedSize)B" : "  not jited"
+        if let memlock = (try? FileDescriptorInfo(fd: program.fd))?.memlock { out += "  memlock \(memlock)B" }
+        if !info.mapIDs.isEmpty { out += "  map_ids " + info.mapIDs.map(String.init).joined(separator: ",") }
+        if info.btfID != 0 { out += "\n\tbtf_id \(info.btfID)" }
+        return out + "\n"
+    }
+
+    static func json(_ program: InspectedObject<ProgramInfo>, into writer: inout JSONWriter) {
+        let info = program.info
+        writer.beginObject()
+        writer.field("id", info.id)
+        if let type = info.type { writer.field("type", type.name) } else { writer.field("type", info.rawType) }
+        if !info.name.isEmpty { writer.field("name", info.name) }
+        writer.field("tag", info.tagHex)
+        writer.field("gpl_compatible", info.isGPLCompatible)
+        if info.runTimeNanoseconds != 0 {
+            writer.field("run_time_ns", info.runTimeNanoseconds)
+            writer.field("run_cnt", info.runCount)
+        }
+        if info.recursionMisses != 0 { writer.field("recursion_misses", info.recursionMisses) }
+        if info.loadTime != 0 {
+            writer.field("loaded_at", info.loadedAtEpochSeconds)
+            writer.field("uid", info.createdByUID)
+        }
+        writer.field("bytes_xlated", info.translatedSize)
+        writer.field("jited", info.jitedSize != 0)
+        if info.jitedSize != 0 { writer.field("bytes_jited", info.jitedSize) }
+        if let memlock = (try? FileDescriptorInfo(fd: program.fd))?.memlock { writer.field("bytes_memlock", memlock) }
+        if !info.mapIDs.isEmpty {
+            writer.name("map_ids")
+            writer.beginArray()
+            for id in info.mapIDs { writer.value(id) }
+            writer.endArray()
+        }
+        if info.btfID != 0 { writer.field("btf_id", info.btfID) }
+        writer.endObject()
+    }
+}
+
+/// `prog dump xlated` output. Until the disassembler lands, each slot is shown decoded into
+/// its fields; the line layout (index, opcode) is bpftool's.
+enum TranslatedListing {
+    static func render(_ instructions: [Instruction], output: OutputOptions) -> String {
+        let lines = instructions.enumerated().map { index, instruction in
+            (index, "(\(hexByte(instruction.opcode))) code 0x\(hexByte(instruction.opcode)) dst r\(instruction.dst) src r\(instruction.src) off \(instruction.offset) imm \(instruction.immediate)")
+        }
+        if output.isJSON {
+            var writer = output.makeWriter()
+            writer.beginArray()
+            for (_, text) in lines {
+                writer.beginObject()
+                writer.field("disasm", text)
+                writer.endObject()
+            }
+            writer.endArray()
+            return writer.document
+        }
+        return lines.map { index, text in
+            let number = String(index)
+            return String(repeating: " ", count: max(0, 4 - number.count)) + number + ": " + text + "\n"
+        }.joined()
+    }
+}
+
+/// Where the kernel's trace pipe is: tracefs at /sys/kernel/tracing, or under debugfs on
+/// older systems; tracefs is mounted if it is not yet.
+enum TracePipeLocation {
+    static func path() throws -> String {
+        for candidate in ["/sys/kernel/tracing/trace_pipe", "/sys/kernel/debug/tracing/trace_pipe"]
+        where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        if mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nil) == 0 {
+            return "/sys/kernel/tracing/trace_pipe"
+        }
+        throw BPFError.notFound(what: "trace_pipe", detail: "tracefs is not mounted and could not be mounted at /sys/kernel/tracing")
+    }
+}
+
+/// bpftool's `loaded_at` rendering: local time as `%FT%T%z`.
+enum WallClock {
+    static func iso8601(epochSeconds: Int64) -> String {
+        var seconds = time_t(epochSeconds)
+        var broken = tm()
+        localtime_r(&seconds, &broken)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%FT%T%z", &broken)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
