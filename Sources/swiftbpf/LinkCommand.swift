@@ -23,7 +23,7 @@ struct LinkCommand: ParsableCommand {
             try reportingErrors(output) {
                 let links = words.isEmpty ? try KernelObjects.links()
                     : try KernelObjects.links(matching: try ObjectSelector.parse(words, allowsTag: false).0)
-                emit(LinkListing.render(links, output: output))
+                emit(LinkListing.render(links, output: output, selected: !words.isEmpty))
             }
         }
     }
@@ -44,12 +44,14 @@ struct LinkCommand: ParsableCommand {
 
 /// `link list|show` in bpftool's layouts: a header line, then the type's details.
 enum LinkListing {
-    static func render(_ links: [InspectedObject<LinkInfo>], output: OutputOptions) -> String {
+    static func render(_ links: [InspectedObject<LinkInfo>], output: OutputOptions, selected: Bool = false) -> String {
         if output.isJSON {
             var writer = output.makeWriter()
-            writer.beginArray()
+            // Like bpftool: a single selected object prints as an object, everything else as an array.
+            let asArray = !selected || links.count != 1
+            if asArray { writer.beginArray() }
             for link in links { json(link.info, into: &writer) }
-            writer.endArray()
+            if asArray { writer.endArray() }
             return writer.document
         }
         return links.map { text($0.info) }.joined()

@@ -36,7 +36,7 @@ struct MapCommand: ParsableCommand {
             try arguments.run { output, words in
                 let maps = words.isEmpty ? try KernelObjects.maps()
                     : try KernelObjects.maps(matching: try ObjectSelector.parse(words, allowsTag: false).0)
-                emit(MapListing.render(maps, output: output))
+                emit(MapListing.render(maps, output: output, selected: !words.isEmpty))
             }
         }
     }
@@ -149,12 +149,14 @@ struct MapCommand: ParsableCommand {
 
 /// `map list|show` output in bpftool's text and JSON layouts.
 enum MapListing {
-    static func render(_ maps: [InspectedObject<MapInfo>], output: OutputOptions) -> String {
+    static func render(_ maps: [InspectedObject<MapInfo>], output: OutputOptions, selected: Bool = false) -> String {
         if output.isJSON {
             var writer = output.makeWriter()
-            writer.beginArray()
+            // Like bpftool: a single selected object prints as an object, everything else as an array.
+            let asArray = !selected || maps.count != 1
+            if asArray { writer.beginArray() }
             for map in maps { json(map, into: &writer) }
-            writer.endArray()
+            if asArray { writer.endArray() }
             return writer.document
         }
         return maps.map(text).joined()

@@ -25,7 +25,7 @@ struct ProgCommand: ParsableCommand {
                 let programs = words.isEmpty
                     ? try KernelObjects.programs()
                     : try KernelObjects.programs(matching: try ObjectSelector.parse(words, allowsTag: true).0)
-                emit(ProgramListing.render(programs, output: output))
+                emit(ProgramListing.render(programs, output: output, selected: !words.isEmpty))
             }
         }
     }
@@ -94,12 +94,14 @@ struct ProgCommand: ParsableCommand {
 
 /// `prog list|show` output in bpftool's text and JSON layouts.
 enum ProgramListing {
-    static func render(_ programs: [InspectedObject<ProgramInfo>], output: OutputOptions) -> String {
+    static func render(_ programs: [InspectedObject<ProgramInfo>], output: OutputOptions, selected: Bool = false) -> String {
         if output.isJSON {
             var writer = output.makeWriter()
-            writer.beginArray()
+            // Like bpftool: a single selected object prints as an object, everything else as an array.
+            let asArray = !selected || programs.count != 1
+            if asArray { writer.beginArray() }
             for program in programs { json(program, into: &writer) }
-            writer.endArray()
+            if asArray { writer.endArray() }
             return writer.document
         }
         return programs.map(text).joined()
@@ -165,8 +167,16 @@ enum ProgramListing {
 /// its fields; the line layout (index, opcode) is bpftool's.
 enum TranslatedListing {
     static func render(_ instructions: [Instruction], output: OutputOptions) -> String {
-        let lines = instructions.enumerated().map { index, instruction in
-            (index, "(\(hexByte(instruction.opcode))) code 0x\(hexByte(instruction.opcode)) dst r\(instruction.dst) src r\(instruction.src) off \(instruction.offset) imm \(instruction.immediate)")
+        var lines: [(Int, String)] = []
+        var index = 0
+        while index < instructions.count {
+            let instruction = instructions[index]
+            var text = "(\(hexByte(instruction.opcode))) code 0x\(hexByte(instruction.opcode)) dst r\(instruction.dst) src r\(instruction.src) off \(instruction.offset) imm \(instruction.immediate)"
+            // lddw (0x18) spans two slots: one line, numbered by its first slot, like bpftool.
+            let width = instruction.opcode == 0x18 && index + 1 < instructions.count ? 2 : 1
+            if width == 2 { text += " imm_hi \(instructions[index + 1].immediate)" }
+            lines.append((index, text))
+            index += width
         }
         if output.isJSON {
             var writer = output.makeWriter()

@@ -1,0 +1,142 @@
+@testable import BPF
+import BPFObject
+import CBPFSys
+import Foundation
+import Testing
+
+@Suite(.kernel, .serialized)
+struct InspectionTests {
+    static let returnZero = [Instruction(opcode: 0xb7, dst: 0, immediate: 0), Instruction(opcode: 0x95)]
+
+    /// A raw tracepoint link on sched_switch (BPF_RAW_TRACEPOINT_OPEN), owned by the result.
+    static func rawTracepointLink() throws -> KernelLink {
+        let program = try Program(ProgramSpec(name: "sbpf_insp_rtp", type: .rawTracepoint, instructions: returnZero))
+        var attr = sbpf_raw_tracepoint_attr()
+        let fd = try "sched_switch".withCString { name in
+            attr.name = kernelPointer(name)
+            attr.prog_fd = UInt32(try program.fd.value())
+            return try BPFSyscall.callReturningFD(.rawTracepointOpen, &attr, label: "raw tracepoint sched_switch")
+        }
+        return KernelLink(fd: fd, description: "raw tracepoint sched_switch")
+    }
+
+    @Test func translatedInstructionsAreTheLoadedProgram() throws {
+        let instructions = [Instruction(opcode: 0xb7, dst: 0, immediate: 7), Instruction(opcode: 0x95)]
+        let program = try Program(ProgramSpec(name: "sbpf_insp_x", type: .socketFilter, instructions: instructions))
+        let bytes = try ProgramInfo.translatedInstructions(fd: program.fd)
+        #expect(bytes == instructions.encoded())
+        #expect(try program.info().translatedSize == UInt32(bytes.count))
+        let jited = try ProgramInfo.jitedCode(fd: program.fd)
+        #expect(jited.count == Int(try program.info().jitedSize))
+    }
+
+    @Test func enumerationFindsOurObjectsWithInfo() throws {
+        let program = try Program(ProgramSpec(name: "sbpf_insp_enum", type: .socketFilter, instructions: Self.returnZero))
+        let map = try Map(MapSpec(name: "sbpf_insp_enum", type: .hash, keySize: 4, valueSize: 4, maxEntries: 2))
+        let programID = try program.info().id
+        let mapID = try map.info().id
+        #expect(try KernelObjects.programs().contains { $0.info.id == programID && $0.info.name == "sbpf_insp_enum" })
+        #expect(try KernelObjects.maps().contains { $0.info.id == mapID && $0.info.type == .hash })
+        #expect(try KernelObjects.programs(matching: .name("sbpf_insp_enum")).map(\.info.id).contains(programID))
+        #expect(try KernelObjects.maps(matching: .id(mapID)).first?.info.name == "sbpf_insp_enum")
+        // fdinfo carries what the info struct does not.
+        let fdInfo = try FileDescriptorInfo(fd: map.fd)
+        #expect((fdInfo.memlock ?? 0) > 0)
+        #expect(!fdInfo.isFrozen)
+    }
+
+    @Test func vanishedObjectsAreSkippedNotReported() throws {
+        // Load and free programs while enumerating from another thread: no error may escape.
+        let done = ManagedAtomicFlag()
+        let churn = Thread {
+            while !done.isSet {
+                _ = try? Program(ProgramSpec(name: "sbpf_insp_churn", type: .socketFilter, instructions: Self.returnZero))
+            }
+        }
+        churn.start()
+        defer { done.set() }
+        for _ in 0..<50 { _ = try KernelObjects.programs() }
+    }
+
+    @Test func missingObjectsAreNotFound() throws {
+        #expect(throws: BPFError.self) { try KernelObjects.open(.program, id: UInt32.max) }
+        do {
+            _ = try KernelObjects.programs(matching: .name("sbpf_insp_none"))
+            Issue.record("no program should match")
+        } catch BPFError.notFound(let what, _) {
+            #expect(what.contains("sbpf_insp_none"))
+        }
+    }
+
+    @Test func rawTracepointLinkInfo() throws {
+        let link = try Self.rawTracepointLink()
+        let info = try link.info()
+        #expect(info.type == .rawTracepoint)
+        #expect(info.details == .rawTracepoint(name: "sched_switch"))
+        let reopened = try KernelLink(adoptingID: info.id)
+        #expect(try reopened.info().programID == info.programID)
+        #expect(try KernelObjects.links().contains { $0.info.id == info.id })
+    }
+
+    @Test func cgroupLinkInfo() throws {
+        let path = "/sys/fs/cgroup/unified/sbpf_inspect_cg"
+        mkdir(path, 0o755)
+        defer { rmdir(path) }
+        let cgroup = open(path, O_RDONLY | O_DIRECTORY)
+        try #require(cgroup >= 0)
+        defer { close(cgroup) }
+        var status = stat()
+        stat(path, &status)
+        let program = try Program(ProgramSpec(name: "sbpf_insp_cg", type: .cgroupSkb, expectedAttachType: .cgroupInetEgress,
+                                              instructions: [Instruction(opcode: 0xb7, dst: 0, immediate: 1), Instruction(opcode: 0x95)]))
+        let link = try KernelLink.create(program: program, targetFD: cgroup, attachType: .cgroupInetEgress, description: "cgroup egress")
+        let info = try link.info()
+        #expect(info.type == .cgroup)
+        // cgroup v2 ids are the directory's inode number.
+        #expect(info.details == .cgroup(cgroupID: UInt64(status.st_ino), attachType: AttachType.cgroupInetEgress.rawValue))
+        #expect(info.attachType == .cgroupInetEgress)
+        #expect(info.programID == (try program.info().id))
+    }
+
+    @Test func tcxLinkInfo() throws {
+        guard FeatureProbe.tcx.isAvailable else { return }
+        let program = try Program(ProgramSpec(name: "sbpf_insp_tcx", type: .schedCls, expectedAttachType: .tcxEgress, instructions: Self.returnZero))
+        let loopback = if_nametoindex("lo")
+        let link = try KernelLink.create(program: program, targetFD: Int32(loopback), attachType: .tcxEgress, description: "tcx egress lo")
+        let info = try link.info()
+        #expect(info.type == .tcx)
+        #expect(info.details == .tcx(interfaceIndex: loopback, attachType: AttachType.tcxEgress.rawValue))
+    }
+
+    @Test func vmlinuxBTFInfo() throws {
+        let objects = try KernelObjects.btfObjects()
+        let vmlinux = try #require(objects.first { $0.info.name == "vmlinux" })
+        #expect(vmlinux.info.isKernelBTF)
+        let fileSize = try FileManager.default.attributesOfItem(atPath: "/sys/kernel/btf/vmlinux")[.size] as? Int
+        #expect(Int(vmlinux.info.size) == fileSize)
+        let raw = try BTFInfo.rawData(fd: vmlinux.fd)
+        #expect(raw.count == Int(vmlinux.info.size))
+        #expect(raw.prefix(2) == [0x9f, 0xeb])
+    }
+
+    @Test func runtimeStatisticsCountRuns() throws {
+        let program = try Program(ProgramSpec(name: "sbpf_insp_stat", type: .xdp, instructions: [
+            Instruction(opcode: 0xb7, dst: 0, immediate: 2), Instruction(opcode: 0x95),
+        ]))
+        let statistics = try RuntimeStatistics()
+        _ = try program.testRun(TestRunInput(data: [UInt8](repeating: 0, count: 64), repeatCount: 25))
+        let info = try program.info()
+        #expect(info.runCount >= 25)
+        #expect(info.runTimeNanoseconds > 0)
+        try statistics.close()
+        #expect(throws: BPFError.self) { try statistics.close() }
+    }
+}
+
+/// A flag set once from one thread and read from another.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
