@@ -64,12 +64,7 @@ struct ProgCommand: ParsableCommand {
                 guard programs.count == 1 else {
                     throw BPFError.invalidArgument("\(programs.count) programs match; select one by id")
                 }
-                let bytes = try ProgramInfo.translatedInstructions(fd: programs[0].fd)
-                guard !bytes.isEmpty else {
-                    throw BPFError.unsupported(feature: "reading translated instructions",
-                                               detail: "the kernel returned none (kernel.kptr_restrict or missing CAP_SYS_ADMIN)")
-                }
-                emit(TranslatedListing.render([Instruction](decodingInstructions: bytes), output: output))
+                emit(TranslatedListing.render(try TranslatedProgram(fd: programs[0].fd), output: output))
             }
         }
     }
@@ -163,36 +158,19 @@ enum ProgramListing {
     }
 }
 
-/// `prog dump xlated` output. Until the disassembler lands, each slot is shown decoded into
-/// its fields; the line layout (index, opcode) is bpftool's.
+/// `prog dump xlated` output: bpftool's listing, and in JSON one `{"disasm": ...}` per instruction.
 enum TranslatedListing {
-    static func render(_ instructions: [Instruction], output: OutputOptions) -> String {
-        var lines: [(Int, String)] = []
-        var index = 0
-        while index < instructions.count {
-            let instruction = instructions[index]
-            var text = "(\(hexByte(instruction.opcode))) code 0x\(hexByte(instruction.opcode)) dst r\(instruction.dst) src r\(instruction.src) off \(instruction.offset) imm \(instruction.immediate)"
-            // lddw (0x18) spans two slots: one line, numbered by its first slot, like bpftool.
-            let width = instruction.opcode == 0x18 && index + 1 < instructions.count ? 2 : 1
-            if width == 2 { text += " imm_hi \(instructions[index + 1].immediate)" }
-            lines.append((index, text))
-            index += width
+    static func render(_ program: TranslatedProgram, output: OutputOptions) -> String {
+        guard output.isJSON else { return program.lines().map { $0 + "\n" }.joined() }
+        var writer = output.makeWriter()
+        writer.beginArray()
+        for (_, text) in program.listing() {
+            writer.beginObject()
+            writer.field("disasm", text)
+            writer.endObject()
         }
-        if output.isJSON {
-            var writer = output.makeWriter()
-            writer.beginArray()
-            for (_, text) in lines {
-                writer.beginObject()
-                writer.field("disasm", text)
-                writer.endObject()
-            }
-            writer.endArray()
-            return writer.document
-        }
-        return lines.map { index, text in
-            let number = String(index)
-            return String(repeating: " ", count: max(0, 4 - number.count)) + number + ": " + text + "\n"
-        }.joined()
+        writer.endArray()
+        return writer.document
     }
 }
 

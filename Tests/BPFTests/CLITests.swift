@@ -240,18 +240,35 @@ struct CLIProgramTests {
         #expect(try CommandRunner.swiftbpf("prog", "show", "tag", try program.info().tagHex).stdout.contains("\(id): socket_filter"))
     }
 
-    @Test func xlatedDumpHasBPFToolsInstructionLayout() throws {
-        let (program, _) = try Self.loadProgramWithMap()
+    @Test func xlatedDumpEqualsBPFTools() throws {
+        let (program, map) = try Self.loadProgramWithMap()
+        let id = try program.info().id
+        for flags in [[], ["-j"], ["-p"]] as [[String]] {
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), ["prog", "dump", "xlated", "id", "\(id)"] + flags)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", ["prog", "dump", "xlated", "id", "\(id)"] + flags)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "flags \(flags)")
+        }
+        let text = try CommandRunner.swiftbpf("prog", "dump", "xlated", "id", "\(id)").stdout
+        #expect(text.contains("r1 = map[id:\(try map.info().id)]"))
+        #expect(text.contains("if r0 == 0x0 goto pc+"))
+    }
+
+    @Test func xlatedDumpNamesSubprogramCallsLikeBPFTool() throws {
+        var asm = Assembler()
+        asm.mov(.r1, 3)
+        asm.call(subprogram: "double")
+        asm.exit()
+        asm.label("double")
+        asm.mov(.r0, .r1)
+        asm.add(.r0, .r1)
+        asm.exit()
+        let program = try Program(ProgramSpec(name: "sbpf_insp_sub", type: .socketFilter, instructions: try asm.assemble()))
         let id = try program.info().id
         let ours = try CommandRunner.swiftbpf("prog", "dump", "xlated", "id", "\(id)")
         let theirs = try CommandRunner.bpftool("prog", "dump", "xlated", "id", "\(id)")
-        #expect(ours.status == 0)
-        // Index and opcode columns agree line by line (lddw takes two slots, one line).
-        func columns(_ text: String) -> [String] {
-            text.split(separator: "\n").filter { !$0.hasPrefix(";") }.map { String($0.prefix(10)) }
-        }
-        #expect(columns(ours.stdout) == columns(theirs.stdout))
-        #expect(columns(ours.stdout).count >= 10)
+        #expect(ours.stdout == theirs.stdout)
+        #expect(ours.stdout.contains("call pc+"))
     }
 
     @Test func unknownProgramFailsClearly() throws {
