@@ -45,16 +45,17 @@ struct LinkCommand: ParsableCommand {
 /// `link list|show` in bpftool's layouts: a header line, then the type's details.
 enum LinkListing {
     static func render(_ links: [InspectedObject<LinkInfo>], output: OutputOptions, selected: Bool = false) -> String {
+        let pins = output.bpffs ? PinnedPaths.discover(.link) : [:]
         if output.isJSON {
             var writer = output.makeWriter()
             // Like bpftool: a single selected object prints as an object, everything else as an array.
             let asArray = !selected || links.count != 1
             if asArray { writer.beginArray() }
-            for link in links { json(link.info, into: &writer) }
+            for link in links { json(link.info, pins: pins[link.info.id] ?? [], into: &writer) }
             if asArray { writer.endArray() }
             return writer.document
         }
-        return links.map { text($0.info) }.joined()
+        return links.map { text($0.info, pins: pins[$0.info.id] ?? []) }.joined()
     }
 
     static func attachTypeText(_ raw: UInt32) -> String {
@@ -71,7 +72,7 @@ enum LinkListing {
         return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func text(_ info: LinkInfo) -> String {
+    static func text(_ info: LinkInfo, pins: [String] = []) -> String {
         var out = "\(info.id): \(info.type.map(\.name) ?? "type \(info.rawType)")  prog \(info.programID)  "
         switch info.details {
         case .rawTracepoint(let name): out += "\n\ttp '\(name)'  "
@@ -107,10 +108,11 @@ enum LinkListing {
             }
         case .unknown: break
         }
+        for path in pins { out += "\n\tpinned \(path)" }
         return out + "\n"
     }
 
-    static func json(_ info: LinkInfo, into writer: inout JSONWriter) {
+    static func json(_ info: LinkInfo, pins: [String] = [], into writer: inout JSONWriter) {
         writer.beginObject()
         writer.field("id", info.id)
         if let type = info.type { writer.field("type", type.name) } else { writer.field("type", info.rawType) }
@@ -185,6 +187,7 @@ enum LinkListing {
             }
         case .unknown: break
         }
+        pinnedField(pins, into: &writer)
         writer.endObject()
     }
 }

@@ -150,19 +150,20 @@ struct MapCommand: ParsableCommand {
 /// `map list|show` output in bpftool's text and JSON layouts.
 enum MapListing {
     static func render(_ maps: [InspectedObject<MapInfo>], output: OutputOptions, selected: Bool = false) -> String {
+        let pins = output.bpffs ? PinnedPaths.discover(.map) : [:]
         if output.isJSON {
             var writer = output.makeWriter()
             // Like bpftool: a single selected object prints as an object, everything else as an array.
             let asArray = !selected || maps.count != 1
             if asArray { writer.beginArray() }
-            for map in maps { json(map, into: &writer) }
+            for map in maps { json(map, pins: pins[map.info.id] ?? [], into: &writer) }
             if asArray { writer.endArray() }
             return writer.document
         }
-        return maps.map(text).joined()
+        return maps.map { text($0, pins: pins[$0.info.id] ?? []) }.joined()
     }
 
-    static func text(_ map: InspectedObject<MapInfo>) -> String {
+    static func text(_ map: InspectedObject<MapInfo>, pins: [String] = []) -> String {
         let info = map.info
         let fdInfo = try? FileDescriptorInfo(fd: map.fd)
         var out = "\(info.id): \(info.type.map(\.name) ?? "type \(info.rawType)")  "
@@ -174,6 +175,7 @@ enum MapListing {
             out += "\n\towner_prog_type \(ProgramType(rawValue: owner)?.name ?? String(owner))  "
             out += (fdInfo?.ownerJited ?? false) ? "owner jited" : "owner not jited"
         }
+        for path in pins { out += "\n\tpinned \(path)" }
         let frozen = fdInfo?.isFrozen ?? false
         if info.btfID != 0 || frozen { out += "\n\t" }
         if info.btfID != 0 { out += "btf_id \(info.btfID)" }
@@ -181,7 +183,7 @@ enum MapListing {
         return out + "\n"
     }
 
-    static func json(_ map: InspectedObject<MapInfo>, into writer: inout JSONWriter) {
+    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout JSONWriter) {
         let info = map.info
         let fdInfo = try? FileDescriptorInfo(fd: map.fd)
         writer.beginObject()
@@ -199,6 +201,7 @@ enum MapListing {
         }
         writer.field("frozen", (fdInfo?.isFrozen ?? false) ? 1 : 0)
         if info.btfID != 0 { writer.field("btf_id", info.btfID) }
+        pinnedField(pins, into: &writer)
         writer.endObject()
     }
 }

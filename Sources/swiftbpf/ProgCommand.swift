@@ -90,23 +90,24 @@ struct ProgCommand: ParsableCommand {
 /// `prog list|show` output in bpftool's text and JSON layouts.
 enum ProgramListing {
     static func render(_ programs: [InspectedObject<ProgramInfo>], output: OutputOptions, selected: Bool = false) -> String {
+        let pins = output.bpffs ? PinnedPaths.discover(.program) : [:]
         if output.isJSON {
             var writer = output.makeWriter()
             // Like bpftool: a single selected object prints as an object, everything else as an array.
             let asArray = !selected || programs.count != 1
             if asArray { writer.beginArray() }
-            for program in programs { json(program, into: &writer) }
+            for program in programs { json(program, pins: pins[program.info.id] ?? [], into: &writer) }
             if asArray { writer.endArray() }
             return writer.document
         }
-        return programs.map(text).joined()
+        return programs.map { text($0, pins: pins[$0.info.id] ?? []) }.joined()
     }
 
     static func typeText(_ info: ProgramInfo) -> String {
         info.type.map(\.name) ?? "type \(info.rawType)"
     }
 
-    static func text(_ program: InspectedObject<ProgramInfo>) -> String {
+    static func text(_ program: InspectedObject<ProgramInfo>, pins: [String] = []) -> String {
         let info = program.info
         var out = "\(info.id): \(typeText(info))  "
         if !info.name.isEmpty { out += "name \(info.name)  " }
@@ -122,11 +123,12 @@ enum ProgramListing {
         out += info.jitedSize != 0 ? "  jited \(info.jitedSize)B" : "  not jited"
         if let memlock = (try? FileDescriptorInfo(fd: program.fd))?.memlock { out += "  memlock \(memlock)B" }
         if !info.mapIDs.isEmpty { out += "  map_ids " + info.mapIDs.map(String.init).joined(separator: ",") }
+        for path in pins { out += "\n\tpinned \(path)" }
         if info.btfID != 0 { out += "\n\tbtf_id \(info.btfID)" }
         return out + "\n"
     }
 
-    static func json(_ program: InspectedObject<ProgramInfo>, into writer: inout JSONWriter) {
+    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout JSONWriter) {
         let info = program.info
         writer.beginObject()
         writer.field("id", info.id)
@@ -154,6 +156,7 @@ enum ProgramListing {
             writer.endArray()
         }
         if info.btfID != 0 { writer.field("btf_id", info.btfID) }
+        pinnedField(pins, into: &writer)
         writer.endObject()
     }
 }

@@ -159,6 +159,26 @@ struct CLIMapTests {
         #expect(deleteAgain.status != 0)
     }
 
+    @Test func pinnedPathsAndLeadingFlagsLikeBPFTool() throws {
+        let map = try BPFToolMap(name: "insp_pins", type: "hash", key: 4, value: 4, entries: 2)
+        for arguments in [["-f", "map", "show", "id", "\(map.id)"], ["-j", "-f", "map", "show", "id", "\(map.id)"],
+                          ["map", "show", "pinned", map.path, "--bpffs", "-p"]] {
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+        #expect(try CommandRunner.swiftbpf("-f", "map", "show", "id", "\(map.id)").stdout.contains("\tpinned \(map.path)\n"))
+        #expect(PinnedPaths.discover(.map)[map.id] == [map.path])
+    }
+
+    @Test func keylessMapsCannotBeDumped() throws {
+        let queue = try BPFToolMap(name: "insp_queue", type: "queue", key: 0, value: 4, entries: 2)
+        let result = try CommandRunner.swiftbpf("map", "dump", "id", "\(queue.id)")
+        #expect(result.status == 255)
+        #expect(result.stderr.contains("queue maps have no keys to iterate"))
+    }
+
     @Test func badInputFailsClearly() throws {
         let map = try BPFToolMap(name: "insp_bad", type: "hash", key: 4, value: 8, entries: 4)
         let malformed = try CommandRunner.swiftbpf("map", "update", "id", "\(map.id)", "key", "0xzz", "0", "0", "0",

@@ -291,7 +291,11 @@ extension KernelObjects {
             } catch let error as BPFError where error.errno == .ENOENT {
                 continue
             }
-            objects.append(InspectedObject(fd: fd, info: try read(fd)))
+            do {
+                objects.append(InspectedObject(fd: fd, info: try read(fd)))
+            } catch let error as BPFError where error.errno == .ENOENT {
+                continue // released while we were reading it (e.g. a link's target went away)
+            }
         }
         return objects
     }

@@ -153,6 +153,13 @@ public struct MapEntry: Sendable, Hashable {
 extension Map {
     /// Every element, in the kernel's key order. Keys deleted while iterating are skipped.
     public func entries() throws -> [MapEntry] {
+        switch type {
+        case .queue, .stack, .ringbuf, .userRingbuf, .bloomFilter, .arena, .structOps:
+            // These have no keys to walk (BPF_MAP_GET_NEXT_KEY answers EINVAL or ENOTSUPP).
+            throw BPFError.unsupported(feature: "listing the elements of a \(type.name) map",
+                                       detail: "\(type.name) maps have no keys to iterate")
+        default: break
+        }
         var entries: [MapEntry] = []
         var key = try nextKey(after: nil)
         while let current = key {

@@ -12,6 +12,9 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: [.customShort("p"), .long], help: "Print human-readable (indented) JSON; implies --json.")
     var pretty = false
 
+    @Flag(name: [.customShort("f"), .customLong("bpffs")], help: "Show the bpffs paths where objects are pinned.")
+    var bpffs = false
+
     var isJSON: Bool { json || pretty }
 
     /// bpftool accepts its flags anywhere; words captured as positional arguments after the
@@ -23,6 +26,7 @@ struct OutputOptions: ParsableArguments {
             case "-j", "--json": json = true
             case "-p", "--pretty": pretty = true
             case "-jp", "-pj": pretty = true
+            case "-f", "--bpffs": bpffs = true
             default: rest.append(word)
             }
         }

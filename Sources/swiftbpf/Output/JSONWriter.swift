@@ -92,3 +92,12 @@ func hexByte(_ byte: UInt8) -> String {
     let digits = Array("0123456789abcdef")
     return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
 }
+
+/// bpftool's `"pinned": [paths]`, present only when there are pins.
+func pinnedField(_ pins: [String], into writer: inout JSONWriter) {
+    guard !pins.isEmpty else { return }
+    writer.name("pinned")
+    writer.beginArray()
+    for path in pins { writer.value(path) }
+    writer.endArray()
+}
