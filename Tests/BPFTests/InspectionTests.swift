@@ -108,6 +108,55 @@ struct InspectionTests {
         #expect(info.details == .tcx(interfaceIndex: loopback, attachType: AttachType.tcxEgress.rawValue))
     }
 
+    /// perf_event_open on CPU 0 for `type`/`config`, owned by the result.
+    static func perfEvent(type: UInt32, config: UInt64) throws -> OwnedFileDescriptor {
+        var attr = sbpf_perf_event_attr()
+        attr.type = type
+        attr.size = UInt32(MemoryLayout<sbpf_perf_event_attr>.size)
+        attr.config = config
+        attr.sample_period = type == 2 ? 1 : 1_000_000
+        attr.wakeup_events = 1
+        let fd = sbpf_perf_event_open(&attr, -1, 0, -1, 8 /* PERF_FLAG_FD_CLOEXEC */)
+        guard fd >= 0 else { throw BPFError.syscall(SystemCallFailure(operation: "perf_event_open", errno: .current)) }
+        return OwnedFileDescriptor(adopting: fd, label: "perf event")
+    }
+
+    static func perfLink(_ program: Program, _ event: OwnedFileDescriptor, cookie: UInt64) throws -> KernelLink {
+        try KernelLink.create(program: program, targetFD: try event.value(), attachType: .perfEvent, description: "perf link") { attr in
+            attr.tail.perf_event.bpf_cookie = cookie
+        }
+    }
+
+    @Test func perfEventLinkInfoForATracepoint() throws {
+        let idPath = "/sys/kernel/tracing/events/sched/sched_switch/id"
+        guard let text = try? String(contentsOfFile: idPath, encoding: .utf8), let id = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            Issue.record("tracefs is not mounted at /sys/kernel/tracing")
+            return
+        }
+        let event = try Self.perfEvent(type: 2 /* PERF_TYPE_TRACEPOINT */, config: id)
+        let program = try Program(ProgramSpec(name: "sbpf_insp_ptp", type: .tracepoint, instructions: Self.returnZero))
+        let link = try Self.perfLink(program, event, cookie: 0x1234_5678_9abc)
+        let info = try link.info()
+        #expect(info.type == .perfEvent)
+        #expect(info.details == .perfEvent(.tracepoint(name: "sched_switch", cookie: 0x1234_5678_9abc)))
+    }
+
+    @Test func perfEventLinkInfoForASoftwareCounter() throws {
+        let event = try Self.perfEvent(type: 1 /* PERF_TYPE_SOFTWARE */, config: 0 /* PERF_COUNT_SW_CPU_CLOCK */)
+        let program = try Program(ProgramSpec(name: "sbpf_insp_pev", type: .perfEvent, instructions: Self.returnZero))
+        let link = try Self.perfLink(program, event, cookie: 42)
+        let info = try link.info()
+        // The kernel reports the PMU that serves the event: PERF_TYPE_SOFTWARE, or on newer
+        // kernels the dedicated cpu_clock PMU's dynamic type.
+        guard case .perfEvent(.event(let type, let config, let cookie)) = info.details else {
+            Issue.record("expected a perf event link, got \(info.details)")
+            return
+        }
+        #expect(type != 0 && type != 2)
+        #expect(config == 0)
+        #expect(cookie == 42)
+    }
+
     @Test func vmlinuxBTFInfo() throws {
         let objects = try KernelObjects.btfObjects()
         let vmlinux = try #require(objects.first { $0.info.name == "vmlinux" })
