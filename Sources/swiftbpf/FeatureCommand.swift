@@ -62,6 +62,7 @@ enum FeatureReport {
             ("have_bpf_link", "BPF link support (BPF_LINK_CREATE)", FeatureProbe.bpfLinks),
             ("have_perf_link", "perf_event link support", FeatureProbe.perfLinks),
             ("have_tcx_link", "tcx link support", FeatureProbe.tcx),
+            ("have_kprobes", "kprobe support (CONFIG_KPROBES)", FeatureProbe.kprobes),
             ("have_kprobe_pmu", "kprobe PMU (CONFIG_KPROBE_EVENTS)", FeatureProbe.kprobePMU),
             ("have_uprobe_pmu", "uprobe PMU (CONFIG_UPROBE_EVENTS)", FeatureProbe.uprobePMU),
         ]

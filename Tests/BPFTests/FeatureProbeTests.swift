@@ -83,6 +83,10 @@ struct FeatureProbeTests {
         if let config {
             #expect(FeatureProbe.kprobePMU.isAvailable == (config["CONFIG_KPROBE_EVENTS"] == "y"))
             #expect(FeatureProbe.uprobePMU.isAvailable == (config["CONFIG_UPROBE_EVENTS"] == "y"))
+            #expect(FeatureProbe.kprobes.isAvailable == (config["CONFIG_KPROBES"] == "y"))
+            if config["CONFIG_KPROBES"] == nil {
+                #expect(FeatureProbe.kprobes.description.contains("CONFIG_KPROBES"))
+            }
         }
         let system = try #require(report["system_config"] as? [String: Any])
         let settings = BPFSystemSettings.current()

@@ -32,6 +32,23 @@ extension FeatureProbe {
     /// CONFIG_KPROBE_EVENTS; without it kprobes cannot be attached at all.
     public static var kprobePMU: ProbeResult { pmu("kprobe") }
 
+    /// Kprobes at all (CONFIG_KPROBES): the kprobe PMU or tracefs kprobe_events exists. When
+    /// neither does, the reason names the kernel configuration if it is readable.
+    public static var kprobes: ProbeResult {
+        cache.value(for: "attach:kprobes") {
+            if kprobePMU.isAvailable { return .available }
+            for path in ["/sys/kernel/tracing/kprobe_events", "/sys/kernel/debug/tracing/kprobe_events"]
+            where FileManager.default.fileExists(atPath: path) {
+                return .available
+            }
+            if let config = KernelConfiguration.current() {
+                if config["CONFIG_KPROBES"] == nil { return .unavailable(reason: "the kernel is built without CONFIG_KPROBES") }
+                if config["CONFIG_KPROBE_EVENTS"] == nil { return .unavailable(reason: "the kernel is built without CONFIG_KPROBE_EVENTS") }
+            }
+            return .unavailable(reason: "no kprobe PMU and no kprobe_events in tracefs")
+        }
+    }
+
     /// The uprobe PMU (/sys/bus/event_source/devices/uprobe), CONFIG_UPROBE_EVENTS.
     public static var uprobePMU: ProbeResult { pmu("uprobe") }
 

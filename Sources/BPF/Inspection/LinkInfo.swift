@@ -78,7 +78,6 @@ extension LinkInfo {
             try buffer.withUnsafeMutableBytes { bytes in
                 Self.setU64(&second, nameOffset, kernelPointer(bytes.baseAddress))
                 Self.setU32(&second, lengthOffset, UInt32(bytes.count))
-                if type == .uprobeMulti { Self.setU32(&second, 36, 0) } // count 0: no offsets wanted
                 try objectInfo(fd: fd, into: &second)
             }
             name = String(decoding: buffer.prefix(while: { $0 != 0 }), as: UTF8.self)

@@ -269,7 +269,7 @@ public struct FileDescriptorInfo: Sendable {
 }
 
 /// One kernel object found by enumeration: its descriptor (owned) and its info.
-public struct InspectedObject<Info: Sendable>: @unchecked Sendable {
+public struct InspectedObject<Info: Sendable>: Sendable {
     public let fd: OwnedFileDescriptor
     public let info: Info
 }
