@@ -57,18 +57,6 @@ struct FeatureProbeTests {
         #expect(zip(helpers, helpers.dropFirst()).allSatisfy { $0.id < $1.id })
     }
 
-    @Test func btfEnumScanNeverTrapsOnGarbage() {
-        var generator = SystemRandomNumberGenerator()
-        var header: [UInt8] = [0x9f, 0xeb, 1, 0, 24, 0, 0, 0]
-        header += [UInt8](repeating: 0, count: 16)
-        for _ in 0..<2000 {
-            var data = header + (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            for index in 8..<min(24, data.count) where Bool.random(using: &generator) { data[index] = UInt8.random(in: 0...255, using: &generator) }
-            _ = KernelHelperCatalog.enumValues(named: "bpf_func_id", inBTF: data)
-        }
-        #expect(KernelHelperCatalog.enumValues(named: "x", inBTF: []) == nil)
-    }
-
     @Test func miscAndAttachProbesMatchThisMachine() throws {
         let report = try Self.bpftoolReport()
         let misc = try #require(report["misc"] as? [String: Bool])
@@ -115,5 +103,55 @@ struct FeatureProbeTests {
         for line in bpftoolText.split(separator: "\n") where line.hasPrefix("eBPF program_type") || line.hasPrefix("eBPF map_type") {
             #expect(text.contains(line + "\n"), "\(line)")
         }
+    }
+}
+
+/// The pure parsers behind the probes and inspection; no kernel needed.
+struct InspectionParsingTests {
+    @Test func btfEnumScanNeverTrapsOnGarbage() {
+        var generator = SystemRandomNumberGenerator()
+        var header: [UInt8] = [0x9f, 0xeb, 1, 0, 24, 0, 0, 0]
+        header += [UInt8](repeating: 0, count: 16)
+        for _ in 0..<2000 {
+            var data = header + (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            for index in 8..<min(24, data.count) where Bool.random(using: &generator) { data[index] = UInt8.random(in: 0...255, using: &generator) }
+            _ = KernelHelperCatalog.enumValues(named: "bpf_func_id", inBTF: data)
+        }
+        #expect(KernelHelperCatalog.enumValues(named: "x", inBTF: []) == nil)
+    }
+
+    @Test func btfEnumScanFindsAnEnum() {
+        // Header, one ENUM "e" with two values (A=1, B=-2 signed), strings "\0e\0A\0B\0".
+        func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        let types = le(1) + le((1 << 31) | (6 << 24) | 2) + le(4) + le(3) + le(1) + le(5) + le(UInt32(bitPattern: -2))
+        let strings = Array("\0e\0A\0B\0".utf8)
+        let data: [UInt8] = [0x9f, 0xeb, 1, 0] + le(24) + le(0) + le(UInt32(types.count)) + le(UInt32(types.count))
+            + le(UInt32(strings.count)) + types + strings
+        let values = KernelHelperCatalog.enumValues(named: "e", inBTF: data)
+        #expect(values?.map(\.0) == ["A", "B"])
+        #expect(values?.map(\.1) == [1, -2])
+        #expect(KernelHelperCatalog.enumValues(named: "f", inBTF: data) == nil)
+        // Truncated anywhere: nil, never a trap.
+        for length in 0..<data.count { _ = KernelHelperCatalog.enumValues(named: "e", inBTF: Array(data.prefix(length))) }
+    }
+
+    @Test func fdinfoAndKernelConfigParsing() {
+        let fdinfo = FileDescriptorInfo(parsing: "pos:\t0\nflags:\t02000002\nmap_type:\t3\nmemlock:\t4096\nfrozen:\t1\nowner_prog_type:\t6\nowner_jited:\t1\n")
+        #expect(fdinfo.memlock == 4096)
+        #expect(fdinfo.isFrozen)
+        #expect(fdinfo.ownerProgramType == 6 && fdinfo.ownerJited == true)
+        #expect(FileDescriptorInfo(parsing: "garbage").memlock == nil)
+        let config = KernelConfiguration(parsing: "# comment\nCONFIG_BPF=y\n# CONFIG_KPROBES is not set\nCONFIG_HZ=250\nCONFIG_X=\"a=b\"\n", source: "test")
+        #expect(config["CONFIG_BPF"] == "y" && config["CONFIG_HZ"] == "250" && config["CONFIG_X"] == "\"a=b\"")
+        #expect(config["CONFIG_KPROBES"] == nil)
+    }
+
+    @Test func selectorsParseLikeBPFTool() throws {
+        #expect(try ObjectSelector.parse(["id", "5", "key"], allowsTag: false).0 == .id(5))
+        #expect(try ObjectSelector.parse(["tag", "56BB43529FA3EB7E"], allowsTag: true).0 == .tag("56bb43529fa3eb7e"))
+        #expect(throws: BPFError.self) { try ObjectSelector.parse(["tag", "56bb43529fa3eb7e"], allowsTag: false) }
+        #expect(throws: BPFError.self) { try ObjectSelector.parse(["id"], allowsTag: false) }
+        #expect(throws: BPFError.self) { try ObjectSelector.parse(["id", "-1"], allowsTag: false) }
+        #expect(throws: BPFError.self) { try ObjectSelector.parse(["idx", "1"], allowsTag: false) }
     }
 }
