@@ -22,3 +22,11 @@ int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg) {
 }
 
 int sbpf_errno(void) { return errno; }
+
+int sbpf_pidfd_open(pid_t pid, unsigned int flags) {
+#ifdef __NR_pidfd_open
+    return (int)syscall(__NR_pidfd_open, pid, flags);
+#else
+    return (int)syscall(434, pid, flags); /* same number on every architecture */
+#endif
+}
