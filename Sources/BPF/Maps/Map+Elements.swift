@@ -60,6 +60,9 @@ extension Map {
             throw failure(.mapFreeze, errno) { errno in
                 switch errno {
                 case .EBUSY: "\(self.label) is already frozen, or a writable memory mapping of it is still open"
+                // The kernel checks write permission first, which a frozen map no longer grants.
+                case .EPERM where self.isFrozen: "\(self.label) is already frozen"
+                case .EPERM where self.flags.contains(.readOnly): "\(self.label) is read-only for user space (BPF_F_RDONLY), so it cannot be frozen"
                 case .ENOTSUPP, .EOPNOTSUPP, .EINVAL: "\(self.type.name) maps cannot be frozen on this kernel (Linux 5.2+; not for struct_ops and some others)"
                 default: nil
                 }

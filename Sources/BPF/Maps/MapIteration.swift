@@ -6,6 +6,10 @@ import BPFObject
 /// Linux 5.6) it reads `batchSize` entries per call; otherwise it steps key by key with
 /// BPF_MAP_GET_NEXT_KEY and looks each one up.
 ///
+/// In batch mode a chunk is a snapshot: an entry deleted after its chunk was read is still
+/// returned. Pass `perKey: true` to `makeEntryIterator` to read each entry at the moment it is
+/// returned instead.
+///
 /// Concurrent deletion: a hash map answers GET_NEXT_KEY for a key that was deleted meanwhile with
 /// its *first* key, restarting the walk. Like cilium/ebpf we remember the keys already returned
 /// and skip them after such a restart, so every live key is still returned once; a key deleted
@@ -20,15 +24,16 @@ public struct MapEntryIterator {
     private var useBatch: Bool
     private var previousKey: [UInt8]?
     private var seen: Set<[UInt8]> = []
-    private var skips = 0
+    private var restarts = 0
+    private var lastWasFresh = true
     private var finished = false
     private let keysOnly: Bool
 
-    init(map: Map, batchSize: Int, keysOnly: Bool) {
+    init(map: Map, batchSize: Int, keysOnly: Bool, perKey: Bool = false) {
         self.map = map
         self.batchSize = max(1, batchSize)
         self.keysOnly = keysOnly
-        self.useBatch = map.supportsBatchLookup && Self.typeMayBatch(map.type)
+        self.useBatch = !perKey && map.supportsBatchLookup && Self.typeMayBatch(map.type)
     }
 
     /// Map types whose kernel implementation has `map_lookup_batch` (others are not even tried).
@@ -66,20 +71,22 @@ public struct MapEntryIterator {
     }
 
     private mutating func nextByKey() throws -> MapEntry? {
-        let skipLimit = max(1024, 8 * max(map.maxEntries, 1))
+        let restartLimit = max(64, 2 * max(map.maxEntries, 1))
         while true {
             guard let key = try map.nextKey(after: previousKey) else { return nil }
             previousKey = key
             if seen.contains(key) {
                 // The walk restarted (our previous key was deleted): skip what we returned.
-                skips += 1
-                if skips > skipLimit {
+                if lastWasFresh { restarts += 1 }
+                lastWasFresh = false
+                if restarts > restartLimit {
                     throw BPFError.syscall(SystemCallFailure(
                         operation: BPFCommand.mapGetNextKey.description, errno: .EAGAIN, subject: map.label,
-                        meaning: "iteration aborted: the map changed under the walk so often (\(skips) restarts) that it made no progress; try again or use a batch-capable map type"))
+                        meaning: "iteration aborted: the map changed under the walk so often (\(restarts) restarts) that it made no progress; try again or use a batch-capable map type"))
                 }
                 continue
             }
+            lastWasFresh = true
             seen.insert(key)
             if keysOnly { return MapEntry(key: key, value: []) }
             // Deleted between GET_NEXT_KEY and the lookup: skip it, it is gone.
@@ -90,9 +97,10 @@ public struct MapEntryIterator {
 }
 
 extension Map {
-    /// A lazy walk over the entries (see `MapEntryIterator` for how concurrent deletion is handled).
-    public func makeEntryIterator(batchSize: Int = 256) -> MapEntryIterator {
-        MapEntryIterator(map: self, batchSize: batchSize, keysOnly: false)
+    /// A lazy walk over the entries (see `MapEntryIterator` for how concurrent deletion is
+    /// handled). `perKey` forces the key-by-key walk even where batches are available.
+    public func makeEntryIterator(batchSize: Int = 256, perKey: Bool = false) -> MapEntryIterator {
+        MapEntryIterator(map: self, batchSize: batchSize, keysOnly: false, perKey: perKey)
     }
 
     /// All entries now in the map.
