@@ -127,6 +127,12 @@ struct MapOperationsTests {
         let refused = #expect(throws: BPFError.self) { try map.update(Self.key(0), Self.value(6)) }
         #expect(refused?.errno == .EPERM)
         #expect("\(refused!)".contains("frozen"))
+        let batch = #expect(throws: BPFError.self) { try map.updateBatch(keys: [Self.key(1)], values: [Self.value(1)]) }
+        #expect("\(batch!)".contains("frozen"))
+        // Another descriptor of the same map knows it too (fdinfo), and says why.
+        let other = try Map(adopting: map.fd.duplicate())
+        let viaOther = #expect(throws: BPFError.self) { try other.update(Self.key(0), Self.value(6)) }
+        #expect("\(viaOther!)".contains("frozen"))
         #expect(try map.lookup(Self.key(0)) == Self.value(5))
         let again = #expect(throws: BPFError.self) { try map.freeze() }
         #expect(again?.errno == .EPERM)

@@ -79,9 +79,9 @@ struct MapProgramTests {
         let write = #expect(throws: BPFError.self) { try memory.set(1, at: 2) }
         #expect("\(write!)".contains("read-only"))
         #expect(throws: BPFError.self) { try array.memoryMap(writable: true) }
-        // Frozen through another descriptor: our object does not know, the kernel refuses a
-        // writable mapping and we fall back to read-only.
+        // Frozen through another descriptor: the kernel's fdinfo says so.
         let other = try Map(adopting: array.map.fd.duplicate())
+        #expect(!other.isFrozen && other.isFrozenInKernel)
         let fallback = try other.memoryMap(as: UInt32.self)
         #expect(!fallback.isWritable)
         #expect(try fallback.value(at: 2) == 22)

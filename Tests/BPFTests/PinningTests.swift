@@ -36,7 +36,9 @@ struct PinningTests {
 
             // Read-only open refuses writes.
             let readOnly = try Map(pinnedAt: path, readOnly: true)
-            #expect(throws: BPFError.self) { try readOnly.update([3, 0, 0, 0], [UInt8](repeating: 0, count: 8)) }
+            #expect(readOnly.isDescriptorReadOnly && !reopened.map.isDescriptorReadOnly)
+            let denied = #expect(throws: BPFError.self) { try readOnly.update([3, 0, 0, 0], [UInt8](repeating: 0, count: 8)) }
+            #expect("\(denied!)".contains("opened read-only"))
 
             let again = #expect(throws: BPFError.self) { try map.map.pin(at: path) }
             #expect(again?.errno == .EEXIST)

@@ -117,7 +117,7 @@ extension Map {
                 let prefix = "\(done) of \(keys.count) entries were stored before the failure: "
                 switch errno {
                 case .E2BIG, .ENOSPC: return prefix + "\(self.label) is full (all \(self.maxEntries) entries used)"
-                case .EPERM where self.isFrozen || self.flags.contains(.readOnly): return prefix + "\(self.label) is read-only or frozen"
+                case .EPERM where self.writeDeniedReason != nil: return prefix + self.writeDeniedReason!
                 case .ENOTSUPP, .EOPNOTSUPP: return "\(self.type.name) maps have no BPF_MAP_UPDATE_BATCH on this kernel"
                 default: return prefix + SystemCallFailure.meaning(of: errno, in: BPFCommand.mapUpdateBatch.description)
                 }

@@ -1,5 +1,6 @@
 import BPFObject
 import CBPFSys
+import Foundation
 
 /// `BPF_F_LOCK` for lookups: copy the value while holding its `bpf_spin_lock` (the value's BTF
 /// must contain one).
@@ -41,7 +42,7 @@ extension Map {
                 switch errno {
                 case .ENOTSUPP, .EOPNOTSUPP: "\(self.type.name) maps do not support lookup-and-delete on this kernel (hash maps need Linux 5.14)"
                 case .EINVAL where self.type == .array || self.type == .percpuArray: "array elements cannot be deleted, so arrays have no lookup-and-delete"
-                case .EPERM where self.isFrozen: "\(self.label) is frozen: its contents cannot change from user space"
+                case .EPERM: self.writeDeniedReason
                 default: nil
                 }
             }
@@ -61,7 +62,7 @@ extension Map {
                 switch errno {
                 case .EBUSY: "\(self.label) is already frozen, or a writable memory mapping of it is still open"
                 // The kernel checks write permission first, which a frozen map no longer grants.
-                case .EPERM where self.isFrozen: "\(self.label) is already frozen"
+                case .EPERM where self.isFrozenInKernel: "\(self.label) is already frozen"
                 case .EPERM where self.flags.contains(.readOnly): "\(self.label) is read-only for user space (BPF_F_RDONLY), so it cannot be frozen"
                 case .ENOTSUPP, .EOPNOTSUPP, .EINVAL: "\(self.type.name) maps cannot be frozen on this kernel (Linux 5.2+; not for struct_ops and some others)"
                 default: nil
@@ -110,5 +111,38 @@ extension Map {
     /// Stores one value per possible CPU under `key`.
     public func updatePerCPU(_ key: [UInt8], _ values: [[UInt8]], flags: MapUpdateFlags = .any) throws {
         try update(key, try perCPUBuffer(from: values), flags: flags)
+    }
+}
+
+extension Map {
+    /// A field of /proc/self/fdinfo for this map's descriptor (bpf_map_show_fdinfo).
+    func descriptorInfo(_ field: String) -> String? {
+        guard let descriptor = try? fd.value(),
+              let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(descriptor)", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    /// Whether the kernel holds this map frozen, by whatever descriptor froze it: the `frozen:`
+    /// line of /proc/self/fdinfo (Linux 5.2).
+    public var isFrozenInKernel: Bool {
+        descriptorInfo("frozen").map { $0 == "1" } ?? isFrozen
+    }
+
+    /// Whether this descriptor only grants reading (opened with BPF_F_RDONLY, e.g. from a pin):
+    /// its file access mode (`flags:` in fdinfo, octal) is O_RDONLY.
+    public var isDescriptorReadOnly: Bool {
+        guard let flags = descriptorInfo("flags").flatMap({ Int($0, radix: 8) }) else { return false }
+        return flags & 3 == 0 // O_ACCMODE == O_RDONLY
+    }
+
+    /// Why a write was refused with EPERM, when the map or descriptor explains it.
+    var writeDeniedReason: String? {
+        if isFrozenInKernel { return "\(label) is frozen: user space can no longer change it (BPF_MAP_FREEZE)" }
+        if flags.contains(.readOnly) { return "\(label) was created read-only for user space (BPF_F_RDONLY)" }
+        if isDescriptorReadOnly { return "this descriptor of \(label) was opened read-only" }
+        return nil
     }
 }

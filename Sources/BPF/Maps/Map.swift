@@ -131,7 +131,7 @@ public final class Map: @unchecked Sendable {
                 case .E2BIG: "\(self.label) is full: all \(self.maxEntries) entries are used"
                 case .EEXIST: "the key already exists and the update asked for a new element only (noExist)"
                 case .ENOENT: "the key does not exist and the update asked for an existing element only (exist)"
-                case .EPERM where self.flags.contains(.readOnly) || self.isFrozen: "\(self.label) is read-only or frozen"
+                case .EPERM: self.writeDeniedReason
                 default: nil
                 }
             }

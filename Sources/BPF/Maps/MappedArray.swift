@@ -30,14 +30,15 @@ public final class MappedArray<Value: BitwiseCopyable>: @unchecked Sendable {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let stride = (map.valueSize + 7) & ~7
         let bytes = ((stride * map.maxEntries + page - 1) / page) * page
-        let readOnlyMap = map.isFrozen || map.flags.contains(.readOnly)
+        let readOnlyMap = map.flags.contains(.readOnly) || map.isFrozenInKernel
         if requested == true && readOnlyMap {
             throw BPFError.invalidArgument("\(map.label) is frozen or read-only for user space, so it can only be mapped read-only")
         }
         var writable = requested ?? !readOnlyMap
         var address = mmap(nil, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, descriptor, 0)
         if address == MAP_FAILED, writable, requested == nil, Errno.current == .EPERM || Errno.current == .EACCES {
-            // Frozen through another descriptor: the kernel refuses VM_WRITE; read-only works.
+            // Frozen meanwhile through another descriptor: the kernel refuses VM_WRITE;
+            // read-only works.
             writable = false
             address = mmap(nil, bytes, PROT_READ, MAP_SHARED, descriptor, 0)
         }
