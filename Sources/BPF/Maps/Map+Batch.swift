@@ -99,13 +99,18 @@ extension Map {
         if keys.isEmpty { return 0 }
         for key in keys { try checkKey(key) }
         for value in values { try checkValue(value) }
-        let flatKeys = keys.flatMap { $0 }, flatValues = values.flatMap { $0 }
+        return try updateBatch(flatKeys: keys.flatMap { $0 }, flatValues: values.flatMap { $0 }, count: keys.count, flags: flags)
+    }
+
+    /// BPF_MAP_UPDATE_BATCH over keys and values already laid out back to back (`count` of
+    /// each; sizes checked by the caller).
+    func updateBatch(flatKeys: [UInt8], flatValues: [UInt8], count: Int, flags: MapUpdateFlags) throws -> Int {
         var attr = sbpf_map_batch_attr()
         let result: Result<Int32, Errno> = flatKeys.withUnsafeBytes { keyBuffer in
             flatValues.withUnsafeBytes { valueBuffer in
                 attr.keys = kernelPointer(keyBuffer.baseAddress)
                 attr.values = kernelPointer(valueBuffer.baseAddress)
-                attr.count = UInt32(keys.count)
+                attr.count = UInt32(count)
                 attr.map_fd = UInt32(bitPattern: fd.rawValue)
                 attr.elem_flags = flags.rawValue
                 return BPFSyscall.invoke(.mapUpdateBatch, &attr)
@@ -114,7 +119,7 @@ extension Map {
         if case .failure(let errno) = result {
             let done = Int(attr.count)
             throw failure(.mapUpdateBatch, errno) { errno in
-                let prefix = "\(done) of \(keys.count) entries were stored before the failure: "
+                let prefix = "\(done) of \(count) entries were stored before the failure: "
                 switch errno {
                 case .E2BIG, .ENOSPC: return prefix + "\(self.label) is full (all \(self.maxEntries) entries used)"
                 case .EPERM where self.writeDeniedReason != nil: return prefix + self.writeDeniedReason!

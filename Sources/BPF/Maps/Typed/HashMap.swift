@@ -50,7 +50,14 @@ public struct HashMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchecked 
     /// Stores all `entries` with BPF_MAP_UPDATE_BATCH.
     @discardableResult
     public func update(contentsOf entries: [(key: Key, value: Value)], flags: MapUpdateFlags = .any) throws -> Int {
-        try map.updateBatch(keys: entries.map { map.keyBytes($0.key) }, values: entries.map { map.valueBytes($0.value) }, flags: flags)
+        var keys = [UInt8](repeating: 0, count: entries.count * map.keySize)
+        var values = [UInt8](repeating: 0, count: entries.count * map.valueSize)
+        for (index, entry) in entries.enumerated() {
+            PlainData.store(entry.key, into: &keys, at: index * map.keySize)
+            PlainData.store(entry.value, into: &values, at: index * map.valueSize)
+        }
+        if entries.isEmpty { return 0 }
+        return try map.updateBatch(flatKeys: keys, flatValues: values, count: entries.count, flags: flags)
     }
 
     /// Deletes all `keys` with BPF_MAP_DELETE_BATCH.
