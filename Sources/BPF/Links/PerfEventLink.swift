@@ -23,14 +23,16 @@ public final class PerfEventLink: Link, @unchecked Sendable {
     private var isClosed = false
 
     /// Attaches `program` to the open perf event `perfEvent` (taking ownership of it) and enables
-    /// it. `cleanup` runs once when the link closes, after the event is closed.
-    init(program: Program, perfEvent: OwnedFileDescriptor, description: String, cleanup: (() -> Void)? = nil) throws {
+    /// it. `cleanup` runs once when the link closes, after the event is closed. `method` is only
+    /// forced by tests of the legacy path.
+    init(program: Program, perfEvent: OwnedFileDescriptor, description: String,
+         method: PerfEventAttachMethod = .automatic, cleanup: (() -> Void)? = nil) throws {
         self.perfEvent = perfEvent
         self.description = description
         self.cleanup = cleanup
         do {
             let eventFD = try perfEvent.value()
-            if PerfLinkSupport.isAvailable {
+            if method == .bpfLink || (method == .automatic && PerfLinkSupport.isAvailable) {
                 kernelLink = try KernelLink.create(program: program, targetFD: eventFD, attachType: .perfEvent, description: description) { errno in
                     Self.attachMeaning(errno, program: program)
                 }
@@ -81,6 +83,16 @@ public final class PerfEventLink: Link, @unchecked Sendable {
     deinit {
         if !isClosed { try? close() }
     }
+}
+
+/// How a program is hooked to a perf event.
+enum PerfEventAttachMethod {
+    /// A perf link when the kernel has them, else the ioctl.
+    case automatic
+    /// BPF_LINK_CREATE with BPF_PERF_EVENT (5.15+).
+    case bpfLink
+    /// `ioctl(PERF_EVENT_IOC_SET_BPF)` then `PERF_EVENT_IOC_ENABLE` (4.1+).
+    case ioctl
 }
 
 /// perf_event_open(2) with the typed errors of this library.

@@ -46,18 +46,26 @@ public enum Tracefs {
         guard FileManager.default.fileExists(atPath: target) else {
             throw BPFError.unsupported(feature: "tracefs", detail: "\(target) does not exist: this kernel was built without CONFIG_TRACING, or /sys is not mounted")
         }
-        if mount("tracefs", target, "tracefs", 0, nil) != 0 {
-            let error = Errno.current
-            // EBUSY: someone else mounted it meanwhile; fine if it now works.
-            if error == .EBUSY, FileManager.default.fileExists(atPath: target + "/events") { return target }
-            let meaning: String = switch error {
-            case .EPERM, .EACCES: "mounting tracefs needs CAP_SYS_ADMIN; run as root or mount it first: mount -t tracefs tracefs \(target)"
-            case .ENODEV: "this kernel has no tracefs (CONFIG_TRACING off)"
-            default: "could not mount tracefs; mount it by hand: mount -t tracefs tracefs \(target)"
-            }
-            throw BPFError.syscall(SystemCallFailure(operation: "mount(tracefs)", errno: error, subject: target, meaning: meaning))
+        do {
+            try mount(at: target)
+        } catch let error as BPFError where error.errno == .EBUSY && FileManager.default.fileExists(atPath: target + "/events") {
+            // Someone else mounted it meanwhile.
         }
         return target
+    }
+
+    /// Mounts a tracefs instance at `directory` with mount(2) (needs CAP_SYS_ADMIN).
+    public static func mount(at directory: String) throws {
+        guard Glibc.mount("tracefs", directory, "tracefs", 0, nil) == 0 else {
+            let error = Errno.current
+            let meaning: String = switch error {
+            case .EPERM, .EACCES: "mounting tracefs needs CAP_SYS_ADMIN; run as root or mount it first: mount -t tracefs tracefs \(directory)"
+            case .ENODEV: "this kernel has no tracefs (CONFIG_TRACING off)"
+            case .ENOENT: "\(directory) does not exist"
+            default: "could not mount tracefs; mount it by hand: mount -t tracefs tracefs \(directory)"
+            }
+            throw BPFError.syscall(SystemCallFailure(operation: "mount(tracefs)", errno: error, subject: directory, meaning: meaning))
+        }
     }
 
     // MARK: Tracepoints
