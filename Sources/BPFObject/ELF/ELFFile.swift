@@ -222,24 +222,29 @@ public struct ELFFile: Sendable {
     }
 
     /// The notes of one SHT_NOTE section. Each entry is namesz, descsz, type (4 bytes each), the
-    /// name and the descriptor, each padded to the section's alignment (4, or 8 for sections
-    /// aligned to 8 such as `.note.gnu.property`).
+    /// name and the descriptor, each starting at a multiple of the section's alignment (4, or 8
+    /// for sections aligned to 8 such as `.note.gnu.property`).
     public func notes(in section: ELFSection) throws -> [ELFNote] {
         let data = try self.data(of: section)
         let alignment = section.alignment == 8 ? 8 : 4
         var notes: [ELFNote] = []
         var offset = data.startIndex
-        func padded(_ value: Int) -> Int { (value + alignment - 1) / alignment * alignment }
+        // Padding aligns positions relative to the section start.
+        func aligned(_ position: Int) -> Int {
+            let relative = position - data.startIndex
+            return data.startIndex + (relative + alignment - 1) / alignment * alignment
+        }
         while data.endIndex - offset >= 12 {
             let nameSize = Int(try reader.u32(offset))
             let descriptorSize = Int(try reader.u32(offset + 4))
             let type = try reader.u32(offset + 8)
             let nameStart = offset + 12
-            let descriptorStart = nameStart + padded(nameSize)
-            let next = descriptorStart + padded(descriptorSize)
-            guard nameSize <= data.count, descriptorSize <= data.count, descriptorStart + descriptorSize <= data.endIndex else {
+            guard nameSize <= data.count, descriptorSize <= data.count,
+                  aligned(nameStart + nameSize) + descriptorSize <= data.endIndex else {
                 throw ELFError.malformed("note at offset \(offset - data.startIndex) of \(section.displayName) overruns the section (name \(nameSize) B, descriptor \(descriptorSize) B)")
             }
+            let descriptorStart = aligned(nameStart + nameSize)
+            let next = aligned(descriptorStart + descriptorSize)
             let nameBytes = bytes[nameStart..<nameStart + nameSize]
             notes.append(ELFNote(
                 section: section.name,
