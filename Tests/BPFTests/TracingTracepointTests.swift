@@ -12,6 +12,8 @@ enum TracingCounter {
         /// The low 32 bits of the u64 at this offset of the program's context (e.g. the syscall
         /// id of raw tracepoint `sys_enter`, args[1] at offset 8).
         case contextU64(offset: Int16)
+        /// The CPU the program runs on.
+        case cpu
     }
 
     static func makeMap(_ name: String) throws -> Map {
@@ -34,6 +36,9 @@ enum TracingCounter {
         case .contextU64(let offset):
             asm.load(.doubleWord, .r1, .r6, offset)
             asm.store(.word, .r10, -4, .r1)
+        case .cpu:
+            asm.call(.getSmpProcessorId)
+            asm.store(.word, .r10, -4, .r0)
         }
         asm.loadMapFD(.r1, try map.fd.value())
         asm.mov(.r2, .r10)
