@@ -94,7 +94,7 @@ struct TracingBTFLinkTests {
         asm.mov(.r2, .r10)
         asm.add(.r2, -4)
         asm.mov(.r3, 4)
-        asm.call(helperID: 127) // bpf_seq_write
+        asm.call(.seqWrite)
         asm.label("out")
         asm.mov(.r0, 0)
         asm.exit()
