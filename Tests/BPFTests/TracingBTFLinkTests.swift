@@ -15,6 +15,8 @@ enum KernelBTFIDs {
         throw BPFError.notFound(what: "BTF \(kind) '\(name)'", detail: "not in vmlinux BTF")
     }
 
+    static func id(_ target: BTFAttachTarget) throws -> UInt32 { try id(kind: target.btfKind.rawValue, name: target.btfTypeName) }
+
     private static let cachedDump = Result { try runBpftool() }
     static func dump() throws -> [Substring] { try cachedDump.get() }
 
@@ -36,7 +38,9 @@ enum KernelBTFIDs {
 struct TracingBTFLinkTests {
     @Test func tpBTFSysEnterCountsExactly() throws {
         // The kernel's convention: tp_btf/<name> attaches to the typedef btf_trace_<name>.
-        let btfID = try KernelBTFIDs.id(kind: "TYPEDEF", name: "btf_trace_sys_enter")
+        let target = try BTFAttachTarget("tp_btf/sys_enter")
+        #expect(target.btfTypeName == "btf_trace_sys_enter" && target.btfKind == .typedef && target.attachType == .traceRawTp)
+        let btfID = try KernelBTFIDs.id(target)
         let map = try TracingCounter.makeMap("trc_tpbtf")
         let program = try TracingCounter.program("trc_tpbtf", type: .tracing, map: map, key: .contextU64(offset: 8),
                                                  expectedAttachType: .traceRawTp, attachBTFID: btfID)
@@ -49,7 +53,7 @@ struct TracingBTFLinkTests {
     }
 
     @Test func tpBTFSchedSwitch() throws {
-        let btfID = try KernelBTFIDs.id(kind: "TYPEDEF", name: "btf_trace_sched_switch")
+        let btfID = try KernelBTFIDs.id(try BTFAttachTarget("tp_btf/sched_switch"))
         let map = try TracingCounter.makeMap("trc_tpbtf_sw")
         let program = try TracingCounter.program("trc_tpbtf_sw", type: .tracing, map: map,
                                                  expectedAttachType: .traceRawTp, attachBTFID: btfID)
@@ -59,12 +63,11 @@ struct TracingBTFLinkTests {
         try link.close()
     }
 
-    @Test(arguments: [(AttachType.traceFentry, ProgramType.tracing, "do_sys_openat2"),
-                      (.traceFexit, .tracing, "do_sys_openat2"),
-                      (.modifyReturn, .tracing, "do_sys_openat2"),
-                      (.lsmMac, .lsm, "bpf_lsm_file_open")])
-    func trampolineKindsWorkOrFailClearly(attachType: AttachType, programType: ProgramType, function: String) throws {
-        let btfID = try KernelBTFIDs.id(kind: "FUNC", name: function)
+    @Test(arguments: ["fentry/do_sys_openat2", "fexit/do_sys_openat2", "fmod_ret/do_sys_openat2", "lsm/file_open"])
+    func trampolineKindsWorkOrFailClearly(qualified: String) throws {
+        let target = try BTFAttachTarget(qualified)
+        let (attachType, programType, function) = (target.attachType, target.programType, target.name)
+        let btfID = try KernelBTFIDs.id(target)
         let map = try TracingCounter.makeMap("trc_tramp")
         do {
             let program = try TracingCounter.program("trc_tramp", type: programType, map: map,
@@ -83,7 +86,7 @@ struct TracingBTFLinkTests {
     }
 
     @Test func taskIteratorRunsOverEveryTask() throws {
-        let btfID = try KernelBTFIDs.id(kind: "FUNC", name: "bpf_iter_task")
+        let btfID = try KernelBTFIDs.id(try BTFAttachTarget("iter/task"))
         var asm = Assembler()
         asm.mov(.r6, .r1)
         asm.load(.doubleWord, .r7, .r6, 8) // ctx->task (NULL at the end of the walk)
@@ -106,6 +109,17 @@ struct TracingBTFLinkTests {
         #expect(output.prefix(4) == Array("task".utf8)[...])
         try link.close()
         #expect(throws: BPFError.self) { try link.readIterator() }
+    }
+
+    @Test func parsesAttachTargets() throws {
+        let lsm = try BTFAttachTarget("lsm/file_open")
+        #expect(lsm.programType == .lsm && lsm.attachType == .lsmMac && lsm.btfTypeName == "bpf_lsm_file_open")
+        let sleepable = try BTFAttachTarget("fentry.s/do_sys_openat2")
+        #expect(sleepable.attachType == .traceFentry && sleepable.btfTypeName == "do_sys_openat2")
+        #expect(try BTFAttachTarget("iter/task").description == "iter/task")
+        #expect(throws: BPFError.self) { try BTFAttachTarget("kprobe/foo") }
+        #expect(throws: BPFError.self) { try BTFAttachTarget("tp_btf/") }
+        #expect(throws: BPFError.self) { try BTFAttachTarget("sched_switch") }
     }
 
     @Test func wrongProgramKindIsRefused() throws {

@@ -102,3 +102,52 @@ extension KernelLink {
         }
     }
 }
+
+/// What a BTF-attached program attaches to, in the kernel's naming: the program and attach type
+/// a section prefix means and the vmlinux BTF type whose id goes into `attach_btf_id`.
+///
+/// The kernel's conventions (kernel/bpf/verifier.c, bpf_check_attach_target):
+/// `tp_btf/<tp>` → the TYPEDEF `btf_trace_<tp>`; `fentry|fexit|fmod_ret/<function>` → the FUNC
+/// `<function>`; `lsm/<hook>` → the FUNC `bpf_lsm_<hook>`; `iter/<target>` → the FUNC
+/// `bpf_iter_<target>`.
+public struct BTFAttachTarget: Hashable, Sendable, CustomStringConvertible {
+    public enum BTFKind: String, Sendable { case typedef = "TYPEDEF", function = "FUNC" }
+
+    public var programType: ProgramType
+    public var attachType: AttachType
+    /// The name as written after the prefix (`sched_switch`, `do_sys_openat2`).
+    public var name: String
+    /// The BTF type to look up (`btf_trace_sched_switch`, `bpf_lsm_file_open`).
+    public var btfTypeName: String
+    public var btfKind: BTFKind
+
+    /// Parses `tp_btf/sched_switch`, `fentry/do_sys_openat2`, `fexit/...`, `fmod_ret/...`,
+    /// `lsm/file_open`, `iter/task` (a `.s` suffix on the prefix, as in `fentry.s/`, marks a
+    /// sleepable program and is accepted).
+    public init(_ qualified: String) throws {
+        let parts = qualified.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[1].isEmpty else {
+            throw BPFError.invalidArgument("'\(qualified)' is not a BTF attach target; write kind/name, e.g. tp_btf/sched_switch or fentry/do_sys_openat2")
+        }
+        let kind = parts[0].hasSuffix(".s") ? String(parts[0].dropLast(2)) : parts[0]
+        name = parts[1]
+        switch kind {
+        case "tp_btf":
+            (programType, attachType, btfTypeName, btfKind) = (.tracing, .traceRawTp, "btf_trace_" + name, .typedef)
+        case "fentry":
+            (programType, attachType, btfTypeName, btfKind) = (.tracing, .traceFentry, name, .function)
+        case "fexit":
+            (programType, attachType, btfTypeName, btfKind) = (.tracing, .traceFexit, name, .function)
+        case "fmod_ret":
+            (programType, attachType, btfTypeName, btfKind) = (.tracing, .modifyReturn, name, .function)
+        case "lsm":
+            (programType, attachType, btfTypeName, btfKind) = (.lsm, .lsmMac, "bpf_lsm_" + name, .function)
+        case "iter":
+            (programType, attachType, btfTypeName, btfKind) = (.tracing, .traceIter, "bpf_iter_" + name, .function)
+        default:
+            throw BPFError.invalidArgument("'\(kind)' is not a BTF-attached program kind (tp_btf, fentry, fexit, fmod_ret, lsm, iter)")
+        }
+    }
+
+    public var description: String { "\(Program.tracingKindName(attachType))/\(name)" }
+}
