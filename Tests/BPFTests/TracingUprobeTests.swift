@@ -216,6 +216,23 @@ struct TracingUprobeTests {
         #expect(try TracingCounter.count(map) == 7)
     }
 
+    @Test func staleTracefsEntriesOfDeadProcessesAreRemoved() throws {
+        // An entry as a crashed process would leave it: a pid that cannot be running.
+        let deadPID = 4_194_000 // above the default pid_max ceiling of 2^22
+        let stale = "uprobes/swiftbpf_\(deadPID)_1"
+        let resolved = try UprobeTarget(binary: fixture.nonPIE, symbol: UprobeFixture.tracedFunction).resolve()
+        try Tracefs.appendCommand("p:\(stale) \(resolved.path):0x\(String(resolved.offset, radix: 16))", to: "uprobe_events")
+        let (map, program) = try counter("trc_up_stale")
+        let live = try program.attachUprobe(UprobeTarget(binary: fixture.nonPIE, symbol: UprobeFixture.tracedFunction), mechanism: .tracefs)
+        let removed = try DynamicProbe.removeStaleEntries(.uprobe)
+        let events = try String(contentsOfFile: try Tracefs.root() + "/uprobe_events", encoding: .utf8)
+        #expect(!events.contains(stale), "removed: \(removed)")
+        #expect(events.contains("swiftbpf_\(getpid())_"))
+        try UprobeFixture.run(fixture.nonPIE, calls: 2)
+        #expect(try TracingCounter.count(map) == 2)
+        try live.close()
+    }
+
     @Test func uprobeLinkReleasedDetaches() throws {
         let (map, program) = try counter("trc_up_release")
         do {

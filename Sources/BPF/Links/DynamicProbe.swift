@@ -87,7 +87,8 @@ enum DynamicProbe {
         guard !target.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) else {
             throw BPFError.invalidArgument("\(label): tracefs probe definitions cannot name '\(target)', which contains white space")
         }
-        let name = "swiftbpf_\(getpid())_\(counter.next())"
+        removeStaleEntriesOnce(kind)
+        let name = "\(entryPrefix)\(getpid())_\(counter.next())"
         let location = switch kind {
         case .kprobe: offset == 0 ? target : "\(target)+\(offset)"
         case .uprobe: "\(target):0x\(String(offset, radix: 16))"
@@ -113,6 +114,38 @@ enum DynamicProbe {
         }
     }
 
+    /// Our tracefs entries are `swiftbpf_<pid>_<n>`, so leftovers of a process that died before
+    /// closing its links can be told apart from live ones.
+    static let entryPrefix = "swiftbpf_"
+
+    private static let staleCleanup = StaleCleanupState()
+
+    private static func removeStaleEntriesOnce(_ kind: Kind) {
+        guard staleCleanup.claim(kind) else { return }
+        _ = try? removeStaleEntries(kind)
+    }
+
+    /// Removes the `swiftbpf_<pid>_<n>` entries of `kind_events` whose process no longer exists
+    /// (left behind by a crash) and returns their names. Entries of live processes are kept.
+    @discardableResult
+    static func removeStaleEntries(_ kind: Kind) throws -> [String] {
+        let path = try Tracefs.root() + "/" + kind.eventsFile
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        var removed: [String] = []
+        for line in text.split(separator: "\n") {
+            // "p:uprobes/swiftbpf_123_1 /path:0x..." → group/name after the first ':'.
+            guard let colon = line.firstIndex(of: ":"), let space = line.firstIndex(of: " ") else { continue }
+            let qualified = line[line.index(after: colon)..<space]
+            guard let slash = qualified.firstIndex(of: "/") else { continue }
+            let name = qualified[qualified.index(after: slash)...]
+            guard name.hasPrefix(entryPrefix) else { continue }
+            let pidText = name.dropFirst(entryPrefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if (try? Tracefs.appendCommand("-:\(qualified)", to: kind.eventsFile)) != nil { removed.append(String(qualified)) }
+        }
+        return removed
+    }
+
     static func unavailable(_ kind: Kind, what: String) -> BPFError {
         switch kind {
         case .kprobe:
@@ -120,6 +153,17 @@ enum DynamicProbe {
         case .uprobe:
             .unsupported(feature: "uprobes", detail: "this kernel was built without CONFIG_UPROBE_EVENTS (missing: \(what))")
         }
+    }
+}
+
+/// Which probe kinds have had their stale entries removed in this process.
+private final class StaleCleanupState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: Set<String> = []
+    func claim(_ kind: DynamicProbe.Kind) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return done.insert(kind.rawValue).inserted
     }
 }
 
