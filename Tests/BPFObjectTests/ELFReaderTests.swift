@@ -53,7 +53,12 @@ enum ELFTestFiles {
                 if section.type == .note { _ = try? file.notes(in: section) }
                 if section.type == .rel || section.type == .rela { _ = try? file.relocations(in: section) }
             }
-            for symbol in (try? file.dynamicSymbols()) ?? [] { _ = file.fileOffset(ofVirtualAddress: symbol.value) }
+            for symbol in ((try? file.dynamicSymbols()) ?? []) + ((try? file.symbols()) ?? []) {
+                _ = file.fileOffset(ofVirtualAddress: symbol.value)
+                _ = try? file.fileOffset(of: symbol, plus: UInt64.max)
+            }
+            _ = try? file.definedSymbol(named: "malloc")
+            for segment in file.segments { _ = file.fileOffset(ofVirtualAddress: segment.virtualAddress &+ segment.fileSize &- 1) }
         } catch is ELFError {
         } catch {
             Issue.record("unexpected error type \(type(of: error)): \(error)")

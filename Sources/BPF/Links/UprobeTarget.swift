@@ -101,10 +101,14 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
         let files = FileManager.default
         guard !binary.isEmpty else { throw BPFError.invalidArgument("uprobe target has an empty binary name") }
         if binary.contains("/") {
-            guard files.fileExists(atPath: binary) else {
+            var isDirectory: ObjCBool = false
+            guard files.fileExists(atPath: binary, isDirectory: &isDirectory) else {
                 throw BPFError.notFound(what: "binary \(binary)", detail: "no such file")
             }
-            return binary
+            guard !isDirectory.boolValue else { throw BPFError.invalidArgument("\(binary) is a directory, not a binary") }
+            // The kernel resolves the path itself, relative to its own idea of the working
+            // directory for tracefs writes; an absolute path means the same file everywhere.
+            return URL(fileURLWithPath: binary).standardizedFileURL.path
         }
         var searched: [String] = []
         if let processID {

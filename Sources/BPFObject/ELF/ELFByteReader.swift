@@ -30,13 +30,8 @@ struct ELFByteReader {
         guard offset >= 0, offset <= bytes.count - size else {
             throw ELFError.truncated(what: "\(size)-byte field", offset: UInt64(max(0, offset)), size: UInt64(size), available: UInt64(bytes.count))
         }
-        var value: T = 0
-        if isLittleEndian {
-            for index in (0..<size).reversed() { value = value << 8 | T(bytes[offset + index]) }
-        } else {
-            for index in 0..<size { value = value << 8 | T(bytes[offset + index]) }
-        }
-        return value
+        let raw = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+        return isLittleEndian ? T(littleEndian: raw) : T(bigEndian: raw)
     }
 
     func u16(_ offset: Int) throws -> UInt16 { try unsigned(UInt16.self, at: offset) }

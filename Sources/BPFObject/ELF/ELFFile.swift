@@ -208,7 +208,8 @@ public struct ELFFile: Sendable {
         for segment in segments where segment.type == .load {
             let (end, overflow) = segment.virtualAddress.addingReportingOverflow(segment.fileSize)
             if !overflow, address >= segment.virtualAddress, address < end {
-                return address - segment.virtualAddress + segment.offset
+                let (fileOffset, offsetOverflow) = (address - segment.virtualAddress).addingReportingOverflow(segment.offset)
+                return offsetOverflow ? nil : fileOffset
             }
         }
         return nil
