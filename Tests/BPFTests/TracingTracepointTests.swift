@@ -157,6 +157,25 @@ struct TracingTracepointTests {
         #expect(throws: BPFError.self) { try program.attachTracepoint("syscalls:../../x") }
     }
 
+    @Test func readingPastTheRecordIsExplained() throws {
+        // sys_enter_getppid's record is 16 bytes (common fields and __syscall_nr): reading at
+        // offset 512 passes the verifier but the attach refuses it.
+        let record = try Tracefs.format(category: "syscalls", name: "sys_enter_getppid").recordSize
+        #expect(record < 512)
+        var asm = Assembler()
+        asm.load(.doubleWord, .r0, .r1, 512)
+        asm.mov(.r0, 0)
+        asm.exit()
+        let program = try Program(ProgramSpec(name: "trc_tp_past", type: .tracepoint, instructions: try asm.assemble()))
+        do {
+            _ = try program.attachTracepoint("syscalls:sys_enter_getppid")
+            Issue.record("the kernel accepted a program reading past the record")
+        } catch let error as BPFError {
+            #expect(error.errno == .EACCES)
+            #expect(error.description.contains("reads past the end of this tracepoint's record"), "\(error)")
+        }
+    }
+
     @Test func wrongProgramTypeIsRefusedBeforeTheKernel() throws {
         let map = try TracingCounter.makeMap("trc_tp_wrongtype")
         let program = try TracingCounter.program("trc_tp_raw", type: .rawTracepoint, map: map)

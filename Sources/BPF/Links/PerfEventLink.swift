@@ -62,6 +62,10 @@ public final class PerfEventLink: Link, @unchecked Sendable {
         switch errno {
         case .EINVAL: "the kernel refused to attach \(program.type.name) program '\(program.name)' to this event: the program type must match the event (tracepoint for tracepoints, kprobe for kprobes/uprobes, perf_event for sampling events)"
         case .EEXIST: "a program is already attached to this perf event"
+        case .EACCES where program.type == .tracepoint && geteuid() == 0:
+            // kernel/trace/bpf_trace.c perf_event_attach_bpf_prog: the program's largest
+            // context offset must lie within the tracepoint's record.
+            "program '\(program.name)' reads past the end of this tracepoint's record; check the field offsets against Tracefs.format(category:name:)"
         case .EPERM, .EACCES: "attaching to perf events needs CAP_PERFMON (or CAP_SYS_ADMIN) and CAP_BPF"
         default: nil
         }
