@@ -289,9 +289,8 @@ struct TracingKprobeTests {
     @Test func kprobesReportUnsupportedClearly() throws {
         let map = try TracingCounter.makeMap("trc_kp")
         let program = try TracingCounter.program("trc_kp", type: .kprobe, map: map, onlyProcess: nil)
-        let tracefs = try Tracefs.root()
-        let haveKprobes = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe")
-            || FileManager.default.fileExists(atPath: tracefs + "/kprobe_events")
+        let haveKprobes = TracingSupport.kprobes
+        #expect(TracingSupport.uprobes && TracingSupport.uprobePMU && TracingSupport.uprobeEvents)
         for attach in [{ try program.attachKprobe(function: "do_sys_openat2") }, { try program.attachKretprobe(function: "do_sys_openat2") }] {
             do {
                 let link = try attach()
