@@ -55,6 +55,7 @@ int main(int argc, char **argv) {
         signal(SIGUSR1, on_signal);
         printf("ready\n");
         fflush(stdout);
+        mallocs_before = malloc_calls();
         while (!stop_requested) ring_buffer__poll(ring, 100);
         ring_buffer__consume(ring);
     }

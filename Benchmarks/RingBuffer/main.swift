@@ -91,7 +91,7 @@ func consume(_ options: Options) throws {
         tally.pointee.count += 1
         tally.pointee.checksum &+= record.load(as: UInt64.self)
     }
-    let mallocsBefore = mallocCalls()
+    var mallocsBefore = mallocCalls()
     let start = ContinuousClock.now
     if options.scenario == "drain" {
         try reader.consumeAvailable()
@@ -99,6 +99,7 @@ func consume(_ options: Options) throws {
         signal(SIGUSR1) { _ in stopRequested = 1 }
         print("ready")
         fflush(stdout)
+        mallocsBefore = mallocCalls()
         while stopRequested == 0 { try reader.poll(timeout: .milliseconds(100)) }
         try reader.consumeAvailable()
     }
