@@ -10,6 +10,8 @@
 #   live-large  producer and consumer run together, ring large enough for no loss
 #   live-small  producer and consumer run together on a small ring: delivered/s and loss %
 # Allocation counts come from an LD_PRELOAD malloc counter (calls during the consume loop).
+# Besides events/s (wall time), each consumer reports its own thread CPU time per event, which
+# stays meaningful on a loaded machine where wall times swing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEAT=${REPEAT:-3}
@@ -29,9 +31,10 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 RESULTS="$OUT/ringbuf-results.txt"
 : > "$RESULTS"
-run_cell() { # scenario ring events record
-    for consumer in libbpf swift; do
-        for _ in $(seq "$REPEAT"); do
+run_cell() { # scenario ring events record label
+    # Alternate the consumers so that changes in machine load hit both alike.
+    for _ in $(seq "$REPEAT"); do
+        for consumer in libbpf swift; do
             LD_PRELOAD="$PWD/$OUT/malloc-counter.so" "$BENCH" run --consumer "$consumer" \
                 --c-consumer "$OUT/ringbuf-consumer" --scenario "$1" --ring-size "$2" --events "$3" \
                 --record "$4" | sed "s/scenario=$1/scenario=$5/" | tee -a "$RESULTS"
@@ -59,8 +62,10 @@ for line in open(sys.argv[1]):
 def median(rows, key):
     return statistics.median(float(row[key]) for row in rows)
 print()
-print("events/s consumed: median (best) of the runs; loss % and malloc calls during the consume loop from the last run")
-print(f"{'scenario':<16} {'libbpf ev/s':>26} {'swift ev/s':>26} {'swift/libbpf':>12} {'loss% libbpf':>12} {'loss% swift':>11} {'mallocs libbpf':>14} {'mallocs swift':>13} {'all accounted':>13}")
+print("events/s: median (best) of the runs, wall time; consumer CPU ns/event: median (thread CPU time,")
+print("immune to other load); loss % median; malloc calls during the consume loop, last run")
+header = f"{'scenario':<16} {'libbpf ev/s':>26} {'swift ev/s':>26} {'swift/libbpf':>12} {'cpu ns/ev libbpf':>16} {'cpu ns/ev swift':>15} {'loss% libbpf':>12} {'loss% swift':>11} {'mallocs c/swift':>15} {'accounted':>9}"
+print(header)
 for scenario in order:
     c, s = cells[scenario]["libbpf"], cells[scenario]["swift"]
     if not c or not s:
@@ -68,5 +73,6 @@ for scenario in order:
     rc, rs = median(c, "rate"), median(s, "rate")
     bc, bs = max(float(r["rate"]) for r in c), max(float(r["rate"]) for r in s)
     accounted = all(row["accounted"] == "true" for row in c + s)
-    print(f"{scenario:<16} {f'{rc:,.0f} ({bc:,.0f})':>26} {f'{rs:,.0f} ({bs:,.0f})':>26} {f'{rs / rc:.2f} ({bs / bc:.2f})':>12} {median(c, 'loss_pct'):>12.2f} {median(s, 'loss_pct'):>11.2f} {c[-1]['mallocs']:>14} {s[-1]['mallocs']:>13} {str(accounted):>13}")
+    mallocs = f"{c[-1]['mallocs']}/{s[-1]['mallocs']}"
+    print(f"{scenario:<16} {f'{rc:,.0f} ({bc:,.0f})':>26} {f'{rs:,.0f} ({bs:,.0f})':>26} {f'{rs / rc:.2f} ({bs / bc:.2f})':>12} {median(c, 'cpu_ns_per_event'):>16.2f} {median(s, 'cpu_ns_per_event'):>15.2f} {median(c, 'loss_pct'):>12.2f} {median(s, 'loss_pct'):>11.2f} {mallocs:>15} {str(accounted):>9}")
 PY

@@ -32,6 +32,13 @@ static uint64_t now_ns(void) {
     return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }
 
+/// CPU time of this thread: unlike wall time, it does not grow while other processes run.
+static uint64_t thread_cpu_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
 static long long malloc_calls(void) {
     const uint64_t *counter = dlsym(RTLD_DEFAULT, "sbench_malloc_calls");
     return counter ? (long long)*counter : -1;
@@ -49,6 +56,7 @@ int main(int argc, char **argv) {
     if (!ring) { perror("ring_buffer__new"); return 1; }
     long long mallocs_before = malloc_calls();
     uint64_t start = now_ns();
+    uint64_t cpu_start = thread_cpu_ns();
     if (strcmp(argv[2], "drain") == 0) {
         ring_buffer__consume(ring);
     } else {
@@ -56,17 +64,20 @@ int main(int argc, char **argv) {
         printf("ready\n");
         fflush(stdout);
         mallocs_before = malloc_calls();
+        cpu_start = thread_cpu_ns();
         while (!stop_requested) ring_buffer__poll(ring, 100);
         ring_buffer__consume(ring);
     }
     uint64_t elapsed = now_ns() - start;
+    uint64_t cpu = thread_cpu_ns() - cpu_start;
     long long mallocs_after = malloc_calls();
     if (mallocs_before >= 0)
-        printf("delivered=%llu ns=%llu mallocs=%lld checksum=%llu\n", (unsigned long long)tally.count,
-               (unsigned long long)elapsed, mallocs_after - mallocs_before, (unsigned long long)tally.checksum);
+        printf("delivered=%llu ns=%llu cpu_ns=%llu mallocs=%lld checksum=%llu\n", (unsigned long long)tally.count,
+               (unsigned long long)elapsed, (unsigned long long)cpu, mallocs_after - mallocs_before,
+               (unsigned long long)tally.checksum);
     else
-        printf("delivered=%llu ns=%llu mallocs=n/a checksum=%llu\n", (unsigned long long)tally.count,
-               (unsigned long long)elapsed, (unsigned long long)tally.checksum);
+        printf("delivered=%llu ns=%llu cpu_ns=%llu mallocs=n/a checksum=%llu\n", (unsigned long long)tally.count,
+               (unsigned long long)elapsed, (unsigned long long)cpu, (unsigned long long)tally.checksum);
     ring_buffer__free(ring);
     return 0;
 }

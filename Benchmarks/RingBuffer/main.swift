@@ -64,6 +64,13 @@ func mallocCalls() -> UInt64? {
 
 // MARK: - Swift consumer
 
+/// CPU time of this thread: unlike wall time, it does not grow while other processes run.
+func threadCPUNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
 /// BPF_OBJ_GET with the attribute's size cut at its last field (`path_fd`): the kernel
 /// rejects non-zero bytes past the fields it knows (CHECK_ATTR), and the tail padding of a
 /// Swift-built `sbpf_obj_attr` is not guaranteed to be zero in optimised builds.
@@ -93,6 +100,7 @@ func consume(_ options: Options) throws {
     }
     var mallocsBefore = mallocCalls()
     let start = ContinuousClock.now
+    var cpuStart = threadCPUNanoseconds()
     if options.scenario == "drain" {
         try reader.consumeAvailable()
     } else {
@@ -100,13 +108,15 @@ func consume(_ options: Options) throws {
         print("ready")
         fflush(stdout)
         mallocsBefore = mallocCalls()
+        cpuStart = threadCPUNanoseconds()
         while stopRequested == 0 { try reader.poll(timeout: .milliseconds(100)) }
         try reader.consumeAvailable()
     }
     let elapsed = ContinuousClock.now - start
+    let cpu = threadCPUNanoseconds() - cpuStart
     var mallocs = "n/a"
     if let before = mallocsBefore, let after = mallocCalls() { mallocs = String(after - before) }
-    print("delivered=\(tally.pointee.count) ns=\(elapsed.nanoseconds) mallocs=\(mallocs) checksum=\(tally.pointee.checksum)")
+    print("delivered=\(tally.pointee.count) ns=\(elapsed.nanoseconds) cpu_ns=\(cpu) mallocs=\(mallocs) checksum=\(tally.pointee.checksum)")
 }
 
 extension Duration {
@@ -213,8 +223,9 @@ func run(_ options: Options) throws {
     // consumer's final report.
     let seconds = options.scenario == "drain" ? Double(consumerNS) / 1e9 : Double(wall.nanoseconds) / 1e9
     let rate = Double(delivered) / seconds
+    let cpuPerEvent = Double(fields["cpu_ns"].flatMap(Int64.init) ?? 0) / Double(max(delivered, 1))
     let loss = produced > 0 ? 100 * Double(dropped) / Double(produced) : 0
-    print("consumer=\(options.consumer) scenario=\(options.scenario) ring=\(options.ringSize) record=\(options.recordSize) produced=\(produced) delivered=\(delivered) dropped=\(dropped) accounted=\(delivered + dropped == produced) seconds=\(String(format: "%.4f", seconds)) rate=\(String(format: "%.0f", rate)) loss_pct=\(String(format: "%.2f", loss)) mallocs=\(fields["mallocs"] ?? "?")")
+    print("consumer=\(options.consumer) scenario=\(options.scenario) ring=\(options.ringSize) record=\(options.recordSize) produced=\(produced) delivered=\(delivered) dropped=\(dropped) accounted=\(delivered + dropped == produced) seconds=\(String(format: "%.4f", seconds)) rate=\(String(format: "%.0f", rate)) loss_pct=\(String(format: "%.2f", loss)) cpu_ns_per_event=\(String(format: "%.2f", cpuPerEvent)) mallocs=\(fields["mallocs"] ?? "?")")
 }
 
 let options = parseOptions()

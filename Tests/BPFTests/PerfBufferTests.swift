@@ -183,6 +183,24 @@ struct PerfBufferTests {
         #expect(sequence == Array(0..<50))
     }
 
+    @Test func watermarkDelaysTheWakeup() throws {
+        let events = try makePerfEventArray()
+        let cpu = PossibleCPUs.online[0]
+        let single = try PerfBufferProducer(events: events, sampleSize: 8, samplesPerRun: 1)
+        let burst = try PerfBufferProducer(events: events, sampleSize: 64, samplesPerRun: 100)
+        var samples = 0
+        let buffer = try PerfBuffer(events, options: .init(pagesPerCPU: 4, watermarkBytes: 4096, cpus: [cpu]),
+                                    onSample: { _, _ in samples += 1 })
+        try single.produce(onCPU: cpu)
+        // 24 bytes waiting, below the watermark: no wakeup, but the sample is readable.
+        #expect(try buffer.poll(timeout: .milliseconds(50)) == 0)
+        #expect(try buffer.consumeAvailable() == 1)
+        // 100 × 80 bytes crosses it.
+        try burst.produce(onCPU: cpu)
+        #expect(try buffer.poll(timeout: .seconds(2)) == 100)
+        #expect(samples == 101)
+    }
+
     @Test func rejectsBadArguments() throws {
         let ring = try Map(MapSpec(name: "evt_pb_bad", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096))
         #expect(throws: BPFError.self) { try PerfBuffer(ring) }
