@@ -57,7 +57,7 @@ struct MapCommand: ParsableCommand {
         mutating func run() throws {
             try arguments.run { output, words in
                 let map = try MapCommand.openOne(words).map
-                let entries = try map.entries()
+                let entries = try map.dumpEntries()
                 emit(MapElements.renderDump(entries, perCPU: map.type.isPerCPU, output: output))
             }
         }
@@ -81,7 +81,7 @@ struct MapCommand: ParsableCommand {
                     }
                     throw ExitCode(254) // bpftool: -ENOENT
                 }
-                let entry = MapEntry(key: key, values: map.splitPerCPU(raw))
+                let entry = MapDumpEntry(key: key, values: try map.dumpValues(raw))
                 emit(MapElements.renderOne(entry, perCPU: map.type.isPerCPU, output: output))
             }
         }
@@ -110,7 +110,7 @@ struct MapCommand: ParsableCommand {
                     trailing = trailing.dropFirst()
                 }
                 try MapCommand.expectEnd(trailing)
-                try map.update(key, map.replicatedPerCPU(value), flags: flags)
+                try map.update(key, try map.replicatedPerCPU(value), flags: flags)
             }
         }
     }
@@ -210,7 +210,7 @@ enum MapListing {
 /// and value together fit in 24 bytes, otherwise `key:` and `value:` each above their bytes;
 /// per-CPU values one line per CPU.
 enum MapElements {
-    static func renderDump(_ entries: [MapEntry], perCPU: Bool, output: OutputOptions) -> String {
+    static func renderDump(_ entries: [MapDumpEntry], perCPU: Bool, output: OutputOptions) -> String {
         if output.isJSON {
             var writer = output.makeWriter()
             writer.beginArray()
@@ -222,7 +222,7 @@ enum MapElements {
         return body + "Found \(entries.count) element\(entries.count == 1 ? "" : "s")\n"
     }
 
-    static func renderOne(_ entry: MapEntry, perCPU: Bool, output: OutputOptions) -> String {
+    static func renderOne(_ entry: MapDumpEntry, perCPU: Bool, output: OutputOptions) -> String {
         if output.isJSON {
             var writer = output.makeWriter()
             json(entry, perCPU: perCPU, into: &writer)
@@ -231,7 +231,7 @@ enum MapElements {
         return text(entry, perCPU: perCPU)
     }
 
-    static func text(_ entry: MapEntry, perCPU: Bool) -> String {
+    static func text(_ entry: MapDumpEntry, perCPU: Bool) -> String {
         if perCPU {
             var out = "key:\n\(ByteSyntax.hexDump(entry.key))\n"
             for (cpu, value) in entry.values.enumerated() {
@@ -250,7 +250,7 @@ enum MapElements {
         "key:\n\(ByteSyntax.hexDump(key))\n\nNot found\n"
     }
 
-    static func json(_ entry: MapEntry, perCPU: Bool, into writer: inout JSONWriter) {
+    static func json(_ entry: MapDumpEntry, perCPU: Bool, into writer: inout JSONWriter) {
         writer.beginObject()
         writer.name("key")
         writer.hexBytes(entry.key)

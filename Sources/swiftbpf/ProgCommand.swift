@@ -74,14 +74,11 @@ struct ProgCommand: ParsableCommand {
             abstract: "Stream the kernel trace pipe (bpf_trace_printk output) to stdout until interrupted.")
 
         func run() throws {
-            let path = try TracePipeLocation.path()
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw BPFError.notFound(what: path, detail: "cannot open the trace pipe")
-            }
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { return }
-                FileHandle.standardOutput.write(chunk)
+            let pipe = try TracePipe()
+            // Lines go out as the kernel writes them, like bpftool; Ctrl-C ends the process.
+            while let line = try pipe.readLine() {
+                print(line)
+                fflush(stdout)
             }
         }
     }
@@ -174,21 +171,6 @@ enum TranslatedListing {
         }
         writer.endArray()
         return writer.document
-    }
-}
-
-/// Where the kernel's trace pipe is: tracefs at /sys/kernel/tracing, or under debugfs on
-/// older systems; tracefs is mounted if it is not yet.
-enum TracePipeLocation {
-    static func path() throws -> String {
-        for candidate in ["/sys/kernel/tracing/trace_pipe", "/sys/kernel/debug/tracing/trace_pipe"]
-        where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
-        }
-        if mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nil) == 0 {
-            return "/sys/kernel/tracing/trace_pipe"
-        }
-        throw BPFError.notFound(what: "trace_pipe", detail: "tracefs is not mounted and could not be mounted at /sys/kernel/tracing")
     }
 }
 

@@ -11,13 +11,7 @@ struct InspectionTests {
     /// A raw tracepoint link on sched_switch (BPF_RAW_TRACEPOINT_OPEN), owned by the result.
     static func rawTracepointLink() throws -> KernelLink {
         let program = try Program(ProgramSpec(name: "sbpf_insp_rtp", type: .rawTracepoint, instructions: returnZero))
-        var attr = sbpf_raw_tracepoint_attr()
-        let fd = try "sched_switch".withCString { name in
-            attr.name = kernelPointer(name)
-            attr.prog_fd = UInt32(try program.fd.value())
-            return try BPFSyscall.callReturningFD(.rawTracepointOpen, &attr, label: "raw tracepoint sched_switch")
-        }
-        return KernelLink(fd: fd, description: "raw tracepoint sched_switch")
+        return try program.attachRawTracepoint("sched_switch")
     }
 
     @Test func translatedInstructionsAreTheLoadedProgram() throws {
@@ -180,12 +174,4 @@ struct InspectionTests {
         try statistics.close()
         #expect(throws: BPFError.self) { try statistics.close() }
     }
-}
-
-/// A flag set once from one thread and read from another.
-final class ManagedAtomicFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
 }

@@ -14,11 +14,9 @@ extension FeatureProbe {
     }
 
     /// Perf-event links (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+), the detach-on-close way to
-    /// attach kprobes, uprobes and tracepoints.
+    /// attach kprobes, uprobes and tracepoints. The tracing links' own probe decides.
     public static var perfLinks: ProbeResult {
-        cache.value(for: "attach:perf_link") {
-            linkCreateAnswer(programType: .tracepoint, attachType: .perfEvent, target: UInt32.max, expecting: .EBADF)
-        }
+        TracingSupport.perfLinks ? .available : .unavailable(reason: "BPF_LINK_CREATE refuses BPF_PERF_EVENT (kernel before 5.15)")
     }
 
     /// tcx links (6.6+): with interface index 0 a kernel that has tcx answers ENODEV.
@@ -29,34 +27,25 @@ extension FeatureProbe {
     }
 
     /// The kprobe PMU (/sys/bus/event_source/devices/kprobe), which needs CONFIG_KPROBES and
-    /// CONFIG_KPROBE_EVENTS; without it kprobes cannot be attached at all.
-    public static var kprobePMU: ProbeResult { pmu("kprobe") }
-
-    /// Kprobes at all (CONFIG_KPROBES): the kprobe PMU or tracefs kprobe_events exists. When
-    /// neither does, the reason names the kernel configuration if it is readable.
-    public static var kprobes: ProbeResult {
-        cache.value(for: "attach:kprobes") {
-            if kprobePMU.isAvailable { return .available }
-            for path in ["/sys/kernel/tracing/kprobe_events", "/sys/kernel/debug/tracing/kprobe_events"]
-            where FileManager.default.fileExists(atPath: path) {
-                return .available
-            }
-            if let config = KernelConfiguration.current() {
-                if config["CONFIG_KPROBES"] == nil { return .unavailable(reason: "the kernel is built without CONFIG_KPROBES") }
-                if config["CONFIG_KPROBE_EVENTS"] == nil { return .unavailable(reason: "the kernel is built without CONFIG_KPROBE_EVENTS") }
-            }
-            return .unavailable(reason: "no kprobe PMU and no kprobe_events in tracefs")
-        }
+    /// CONFIG_KPROBE_EVENTS.
+    public static var kprobePMU: ProbeResult {
+        TracingSupport.kprobePMU ? .available : .unavailable(reason: "/sys/bus/event_source/devices/kprobe does not exist")
     }
 
     /// The uprobe PMU (/sys/bus/event_source/devices/uprobe), CONFIG_UPROBE_EVENTS.
-    public static var uprobePMU: ProbeResult { pmu("uprobe") }
+    public static var uprobePMU: ProbeResult {
+        TracingSupport.uprobePMU ? .available : .unavailable(reason: "/sys/bus/event_source/devices/uprobe does not exist")
+    }
 
-    private static func pmu(_ name: String) -> ProbeResult {
-        cache.value(for: "attach:pmu:\(name)") {
-            let path = "/sys/bus/event_source/devices/\(name)/type"
-            return SystemSetting.integer(path) != nil ? .available : .unavailable(reason: "\(path) does not exist")
+    /// Kprobes at all (the PMU or tracefs kprobe_events); when absent, the reason names the
+    /// missing kernel option if the configuration is readable.
+    public static var kprobes: ProbeResult {
+        if TracingSupport.kprobes { return .available }
+        if let config = KernelConfiguration.current() {
+            if config["CONFIG_KPROBES"] == nil { return .unavailable(reason: "the kernel is built without CONFIG_KPROBES") }
+            if config["CONFIG_KPROBE_EVENTS"] == nil { return .unavailable(reason: "the kernel is built without CONFIG_KPROBE_EVENTS") }
         }
+        return .unavailable(reason: "no kprobe PMU and no kprobe_events in tracefs")
     }
 
     private static func linkCreateAnswer(programType: ProgramType, attachType: AttachType, target: UInt32, expecting: Errno) -> ProbeResult {

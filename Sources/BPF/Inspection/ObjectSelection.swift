@@ -138,8 +138,9 @@ extension ProgramInfo {
     }
 }
 
-/// One element of a map as read from the kernel: for per-CPU maps one value per possible CPU.
-public struct MapEntry: Sendable, Hashable {
+/// One element as `map dump` shows it: the key, and one value (or one per possible CPU for
+/// per-CPU maps).
+public struct MapDumpEntry: Sendable, Hashable {
     public var key: [UInt8]
     /// One element for ordinary maps; one per possible CPU (each `valueSize` bytes) for per-CPU maps.
     public var values: [[UInt8]]
@@ -151,8 +152,8 @@ public struct MapEntry: Sendable, Hashable {
 }
 
 extension Map {
-    /// Every element, in the kernel's key order. Keys deleted while iterating are skipped.
-    public func entries() throws -> [MapEntry] {
+    /// Every element in GET_NEXT_KEY order (bpftool's order), per-CPU values split by CPU.
+    public func dumpEntries() throws -> [MapDumpEntry] {
         switch type {
         case .queue, .stack, .ringbuf, .userRingbuf, .bloomFilter, .arena, .structOps:
             // These have no keys to walk (BPF_MAP_GET_NEXT_KEY answers EINVAL or ENOTSUPP).
@@ -160,31 +161,23 @@ extension Map {
                                        detail: "\(type.name) maps have no keys to iterate")
         default: break
         }
-        var entries: [MapEntry] = []
-        var key = try nextKey(after: nil)
-        while let current = key {
-            if let raw = try lookup(current) {
-                entries.append(MapEntry(key: current, values: splitPerCPU(raw)))
-            }
-            key = try nextKey(after: current)
+        var iterator = makeEntryIterator(perKey: true)
+        var entries: [MapDumpEntry] = []
+        while let entry = try iterator.next() {
+            entries.append(MapDumpEntry(key: entry.key, values: try dumpValues(entry.value)))
         }
         return entries
     }
 
-    /// Splits a value buffer into per-CPU slots (8-byte aligned), or returns it whole.
-    public func splitPerCPU(_ raw: [UInt8]) -> [[UInt8]] {
-        guard type.isPerCPU else { return [raw] }
-        let stride = (valueSize + 7) & ~7
-        return (0..<PossibleCPUs.count).map { cpu in Array(raw[(cpu * stride)..<(cpu * stride + valueSize)]) }
+    /// A value buffer as `map dump` shows it: split per CPU for per-CPU maps.
+    public func dumpValues(_ buffer: [UInt8]) throws -> [[UInt8]] {
+        type.isPerCPU ? try perCPUValues(from: buffer) : [buffer]
     }
 
-    /// A value buffer holding `value` for every CPU of a per-CPU map (the same bytes on each),
-    /// or `value` itself.
-    public func replicatedPerCPU(_ value: [UInt8]) -> [UInt8] {
+    /// A value buffer holding `value` for every CPU of a per-CPU map (bpftool's `map update`
+    /// writes the one value it is given to each CPU), or `value` itself.
+    public func replicatedPerCPU(_ value: [UInt8]) throws -> [UInt8] {
         guard type.isPerCPU else { return value }
-        let stride = (valueSize + 7) & ~7
-        var buffer = [UInt8](repeating: 0, count: stride * PossibleCPUs.count)
-        for cpu in 0..<PossibleCPUs.count { buffer.replaceSubrange((cpu * stride)..<(cpu * stride + value.count), with: value) }
-        return buffer
+        return try perCPUBuffer(from: Array(repeating: value, count: PossibleCPUs.count))
     }
 }
