@@ -6,7 +6,7 @@ public enum PinnedPaths {
     /// Object id → pinned paths (sorted) for every pin of `kind` under the bpffs mounts.
     public static func discover(_ kind: KernelObjectKind) -> [UInt32: [String]] {
         var found: [UInt32: [String]] = [:]
-        for mount in bpffsMounts() {
+        for mount in BPFFileSystem.mountPoints() {
             guard let walker = FileManager.default.enumerator(atPath: mount) else { continue }
             while let relative = walker.nextObject() as? String {
                 let path = mount + "/" + relative
@@ -23,16 +23,5 @@ public enum PinnedPaths {
             }
         }
         return found.mapValues { $0.sorted() }
-    }
-
-    /// Mount points of type bpf, from /proc/self/mounts.
-    public static func bpffsMounts() -> [String] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            guard fields.count >= 3, fields[2] == "bpf" else { return nil }
-            // /proc/mounts escapes spaces as \040.
-            return String(fields[1]).replacingOccurrences(of: "\\040", with: " ")
-        }
     }
 }
