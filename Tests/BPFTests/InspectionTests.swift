@@ -94,7 +94,9 @@ struct InspectionTests {
 
     @Test func tcxLinkInfo() throws {
         guard FeatureProbe.tcx.isAvailable else { return }
-        let program = try Program(ProgramSpec(name: "sbpf_insp_tcx", type: .schedCls, expectedAttachType: .tcxEgress, instructions: Self.returnZero))
+        // r0 = -1 (TCX_NEXT): packets go on to whatever other tests attached to lo.
+        let program = try Program(ProgramSpec(name: "sbpf_insp_tcx", type: .schedCls, expectedAttachType: .tcxEgress,
+                                              instructions: [Instruction(opcode: 0xb7, dst: 0, immediate: -1), Instruction(opcode: 0x95)]))
         let loopback = if_nametoindex("lo")
         let link = try KernelLink.create(program: program, targetFD: Int32(loopback), attachType: .tcxEgress, description: "tcx egress lo")
         let info = try link.info()
