@@ -8,8 +8,13 @@ struct MapCommand: ParsableCommand {
         commandName: "map",
         abstract: "Inspect and edit BPF maps (bpftool map).",
         discussion: """
-        MAP is id ID | name NAME | pinned PATH. Bytes are C integer literals (key 0x01 0 0 0)
+        MAP is id ID | name NAME | pinned PATH. Bytes are C integer literals (key 0x01 0 0 0) \
         or, after the word hex, hex pairs (key hex 01 00 00 00).
+
+        EXAMPLES:
+          swiftbpf map dump pinned /sys/fs/bpf/counts
+          swiftbpf map update id 5 key 1 0 0 0 value hex 2a 00 00 00 00 00 00 00
+          swiftbpf -j map lookup name counts key 1 0 0 0
         """,
         subcommands: [List.self, Show.self, Dump.self, Lookup.self, Update.self, Delete.self],
         defaultSubcommand: List.self
