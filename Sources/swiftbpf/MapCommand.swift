@@ -212,7 +212,7 @@ enum MapListing {
 }
 
 /// Map elements in bpftool's layouts: `key: 01 00 00 00  value: 2a 00 ...` on one line when key
-/// and value together fit in 24 bytes, otherwise `key:` and `value:` each above their bytes;
+/// and value together fit in 24 bytes, `key:`/`value:` above their bytes when either exceeds 16;
 /// per-CPU values one line per CPU.
 enum MapElements {
     static func renderDump(_ entries: [MapDumpEntry], perCPU: Bool, output: OutputOptions) -> String {
@@ -237,18 +237,26 @@ enum MapElements {
     }
 
     static func text(_ entry: MapDumpEntry, perCPU: Bool) -> String {
+        let key = entry.key
+        var out = ""
         if perCPU {
-            var out = "key:\n\(ByteSyntax.hexDump(entry.key))\n"
-            for (cpu, value) in entry.values.enumerated() {
-                out += "value (CPU \(cpu < 10 ? "0" : "")\(cpu)): \(ByteSyntax.hexDump(value))\n"
+            if !key.isEmpty { out += "key:\n\(ByteSyntax.hexDump(key))\n" }
+            for (cpu, value) in entry.values.enumerated() where !value.isEmpty {
+                let number = cpu < 10 ? "0\(cpu)" : String(cpu)
+                out += "value (CPU \(number)):\(value.count > 16 ? "\n" : " ")\(ByteSyntax.hexDump(value))\n"
             }
             return out
         }
+        // bpftool: names on their own line when either side exceeds 16 bytes; one line when
+        // both fit in 24 bytes together.
         let value = entry.values.first ?? []
-        if entry.key.count + value.count > 24 {
-            return "key:\n\(ByteSyntax.hexDump(entry.key))\nvalue:\n\(ByteSyntax.hexDump(value))\n"
+        let breakNames = key.count > 16 || value.count > 16
+        let singleLine = key.count + value.count <= 24 && !breakNames
+        if !key.isEmpty {
+            out += "key:\(breakNames ? "\n" : " ")\(ByteSyntax.hexDump(key))\(singleLine ? "  " : "\n")"
         }
-        return "key: \(ByteSyntax.hexDump(entry.key))  value: \(ByteSyntax.hexDump(value))\n"
+        if !value.isEmpty { out += "value:\(breakNames ? "\n" : " ")\(ByteSyntax.hexDump(value))" }
+        return out + "\n"
     }
 
     static func notFoundText(key: [UInt8]) -> String {

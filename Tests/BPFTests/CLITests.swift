@@ -132,6 +132,16 @@ struct CLIMapTests {
         try wide.update(key: (1...8).map(String.init), value: (0...16).map(String.init))
         #expect(try CommandRunner.swiftbpf("map", "dump", "id", "\(wide.id)").stdout
                 == CommandRunner.bpftool("map", "dump", "id", "\(wide.id)").stdout)
+        // Neither side over 16 bytes but 26 together: two lines, names inline.
+        let twoLines = try BPFToolMap(name: "insp_2line", type: "hash", key: 10, value: 16, entries: 2)
+        try twoLines.update(key: (1...10).map(String.init), value: (0...15).map(String.init))
+        let twoLinesText = try CommandRunner.swiftbpf("map", "dump", "id", "\(twoLines.id)").stdout
+        #expect(twoLinesText == (try CommandRunner.bpftool("map", "dump", "id", "\(twoLines.id)").stdout))
+        #expect(twoLinesText.hasPrefix("key: 01 02 03 04 05 06 07 08  09 0a\nvalue: 00 01"))
+        let widePerCPU = try BPFToolMap(name: "insp_wpcpu", type: "percpu_array", key: 4, value: 20, entries: 1)
+        try widePerCPU.update(key: ["0", "0", "0", "0"], value: (1...20).map(String.init))
+        #expect(try CommandRunner.swiftbpf("map", "dump", "id", "\(widePerCPU.id)").stdout
+                == CommandRunner.bpftool("map", "dump", "id", "\(widePerCPU.id)").stdout)
         let perCPU = try BPFToolMap(name: "insp_pcpu", type: "percpu_hash", key: 4, value: 4, entries: 4)
         try perCPU.update(key: ["1", "0", "0", "0"], value: ["5", "0", "0", "0"])
         for flags in [[], ["-j"]] as [[String]] {
