@@ -16,7 +16,8 @@ struct MapCommand: ParsableCommand {
           swiftbpf map update id 5 key 1 0 0 0 value hex 2a 00 00 00 00 00 00 00
           swiftbpf -j map lookup name counts key 1 0 0 0
         """,
-        subcommands: [List.self, Show.self, Dump.self, Lookup.self, Update.self, Delete.self],
+        subcommands: [List.self, Show.self, Dump.self, Lookup.self, Update.self, Delete.self, GetNext.self,
+                      Peek.self, Push.self, Pop.self, Enqueue.self, Dequeue.self, Freeze.self, Pin.self, Create.self],
         defaultSubcommand: List.self
     )
 
@@ -98,7 +99,7 @@ struct MapCommand: ParsableCommand {
             discussion: "For per-CPU maps the value is written to every CPU.")
         @OptionGroup var arguments: Words
         mutating func run() throws {
-            try arguments.run { _, words in
+            try arguments.run { output, words in
                 let (map, rest) = try MapCommand.openOne(words)
                 let (key, afterKey) = try MapCommand.parseKey(rest, map: map)
                 guard afterKey.first == "value" else { throw BPFError.invalidArgument("expected 'value', got: '\(afterKey.first ?? "")'") }
@@ -116,6 +117,7 @@ struct MapCommand: ParsableCommand {
                 }
                 try MapCommand.expectEnd(trailing)
                 try map.update(key, try map.replicatedPerCPU(value), flags: flags)
+                MapCommand.acknowledge(output)
             }
         }
     }
@@ -124,15 +126,174 @@ struct MapCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a key: MAP key BYTES.")
         @OptionGroup var arguments: Words
         mutating func run() throws {
-            try arguments.run { _, words in
+            try arguments.run { output, words in
                 let (map, rest) = try MapCommand.openOne(words)
                 let (key, trailing) = try MapCommand.parseKey(rest, map: map)
                 try MapCommand.expectEnd(trailing)
                 guard try map.delete(key) else {
                     throw BPFError.notFound(what: "key \(ByteSyntax.hexDump(key))", detail: "the map has no such element")
                 }
+                MapCommand.acknowledge(output)
             }
         }
+    }
+
+    struct GetNext: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "getnext", abstract: "Print the key after a key (or the first key): MAP [key BYTES].")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                let (map, rest) = try MapCommand.openOne(words)
+                var key: [UInt8]?
+                var trailing = rest
+                if !rest.isEmpty { (key, trailing) = try MapCommand.parseKey(rest, map: map) }
+                try MapCommand.expectEnd(trailing)
+                guard let next = try map.nextKey(after: key) else {
+                    throw CommandFailure(description: key == nil ? "can't get next key: the map is empty"
+                                         : "can't get next key: this is the last key (or no such key)", status: 254)
+                }
+                if output.isJSON {
+                    var writer = output.makeWriter()
+                    writer.beginObject()
+                    writer.name("key")
+                    if let key { writer.hexBytes(key) } else { writer.null() }
+                    writer.name("next_key")
+                    writer.hexBytes(next)
+                    writer.endObject()
+                    emit(writer.document)
+                } else {
+                    let current = key.map { "key:\n\(ByteSyntax.hexDump($0))\n" } ?? "key: None\n"
+                    emit(current + "next key:\n\(ByteSyntax.hexDump(next))\n")
+                }
+            }
+        }
+    }
+
+    struct Peek: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the next value of a queue or stack without removing it: MAP.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws { try arguments.run { try MapCommand.takeValue($0, $1, removing: false) } }
+    }
+
+    struct Pop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove and print the next value of a stack or queue: MAP.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws { try arguments.run { try MapCommand.takeValue($0, $1, removing: true) } }
+    }
+
+    struct Dequeue: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Same as pop.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws { try arguments.run { try MapCommand.takeValue($0, $1, removing: true) } }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a value to a stack or queue: MAP value BYTES.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws { try arguments.run { try MapCommand.pushValue($0, $1) } }
+    }
+
+    struct Enqueue: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Same as push.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws { try arguments.run { try MapCommand.pushValue($0, $1) } }
+    }
+
+    struct Freeze: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make MAP read-only for user space (BPF_MAP_FREEZE).")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                let (map, rest) = try MapCommand.openOne(words)
+                try MapCommand.expectEnd(rest)
+                try map.freeze()
+                MapCommand.acknowledge(output)
+            }
+        }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pin MAP at FILE in bpffs: MAP FILE.")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                let (map, rest) = try MapCommand.openOne(words)
+                guard let path = rest.first else { throw BPFError.invalidArgument("expected the path to pin at") }
+                try MapCommand.expectEnd(rest.dropFirst())
+                try Pinning.pin(map.fd, at: path)
+                MapCommand.acknowledge(output)
+            }
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a map and pin it: FILE type TYPE key SIZE value SIZE entries N name NAME [flags FLAGS].")
+        @OptionGroup var arguments: Words
+        mutating func run() throws {
+            try arguments.run { output, words in
+                guard let path = words.first else { throw BPFError.invalidArgument("expected the path to pin the new map at") }
+                var fields: [String: String] = [:]
+                var rest = words.dropFirst()
+                while let keyword = rest.first {
+                    guard ["type", "key", "value", "entries", "name", "flags"].contains(keyword) else {
+                        throw BPFError.invalidArgument("unknown argument '\(keyword)' (expected type, key, value, entries, name, flags)")
+                    }
+                    guard let value = rest.dropFirst().first else { throw BPFError.invalidArgument("'\(keyword)' needs a value") }
+                    guard fields[keyword] == nil else { throw BPFError.invalidArgument("\(keyword) given twice") }
+                    fields[keyword] = value
+                    rest = rest.dropFirst(2)
+                }
+                func number(_ field: String) throws -> UInt32 {
+                    guard let text = fields[field] else { throw BPFError.invalidArgument("map \(field) is missing") }
+                    guard let value = ByteSyntax.cInteger(text).flatMap({ UInt32(exactly: $0) }) else {
+                        throw BPFError.invalidArgument("can't parse \(field) \(text)")
+                    }
+                    return value
+                }
+                guard let typeName = fields["type"] else { throw BPFError.invalidArgument("map type is missing") }
+                guard let type = MapType(name: typeName) else { throw BPFError.invalidArgument("unrecognized map type: \(typeName)") }
+                guard let name = fields["name"] else { throw BPFError.invalidArgument("map name is missing") }
+                let spec = MapSpec(name: name, type: type, keySize: try number("key"), valueSize: try number("value"),
+                                   maxEntries: try number("entries"), flags: fields["flags"] == nil ? 0 : try number("flags"))
+                let map = try Map(spec)
+                try Pinning.pin(map.fd, at: path)
+                MapCommand.acknowledge(output)
+            }
+        }
+    }
+
+    /// bpftool answers a successful command that has nothing to show with `null` in JSON mode.
+    static func acknowledge(_ output: OutputOptions) {
+        guard output.isJSON else { return }
+        var writer = output.makeWriter()
+        writer.null()
+        emit(writer.document)
+    }
+
+    static func takeValue(_ output: OutputOptions, _ words: ArraySlice<String>, removing: Bool) throws {
+        let (map, rest) = try openOne(words)
+        try expectEnd(rest)
+        guard let value = removing ? try map.lookupAndDelete() : try map.lookup([]) else {
+            if output.isJSON {
+                var writer = output.makeWriter()
+                writer.null()
+                emit(writer.document)
+                throw ExitCode(254)
+            }
+            throw CommandFailure(description: "empty map", status: 254)
+        }
+        emit(MapElements.renderOne(MapDumpEntry(key: [], values: [value]), perCPU: false, output: output))
+    }
+
+    static func pushValue(_ output: OutputOptions, _ words: ArraySlice<String>) throws {
+        let (map, rest) = try openOne(words)
+        guard rest.first == "value" else { throw BPFError.invalidArgument("expected 'value', got: '\(rest.first ?? "")'") }
+        let (value, trailing) = try ByteSyntax.parse(rest.dropFirst(), count: map.valueSize, what: "value")
+        try expectEnd(trailing)
+        try map.update([], value)
+        acknowledge(output)
     }
 
     static func openOne(_ words: ArraySlice<String>) throws -> (map: Map, rest: ArraySlice<String>) {

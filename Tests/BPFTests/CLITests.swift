@@ -189,6 +189,52 @@ struct CLIMapTests {
         #expect(result.stderr.contains("queue maps have no keys to iterate"))
     }
 
+    @Test func createPinFreezeAndQueueCommandsLikeBPFTool() throws {
+        let path = "/sys/fs/bpf/sbpf_inspect_created"
+        let second = "/sys/fs/bpf/sbpf_inspect_created_too"
+        unlink(path)
+        unlink(second)
+        defer { unlink(path); unlink(second) }
+        let create = try CommandRunner.swiftbpf("-j", "map", "create", path, "type", "array", "key", "4", "value", "12",
+                                                "entries", "3", "name", "insp_created", "flags", "0x400")
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(create.stdout == "null\n")
+        let shown = try CommandRunner.swiftbpf("map", "show", "pinned", path)
+        #expect(shown.stdout == (try CommandRunner.bpftool("map", "show", "pinned", path)).stdout)
+        #expect(shown.stdout.contains("array  name insp_created  flags 0x400\n\tkey 4B  value 12B  max_entries 3"))
+        #expect(try CommandRunner.swiftbpf("map", "pin", "pinned", path, second).status == 0)
+        #expect(try MapInfo(fd: Pinning.open(second)).id == (try MapInfo(fd: Pinning.open(path)).id))
+        #expect(try CommandRunner.swiftbpf("map", "freeze", "pinned", path).status == 0)
+        #expect(try CommandRunner.bpftool("map", "show", "pinned", path).stdout.hasSuffix("\tfrozen\n"))
+        let refused = try CommandRunner.swiftbpf("map", "update", "pinned", path, "key", "0", "0", "0", "0", "value", "hex",
+                                                 "00", "00", "00", "00", "00", "00", "00", "00", "00", "00", "00", "01")
+        #expect(refused.status == 255 && refused.stderr.contains("BPF_MAP_UPDATE_ELEM"))
+        let badType = try CommandRunner.swiftbpf("map", "create", path + "x", "type", "nosuch", "key", "4", "value", "4", "entries", "1", "name", "x")
+        #expect(badType.status == 255 && badType.stderr.contains("unrecognized map type: nosuch"))
+
+        let queue = try BPFToolMap(name: "insp_fifo", type: "queue", key: 0, value: 4, entries: 4)
+        #expect(try CommandRunner.swiftbpf("map", "push", "id", "\(queue.id)", "value", "1", "2", "3", "4").status == 0)
+        #expect(try CommandRunner.swiftbpf("map", "enqueue", "id", "\(queue.id)", "value", "5", "6", "7", "8").status == 0)
+        #expect(try CommandRunner.bpftool("map", "peek", "id", "\(queue.id)").stdout == "value: 01 02 03 04\n")
+        #expect(try CommandRunner.swiftbpf("map", "peek", "id", "\(queue.id)", "-j").stdout
+                == "{\"key\":[],\"value\":[\"0x01\",\"0x02\",\"0x03\",\"0x04\"]}\n")
+        #expect(try CommandRunner.swiftbpf("map", "pop", "id", "\(queue.id)").stdout == "value: 01 02 03 04\n")
+        #expect(try CommandRunner.swiftbpf("map", "dequeue", "id", "\(queue.id)").stdout == "value: 05 06 07 08\n")
+        let empty = try CommandRunner.swiftbpf("map", "pop", "id", "\(queue.id)")
+        #expect(empty.status == 254 && empty.stderr == "Error: empty map\n")
+
+        let hash = try BPFToolMap(name: "insp_next", type: "hash", key: 4, value: 4, entries: 4)
+        try hash.update(key: ["1", "0", "0", "0"], value: ["1", "0", "0", "0"])
+        try hash.update(key: ["2", "0", "0", "0"], value: ["2", "0", "0", "0"])
+        for arguments in [["map", "getnext", "id", "\(hash.id)"], ["map", "getnext", "id", "\(hash.id)", "key", "1", "0", "0", "0", "-j"],
+                          ["map", "getnext", "id", "\(hash.id)", "key", "2", "0", "0", "0"]] {
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.status == theirs.status, "\(arguments)")
+            if theirs.status == 0 { #expect(ours.stdout == theirs.stdout, "\(arguments)") }
+        }
+    }
+
     @Test func badInputFailsClearly() throws {
         let map = try BPFToolMap(name: "insp_bad", type: "hash", key: 4, value: 8, entries: 4)
         let malformed = try CommandRunner.swiftbpf("map", "update", "id", "\(map.id)", "key", "0xzz", "0", "0", "0",

@@ -38,12 +38,17 @@ enum ByteSyntax {
         return (bytes, rest)
     }
 
+    /// A C integer literal as strtoul with base 0 reads it: `0x..` hex, a leading `0` octal, else decimal.
+    static func cInteger(_ word: String) -> UInt64? {
+        let lower = word.lowercased()
+        if lower.hasPrefix("0x") { return UInt64(lower.dropFirst(2), radix: 16) }
+        if lower.count > 1, lower.hasPrefix("0") { return UInt64(lower.dropFirst(), radix: 8) }
+        return UInt64(lower, radix: 10)
+    }
+
     /// strtoul with base 0, limited to one byte: `0x..` hex, a leading `0` octal, else decimal.
     static func integerLiteral(_ word: String) -> UInt8? {
-        let lower = word.lowercased()
-        if lower.hasPrefix("0x") { return UInt8(lower.dropFirst(2), radix: 16) }
-        if lower.count > 1, lower.hasPrefix("0") { return UInt8(lower.dropFirst(), radix: 8) }
-        return UInt8(lower, radix: 10)
+        cInteger(word).flatMap { UInt8(exactly: $0) }
     }
 
     /// bpftool's hex dump: bytes separated by a space, two spaces after every 8th byte, a

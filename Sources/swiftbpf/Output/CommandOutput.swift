@@ -36,9 +36,15 @@ struct OutputOptions: ParsableArguments {
     func makeWriter() -> JSONWriter { JSONWriter(pretty: pretty) }
 }
 
+/// A failure the CLI itself words, with bpftool's exit status for it (254 for "no such element").
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    var status: Int32 = 255
+}
+
 /// Prints a failure the way bpftool does (`Error: ...` on stderr, or `{"error":"..."}` in JSON
 /// mode) and exits with status 255.
-func fail(_ message: String, json: OutputOptions) -> ExitCode {
+func fail(_ message: String, json: OutputOptions, status: Int32 = 255) -> ExitCode {
     if json.isJSON {
         var writer = json.makeWriter()
         writer.beginObject()
@@ -49,7 +55,7 @@ func fail(_ message: String, json: OutputOptions) -> ExitCode {
         var standardError = StandardError()
         print("Error: \(message)", to: &standardError)
     }
-    return ExitCode(255)
+    return ExitCode(status)
 }
 
 /// Runs `body`, turning any thrown error into bpftool's error output and exit status.
@@ -58,6 +64,8 @@ func reportingErrors(_ output: OutputOptions, _ body: () throws -> Void) throws 
         try body()
     } catch let exit as ExitCode {
         throw exit
+    } catch let failure as CommandFailure {
+        throw fail(failure.description, json: output, status: failure.status)
     } catch let error as ByteSyntax.ParseError {
         throw fail(error.description, json: output)
     } catch {
