@@ -8,7 +8,7 @@ struct LinkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "link",
         abstract: "Inspect BPF links (bpftool link).",
-        subcommands: [List.self, Show.self],
+        subcommands: [List.self, Show.self, Pin.self, Detach.self],
         defaultSubcommand: List.self
     )
 
@@ -40,6 +40,52 @@ struct LinkCommand: ParsableCommand {
             try list.run()
         }
     }
+}
+
+extension LinkCommand {
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pin LINK at FILE in bpffs: id ID | pinned PATH, then FILE.")
+        @OptionGroup var output: OutputOptions
+        @Argument(parsing: .allUnrecognized, help: "LINK FILE") var words: [String] = []
+
+        mutating func run() throws {
+            var output = self.output
+            let words = output.absorbFlags(from: self.words)
+            try reportingErrors(output) {
+                let (link, rest) = try LinkCommand.openOne(words)
+                guard let path = rest.first, rest.count == 1 else { throw BPFError.invalidArgument("expected one path to pin at") }
+                try link.pin(at: path)
+                acknowledge(output)
+            }
+        }
+    }
+
+    struct Detach: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Detach LINK's program from its hook (BPF_LINK_DETACH); the link object stays while pinned or held.")
+        @OptionGroup var output: OutputOptions
+        @Argument(parsing: .allUnrecognized, help: "id ID | pinned PATH") var words: [String] = []
+
+        mutating func run() throws {
+            var output = self.output
+            let words = output.absorbFlags(from: self.words)
+            try reportingErrors(output) {
+                let (link, rest) = try LinkCommand.openOne(words)
+                if let extra = rest.first { throw BPFError.invalidArgument("unexpected argument '\(extra)'") }
+                try link.detach()
+                acknowledge(output)
+            }
+        }
+    }
+
+    static func openOne(_ words: ArraySlice<String>) throws -> (KernelLink, ArraySlice<String>) {
+        let (selector, rest) = try ObjectSelector.parse(words, allowsTag: false)
+        guard let found = try KernelObjects.links(matching: selector).first else {
+            throw BPFError.notFound(what: "link \(selector)", detail: "no such link")
+        }
+        return (KernelLink(fd: found.fd, description: "\(found.info.type?.name ?? "link") link id \(found.info.id)"), rest)
+    }
+
 }
 
 /// `link list|show` in bpftool's layouts: a header line, then the type's details.

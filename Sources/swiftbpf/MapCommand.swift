@@ -117,7 +117,7 @@ struct MapCommand: ParsableCommand {
                 }
                 try MapCommand.expectEnd(trailing)
                 try map.update(key, try map.replicatedPerCPU(value), flags: flags)
-                MapCommand.acknowledge(output)
+                acknowledge(output)
             }
         }
     }
@@ -133,7 +133,7 @@ struct MapCommand: ParsableCommand {
                 guard try map.delete(key) else {
                     throw BPFError.notFound(what: "key \(ByteSyntax.hexDump(key))", detail: "the map has no such element")
                 }
-                MapCommand.acknowledge(output)
+                acknowledge(output)
             }
         }
     }
@@ -208,7 +208,7 @@ struct MapCommand: ParsableCommand {
                 let (map, rest) = try MapCommand.openOne(words)
                 try MapCommand.expectEnd(rest)
                 try map.freeze()
-                MapCommand.acknowledge(output)
+                acknowledge(output)
             }
         }
     }
@@ -222,7 +222,7 @@ struct MapCommand: ParsableCommand {
                 guard let path = rest.first else { throw BPFError.invalidArgument("expected the path to pin at") }
                 try MapCommand.expectEnd(rest.dropFirst())
                 try Pinning.pin(map.fd, at: path)
-                MapCommand.acknowledge(output)
+                acknowledge(output)
             }
         }
     }
@@ -259,18 +259,11 @@ struct MapCommand: ParsableCommand {
                                    maxEntries: try number("entries"), flags: fields["flags"] == nil ? 0 : try number("flags"))
                 let map = try Map(spec)
                 try Pinning.pin(map.fd, at: path)
-                MapCommand.acknowledge(output)
+                acknowledge(output)
             }
         }
     }
 
-    /// bpftool answers a successful command that has nothing to show with `null` in JSON mode.
-    static func acknowledge(_ output: OutputOptions) {
-        guard output.isJSON else { return }
-        var writer = output.makeWriter()
-        writer.null()
-        emit(writer.document)
-    }
 
     static func takeValue(_ output: OutputOptions, _ words: ArraySlice<String>, removing: Bool) throws {
         let (map, rest) = try openOne(words)

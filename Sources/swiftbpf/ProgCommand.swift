@@ -8,7 +8,7 @@ struct ProgCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prog",
         abstract: "Inspect loaded BPF programs (bpftool prog).",
-        subcommands: [List.self, Show.self, Dump.self, Tracelog.self],
+        subcommands: [List.self, Show.self, Dump.self, Pin.self, Tracelog.self],
         defaultSubcommand: List.self
     )
 
@@ -65,6 +65,25 @@ struct ProgCommand: ParsableCommand {
                     throw BPFError.invalidArgument("\(programs.count) programs match; select one by id")
                 }
                 emit(TranslatedListing.render(try TranslatedProgram(fd: programs[0].fd), output: output))
+            }
+        }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pin PROG at FILE in bpffs: PROG FILE.")
+        @OptionGroup var output: OutputOptions
+        @Argument(parsing: .allUnrecognized, help: "id ID | name NAME | tag TAG | pinned PATH, then FILE") var words: [String] = []
+
+        mutating func run() throws {
+            var output = self.output
+            let words = output.absorbFlags(from: self.words)
+            try reportingErrors(output) {
+                let (selector, rest) = try ObjectSelector.parse(words, allowsTag: true)
+                guard let path = rest.first, rest.count == 1 else { throw BPFError.invalidArgument("expected one path to pin at") }
+                let programs = try KernelObjects.programs(matching: selector)
+                guard programs.count == 1 else { throw BPFError.invalidArgument("\(programs.count) programs match; select one by id") }
+                try Pinning.pin(programs[0].fd, at: path)
+                acknowledge(output)
             }
         }
     }

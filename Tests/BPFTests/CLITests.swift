@@ -381,6 +381,36 @@ struct CLILinkTests {
                 "\(list.stdout) \(list.stderr)")
     }
 
+    @Test func pinAndDetachACgroupLink() throws {
+        let directory = "/sys/fs/cgroup/unified/sbpf_inspect_cli_cg"
+        mkdir(directory, 0o755)
+        defer { rmdir(directory) }
+        let cgroup = open(directory, O_RDONLY | O_DIRECTORY)
+        try #require(cgroup >= 0)
+        defer { close(cgroup) }
+        let program = try Program(ProgramSpec(name: "sbpf_insp_cgl", type: .cgroupSkb, expectedAttachType: .cgroupInetIngress,
+                                              instructions: [Instruction(opcode: 0xb7, dst: 0, immediate: 1), Instruction(opcode: 0x95)]))
+        let link = try KernelLink.create(program: program, targetFD: cgroup, attachType: .cgroupInetIngress, description: "cgroup ingress")
+        let id = try link.info().id
+        let path = "/sys/fs/bpf/sbpf_inspect_link"
+        unlink(path)
+        defer { unlink(path) }
+        let pin = try CommandRunner.swiftbpf("link", "pin", "id", "\(id)", path)
+        #expect(pin.status == 0, "\(pin.stderr)")
+        for arguments in [["-f", "link", "show", "id", "\(id)"], ["-j", "-f", "link", "show", "pinned", path]] {
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+        #expect(try CommandRunner.swiftbpf("-f", "link", "show", "id", "\(id)").stdout.contains("attach_type cgroup_inet_ingress  \n\tpinned \(path)\n"))
+        let detach = try CommandRunner.swiftbpf("link", "detach", "pinned", path)
+        #expect(detach.status == 0, "\(detach.stderr)")
+        // The link object lives on (pinned, and held here) but no longer attaches the program.
+        let after = try link.info()
+        #expect(after.id == id)
+        #expect(try CommandRunner.swiftbpf("link", "show", "id", "\(id)").stdout == (try CommandRunner.bpftool("link", "show", "id", "\(id)")).stdout)
+    }
+
     @Test func unknownLinkFailsClearly() throws {
         let result = try CommandRunner.swiftbpf("link", "show", "id", "4294967295")
         #expect(result.status == 255 && result.stderr.contains("no link with id 4294967295"))

@@ -116,12 +116,13 @@ extension KernelObjects {
 
 extension FileDescriptorInfo {
     /// The kind of BPF object behind `fd`, from the anon-inode name in /proc/self/fd
-    /// (`anon_inode:bpf-map`, `bpf-prog`, `bpf_link`).
+    /// (`anon_inode:bpf-map`, `bpf-prog`; links are `bpf_link` when created and `bpf-link`
+    /// when opened from a pin).
     static func kind(of fd: OwnedFileDescriptor) -> KernelObjectKind? {
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd.rawValue)") else { return nil }
         if target.hasSuffix("bpf-map") { return .map }
         if target.hasSuffix("bpf-prog") { return .program }
-        if target.hasSuffix("bpf_link") { return .link }
+        if target.hasSuffix("bpf_link") || target.hasSuffix("bpf-link") { return .link }
         return nil
     }
 }

@@ -82,3 +82,11 @@ func emit(_ text: String) {
     fputs(text, stdout)
     fflush(stdout)
 }
+
+/// bpftool answers a successful command that has nothing to show with `null` in JSON mode.
+func acknowledge(_ output: OutputOptions) {
+    guard output.isJSON else { return }
+    var writer = output.makeWriter()
+    writer.null()
+    emit(writer.document)
+}
