@@ -13,7 +13,7 @@ import Testing
         asm.label("done")
         asm.exit()                            // 5
         let program = try asm.assemble()
-        #expect(try program.operations() == [
+        #expect(try program.decodedInstructions() == [
             .arithmetic(.mov, .bits64, dst: .r0, .immediate(0)),
             .arithmetic(.add, .bits64, dst: .r0, .immediate(1)),
             .conditionalJump(.ge, .bits64, dst: .r0, .immediate(10), offset: 2),
@@ -34,7 +34,7 @@ import Testing
         asm.label("callback")
         asm.mov(.r0, 0)                           // 6
         asm.exit()                                // 7
-        #expect(try asm.assemble().operations() == [
+        #expect(try asm.assemble().decodedInstructions() == [
             .loadImmediate64(dst: .r2, .function(offset: 5)),
             .mayGoto(offset: 2),
             .call(.subprogram(offset: 2)),

@@ -3,7 +3,7 @@ import Testing
 
 /// Golden strings in the formats of kernel/bpf/disasm.c as bpftool prints them.
 @Suite struct DisassemblerTests {
-    private func text(_ operation: Operation) -> String { Disassembler().text(of: operation) }
+    private func text(_ operation: DecodedInstruction) -> String { Disassembler().text(of: operation) }
 
     @Test func arithmetic() {
         #expect(text(.arithmetic(.mov, .bits64, dst: .r0, .immediate(0))) == "(b7) r0 = 0")

@@ -53,7 +53,7 @@ public struct Assembler: Sendable {
     public mutating func emit(_ instruction: Instruction) { instructions.append(instruction) }
 
     /// Appends the encoding of a decoded operation (one slot, two for `lddw`).
-    public mutating func emit(_ operation: Operation) { instructions += operation.instructions }
+    public mutating func emit(_ operation: DecodedInstruction) { instructions += operation.instructions }
 
     /// Defines `name` at the next instruction. Defining a name twice makes `assemble()` throw
     /// `DuplicateLabel`.

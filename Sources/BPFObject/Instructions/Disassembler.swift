@@ -35,7 +35,7 @@ public struct Disassembler: Sendable {
     /// One line per instruction, as `bpftool prog dump xlated` prints them (`%4u: ` then the
     /// instruction; `lddw` takes two indices and one line).
     public func lines(_ program: [Instruction]) -> [String] {
-        program.decodedOperations().map { decoded in
+        program.decodedSlots().map { decoded in
             let index = String(decoded.index)
             let padded = String(repeating: " ", count: max(0, 4 - index.count)) + index
             return "\(padded): " + text(of: decoded, in: program)
@@ -48,7 +48,7 @@ public struct Disassembler: Sendable {
     }
 
     /// One instruction's text without the index: `(b7) r0 = 0`.
-    public func text(of decoded: DecodedInstruction, in program: [Instruction]) -> String {
+    public func text(of decoded: DecodedSlot, in program: [Instruction]) -> String {
         let slot = program.indices.contains(decoded.index) ? program[decoded.index] : Instruction(opcode: 0)
         switch decoded.result {
         case .success(let operation): return text(of: operation, opcode: slot.opcode, slot: slot)
@@ -57,18 +57,18 @@ public struct Disassembler: Sendable {
     }
 
     /// One operation's text without the index: `(bf) r1 = r10`.
-    public func text(of operation: Operation) -> String {
+    public func text(of operation: DecodedInstruction) -> String {
         let slot = operation.instructions[0]
         return text(of: operation, opcode: slot.opcode, slot: slot)
     }
 
     // MARK: One instruction
 
-    private func text(of operation: Operation, opcode: UInt8, slot: Instruction) -> String {
+    private func text(of operation: DecodedInstruction, opcode: UInt8, slot: Instruction) -> String {
         "(\(hex2(opcode))) " + body(of: operation, slot: slot)
     }
 
-    private func body(of operation: Operation, slot: Instruction) -> String {
+    private func body(of operation: DecodedInstruction, slot: Instruction) -> String {
         switch operation {
         case .arithmetic(let op, let width, let dst, let operand):
             let r = Self.prefix(width)

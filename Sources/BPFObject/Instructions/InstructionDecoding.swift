@@ -1,4 +1,4 @@
-/// Why a slot does not decode to an `Operation`. Decoding never traps: every malformed input,
+/// Why a slot does not decode to an `DecodedInstruction`. Decoding never traps: every malformed input,
 /// including a truncated `lddw`, becomes one of these.
 public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Reason: Hashable, Sendable {
@@ -7,12 +7,14 @@ public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringC
         /// A field the instruction does not use holds a non-zero value (the verifier rejects these
         /// as "uses reserved fields").
         case reservedField(String)
-        /// A register field names r11–r15.
+        /// A register field names r12–r15 (r11 is the kernel-internal `Register.ax`).
         case invalidRegister(UInt8)
         /// A field has a value outside what the instruction allows (e.g. an END width of 24).
         case invalidField(String)
         /// `lddw` is the last slot: its second half is missing.
         case truncatedLoadImmediate64
+        /// The index is outside the program.
+        case missingInstruction
         /// The second slot of `lddw` is not opcode 0 with zero registers and offset.
         case malformedLoadImmediate64SecondSlot
     }
@@ -36,6 +38,7 @@ public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringC
         case .invalidRegister(let number): what = "invalid register r\(number)"
         case .invalidField(let field): what = "invalid \(field)"
         case .truncatedLoadImmediate64: what = "lddw is missing its second slot"
+        case .missingInstruction: what = "no instruction at this index"
         case .malformedLoadImmediate64SecondSlot: what = "second slot of lddw must have opcode 0 and zero registers and offset"
         }
         return "instruction \(index) (opcode 0x\(String(instruction.opcode, radix: 16))): \(what)"
@@ -44,26 +47,26 @@ public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringC
 
 /// One decoded position of a program: the slot index where it starts and its operation or the
 /// reason it is invalid.
-public struct DecodedInstruction: Hashable, Sendable {
+public struct DecodedSlot: Hashable, Sendable {
     public let index: Int
-    public let result: Result<Operation, InstructionDecodingError>
+    public let result: Result<DecodedInstruction, InstructionDecodingError>
 
     /// Slots covered: 2 for a valid `lddw`, else 1 (an invalid slot is skipped on its own).
     public var slotCount: Int { (try? result.get())?.slotCount ?? 1 }
 }
 
-extension Operation {
+extension DecodedInstruction {
     /// Decodes the instruction starting at `index` of `program` (using the next slot for `lddw`).
-    public static func decode(_ program: [Instruction], at index: Int) -> Result<Operation, InstructionDecodingError> {
+    public static func decode(_ program: [Instruction], at index: Int) -> Result<DecodedInstruction, InstructionDecodingError> {
         guard program.indices.contains(index) else {
-            return .failure(InstructionDecodingError(index: index, instruction: Instruction(opcode: 0), reason: .truncatedLoadImmediate64))
+            return .failure(InstructionDecodingError(index: index, instruction: Instruction(opcode: 0), reason: .missingInstruction))
         }
         let next = program.indices.contains(index + 1) ? program[index + 1] : nil
         return decode(program[index], next: next, index: index)
     }
 
     /// Decodes one instruction; `next` is the following slot, needed only by `lddw`.
-    public static func decode(_ insn: Instruction, next: Instruction?, index: Int = 0) -> Result<Operation, InstructionDecodingError> {
+    public static func decode(_ insn: Instruction, next: Instruction?, index: Int = 0) -> Result<DecodedInstruction, InstructionDecodingError> {
         var decoder = SlotDecoder(insn: insn, next: next, index: index)
         do {
             return .success(try decoder.decode())
@@ -78,12 +81,12 @@ extension Operation {
 extension Array where Element == Instruction {
     /// Decodes a whole program. A valid `lddw` covers two slots; an invalid slot is reported and
     /// decoding continues with the next slot.
-    public func decodedOperations() -> [DecodedInstruction] {
-        var result: [DecodedInstruction] = []
+    public func decodedSlots() -> [DecodedSlot] {
+        var result: [DecodedSlot] = []
         result.reserveCapacity(count)
         var index = 0
         while index < count {
-            let decoded = DecodedInstruction(index: index, result: Operation.decode(self, at: index))
+            let decoded = DecodedSlot(index: index, result: DecodedInstruction.decode(self, at: index))
             result.append(decoded)
             index += decoded.slotCount
         }
@@ -91,8 +94,8 @@ extension Array where Element == Instruction {
     }
 
     /// Decodes a whole program, throwing the first decoding error.
-    public func operations() throws -> [Operation] {
-        try decodedOperations().map { try $0.result.get() }
+    public func decodedInstructions() throws -> [DecodedInstruction] {
+        try decodedSlots().map { try $0.result.get() }
     }
 }
 
@@ -125,7 +128,7 @@ private struct SlotDecoder {
     var mode: UInt8 { insn.opcode & 0xe0 }
     var usesRegisterSource: Bool { insn.opcode & OpcodeByte.sourceRegister != 0 }
 
-    mutating func decode() throws -> Operation {
+    mutating func decode() throws -> DecodedInstruction {
         switch OpcodeClass(rawValue: insn.opcode & 0x07)! {
         case .alu: return try decodeALU(.bits32)
         case .alu64: return try decodeALU(.bits64)
@@ -138,7 +141,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeALU(_ width: Width) throws -> Operation {
+    func decodeALU(_ width: Width) throws -> DecodedInstruction {
         guard let code = ALUOperation(rawValue: insn.opcode & 0xf0) else { throw fail(.unknownOpcode) }
         switch code {
         case .neg:
@@ -184,7 +187,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeJump(_ width: Width) throws -> Operation {
+    func decodeJump(_ width: Width) throws -> DecodedInstruction {
         let code = insn.opcode & 0xf0
         switch code {
         case OpcodeByte.callCode:
@@ -236,7 +239,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeLoadX() throws -> Operation {
+    func decodeLoadX() throws -> DecodedInstruction {
         try zeroImmediate()
         switch mode {
         case AccessMode.memory.rawValue:
@@ -248,7 +251,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeStoreImmediate() throws -> Operation {
+    func decodeStoreImmediate() throws -> DecodedInstruction {
         if insn.opcode == OpcodeByte.speculationBarrier {
             try zero(\.dst, \.src); try zeroOffset(); try zeroImmediate()
             return .speculationBarrier
@@ -258,7 +261,7 @@ private struct SlotDecoder {
         return .store(size, dst: try dst, offset: insn.offset, .immediate(insn.immediate))
     }
 
-    func decodeStoreX() throws -> Operation {
+    func decodeStoreX() throws -> DecodedInstruction {
         switch mode {
         case AccessMode.memory.rawValue:
             try zeroImmediate()
@@ -282,7 +285,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeLoad() throws -> Operation {
+    func decodeLoad() throws -> DecodedInstruction {
         switch mode {
         case AccessMode.immediate.rawValue where size == .doubleWord:
             try zeroOffset()
