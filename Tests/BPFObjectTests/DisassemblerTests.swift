@@ -147,6 +147,16 @@ import Testing
             """)
     }
 
+    @Test func rawOpcodes() {
+        let program = [DecodedInstruction.loadImmediate64(dst: .r1, .mapFD(12)), .exit].instructions
+        #expect(Disassembler(showsOpcodes: true).lines(program) == [
+            "   0: (18) r1 = map[id:12]",
+            "       18 11 00 00 0c 00 00 00 00 00 00 00 00 00 00 00",
+            "   2: (95) exit",
+            "       95 00 00 00 00 00 00 00",
+        ])
+    }
+
     @Test func invalidSlotsAreShownNotTrapped() {
         let program = [Instruction(opcode: 0xff), Instruction(opcode: 0xb7, dst: 12), Instruction(opcode: 0x95)]
         #expect(Disassembler().lines(program) == [

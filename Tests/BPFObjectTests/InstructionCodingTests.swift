@@ -3,7 +3,7 @@ import Testing
 
 /// Decode → encode over the whole opcode space with edge values in every field.
 @Suite struct InstructionCodingTests {
-    static let registers: [UInt8] = [0, 1, 9, 10, 11, 12, 15]
+    static let registers: [UInt8] = [0, 10, 11, 12, 15]
     static let offsets: [Int16] = [0, 1, -1, 8, 16, 32, Int16.max, Int16.min]
     static let immediates: [Int32] = [0, 1, -1, 16, 24, 32, 64, 0x01, 0x40, 0x41, 0x50, 0xa1, 0xe1, 0xf1, 0x100, 0x110,
                                       0x10000, Int32.max, Int32.min]
@@ -60,10 +60,11 @@ import Testing
                                 validOpcodes.insert(opcode)
                                 validCount += 1
                                 let encoded = operation.instructions
-                                #expect(encoded == Array(program.prefix(operation.slotCount)), "\(operation)")
-                                if encoded != Array(program.prefix(operation.slotCount)) { return }
-                                // And the decoded form is stable.
-                                #expect(DecodedInstruction.decode(encoded, at: 0) == .success(operation))
+                                // Plain comparisons in the hot loop; #expect only on a mismatch.
+                                if encoded != Array(program.prefix(operation.slotCount)) || DecodedInstruction.decode(encoded, at: 0) != .success(operation) {
+                                    Issue.record("\(slot) decodes to \(operation), which encodes to \(encoded)")
+                                    return
+                                }
                             }
                         }
                     }

@@ -124,6 +124,7 @@ struct DisassemblerKernelTests {
         let translated = try program.translatedInstructions()
         #expect(!translated.isEmpty)
         try Self.expectMatchesBpftool(program: program, translated: translated)
+        try Self.expectMatchesBpftool(program: program, translated: translated, opcodes: true)
     }
 
     @Test func v4InstructionsLoadRunAndDecode() throws {
@@ -199,13 +200,17 @@ struct DisassemblerKernelTests {
 
     static func expectMatchesBpftool(program: Program, translated: [Instruction],
                                      skipping skip: (DecodedInstruction) -> Bool = { _ in false },
+                                     opcodes: Bool = false,
                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
         let id = try program.info().id
-        let expected = try bpftool(["prog", "dump", "xlated", "id", "\(id)"])
+        let expected = try bpftool(["prog", "dump", "xlated", "id", "\(id)"] + (opcodes ? ["opcodes"] : []))
             .split(separator: "\n").map(String.init)
             .filter { !$0.hasPrefix("; ") && !$0.isEmpty }
-        let ours = try disassembler(for: program).lines(translated)
-        let decoded = translated.decodedSlots()
+        var disassembler = try disassembler(for: program)
+        disassembler.showsOpcodes = opcodes
+        let ours = try disassembler.lines(translated)
+        // With opcodes, each instruction has a second line of raw bytes.
+        let decoded = translated.decodedSlots().flatMap { opcodes ? [$0, $0] : [$0] }
         #expect(ours.count == expected.count, "bpftool printed \(expected.count) lines, we printed \(ours.count)", sourceLocation: sourceLocation)
         var compared = 0
         for (index, (mine, theirs)) in zip(ours, expected).enumerated() {

@@ -47,7 +47,7 @@ public enum DecodedInstruction: Hashable, Sendable {
     /// `may_goto pc+offset`: a loop-bound pseudo-jump the verifier turns into a counter
     /// (JMP|JCOND with src = BPF_MAY_GOTO).
     case mayGoto(offset: Int16)
-    /// `if dst cond operand goto pc+offset`.
+    /// `if dst cond operand goto pc+offset` (`condition` is never `.always`: that is `.jump`).
     case conditionalJump(JumpCondition, Width, dst: Register, Operand, offset: Int16)
     case call(CallTarget)
     case exit

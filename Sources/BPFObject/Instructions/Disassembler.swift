@@ -24,10 +24,15 @@ public struct Disassembler: Sendable {
     /// default: `unknown`, `kernel-function`, or the signed offset.
     public var callName: (@Sendable (_ target: CallTarget, _ instruction: Instruction) -> String?)?
 
+    /// Follows each line with the instruction's raw bytes, as `bpftool prog dump xlated ... opcodes`.
+    public var showsOpcodes: Bool
+
     public init(mapID: (@Sendable (Int32) -> Int32?)? = nil,
-                callName: (@Sendable (CallTarget, Instruction) -> String?)? = nil) {
+                callName: (@Sendable (CallTarget, Instruction) -> String?)? = nil,
+                showsOpcodes: Bool = false) {
         self.mapID = mapID
         self.callName = callName
+        self.showsOpcodes = showsOpcodes
     }
 
     // MARK: Whole programs
@@ -35,11 +40,21 @@ public struct Disassembler: Sendable {
     /// One line per instruction, as `bpftool prog dump xlated` prints them (`%4u: ` then the
     /// instruction; `lddw` takes two indices and one line).
     public func lines(_ program: [Instruction]) -> [String] {
-        program.decodedSlots().map { decoded in
+        var lines: [String] = []
+        for decoded in program.decodedSlots() {
             let index = String(decoded.index)
             let padded = String(repeating: " ", count: max(0, 4 - index.count)) + index
-            return "\(padded): " + text(of: decoded, in: program)
+            lines.append("\(padded): " + text(of: decoded, in: program))
+            if showsOpcodes {
+                let slots = program[decoded.index..<min(program.count, decoded.index + decoded.slotCount)]
+                lines.append("       " + slots.map { slot in
+                    var bytes: [UInt8] = []
+                    slot.encode(into: &bytes)
+                    return bytes.map(hex2).joined(separator: " ")
+                }.joined(separator: " "))
+            }
         }
+        return lines
     }
 
     /// The whole listing, each line ending in a newline.
