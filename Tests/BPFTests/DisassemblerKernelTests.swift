@@ -157,6 +157,47 @@ struct DisassemblerKernelTests {
         try Self.expectMatchesBpftool(program: program, translated: translated, skipping: Self.isV4)
     }
 
+    /// Legacy packet loads (rewritten by the verifier into helper calls), a map-value pointer
+    /// (`map[id:N][0]+16`) and a tail call, in a socket filter.
+    static func packetProgram(valueMapFD: Int32, programArrayFD: Int32) throws -> [Instruction] {
+        var asm = Assembler()
+        asm.mov(.r6, .r1)                                 // LD_ABS/IND read the skb in r6
+        asm.loadPacket(.byte, absolute: 12)
+        asm.loadPacket(.halfWord, absolute: 12)
+        asm.mov(.r7, 14)
+        asm.loadPacket(.word, .r7, indirect: 0)           // big-endian word at 14
+        asm.loadMapValue(.r1, fd: valueMapFD, offset: 16)
+        asm.store(.word, .r1, 0, .r0)
+        asm.mov(.r1, .r6)
+        asm.loadMapFD(.r2, programArrayFD)
+        asm.mov(.r3, 0)
+        asm.call(.tailCall)                               // empty slot: falls through
+        asm.mov(.r0, 0)
+        asm.exit()
+        return try asm.assemble()
+    }
+
+    @Test func packetLoadsMapValuesAndTailCallsMatchBpftool() throws {
+        let values = try Map(MapSpec(name: "isa_dis_value", type: .array, keySize: 4, valueSize: 32, maxEntries: 1))
+        let programs = try Map(MapSpec(name: "isa_dis_progs", type: .progArray, keySize: 4, valueSize: 4, maxEntries: 1))
+        let program = try Program(ProgramSpec(name: "isa_dis_packet", type: .socketFilter,
+                                              instructions: try Self.packetProgram(valueMapFD: values.fd.rawValue,
+                                                                                   programArrayFD: programs.fd.rawValue)))
+        // Socket filters see the packet from the network header on: skb offset 14 is byte 28.
+        var packet = [UInt8](repeating: 0, count: 64)
+        packet[28...31] = [1, 2, 3, 4]
+        _ = try program.testRun(TestRunInput(data: packet))
+        let value = try #require(try values.lookup([0, 0, 0, 0]))
+        #expect(Array(value[16..<20]) == [4, 3, 2, 1])
+
+        let translated = try program.translatedInstructions()
+        let valueMapID = try values.info().id
+        let text = try Self.disassembler(for: program).lines(translated).joined(separator: "\n")
+        #expect(text.contains("r1 = map[id:\(valueMapID)][0]+16"))
+        #expect(text.contains("call bpf_tail_call#12"))
+        try Self.expectMatchesBpftool(program: program, translated: translated)
+    }
+
     // MARK: Support
 
     static func isV4(_ operation: DecodedInstruction) -> Bool {
