@@ -67,7 +67,7 @@ public struct Disassembler: Sendable {
         let slot = program.indices.contains(decoded.index) ? program[decoded.index] : Instruction(opcode: 0)
         switch decoded.result {
         case .success(let operation): return text(of: operation, opcode: slot.opcode, slot: slot)
-        case .failure(let error): return "(\(hex2(slot.opcode))) invalid: \(Self.reasonText(error.reason))"
+        case .failure(let error): return "(\(hex2(slot.opcode))) invalid: \(error.reason)"
         }
     }
 
@@ -258,11 +258,6 @@ public struct Disassembler: Sendable {
 
     private static func unsignedType(_ size: AccessSize) -> String { "u\(size.byteCount * 8)" }
     private static func signedType(_ size: AccessSize) -> String { "s\(size.byteCount * 8)" }
-
-    private static func reasonText(_ reason: InstructionDecodingError.Reason) -> String {
-        InstructionDecodingError(index: 0, instruction: Instruction(opcode: 0), reason: reason)
-            .description.split(separator: ":", maxSplits: 1).last.map { String($0.dropFirst()) } ?? ""
-    }
 }
 
 /// `%+d`.

@@ -1,7 +1,7 @@
-/// Why a slot does not decode to an `DecodedInstruction`. Decoding never traps: every malformed input,
+/// Why a slot does not decode to a `DecodedInstruction`. Decoding never traps: every malformed input,
 /// including a truncated `lddw`, becomes one of these.
 public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Reason: Hashable, Sendable {
+    public enum Reason: Hashable, Sendable, CustomStringConvertible {
         /// No instruction has this opcode byte (or this opcode with these selector fields).
         case unknownOpcode
         /// A field the instruction does not use holds a non-zero value (the verifier rejects these
@@ -17,6 +17,18 @@ public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringC
         case missingInstruction
         /// The second slot of `lddw` is not opcode 0 with zero registers and offset.
         case malformedLoadImmediate64SecondSlot
+
+        public var description: String {
+            switch self {
+            case .unknownOpcode: "unknown opcode"
+            case .reservedField(let field): "reserved field '\(field)' is not zero"
+            case .invalidRegister(let number): "invalid register r\(number)"
+            case .invalidField(let field): "invalid \(field)"
+            case .truncatedLoadImmediate64: "lddw is missing its second slot"
+            case .missingInstruction: "no instruction at this index"
+            case .malformedLoadImmediate64SecondSlot: "second slot of lddw must have opcode 0 and zero registers and offset"
+            }
+        }
     }
 
     /// Index of the offending slot in the program.
@@ -31,17 +43,7 @@ public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringC
     }
 
     public var description: String {
-        let what: String
-        switch reason {
-        case .unknownOpcode: what = "unknown opcode"
-        case .reservedField(let field): what = "reserved field '\(field)' is not zero"
-        case .invalidRegister(let number): what = "invalid register r\(number)"
-        case .invalidField(let field): what = "invalid \(field)"
-        case .truncatedLoadImmediate64: what = "lddw is missing its second slot"
-        case .missingInstruction: what = "no instruction at this index"
-        case .malformedLoadImmediate64SecondSlot: what = "second slot of lddw must have opcode 0 and zero registers and offset"
-        }
-        return "instruction \(index) (opcode 0x\(String(instruction.opcode, radix: 16))): \(what)"
+        "instruction \(index) (opcode 0x\(String(instruction.opcode, radix: 16))): \(reason)"
     }
 }
 
@@ -67,14 +69,8 @@ extension DecodedInstruction {
 
     /// Decodes one instruction; `next` is the following slot, needed only by `lddw`.
     public static func decode(_ insn: Instruction, next: Instruction?, index: Int = 0) -> Result<DecodedInstruction, InstructionDecodingError> {
-        var decoder = SlotDecoder(insn: insn, next: next, index: index)
-        do {
-            return .success(try decoder.decode())
-        } catch let error as InstructionDecodingError {
-            return .failure(error)
-        } catch {
-            return .failure(InstructionDecodingError(index: index, instruction: insn, reason: .unknownOpcode))
-        }
+        let decoder = SlotDecoder(insn: insn, next: next, index: index)
+        return Result { () throws(InstructionDecodingError) in try decoder.decode() }
     }
 }
 
@@ -94,8 +90,15 @@ extension Array where Element == Instruction {
     }
 
     /// Decodes a whole program, throwing the first decoding error.
-    public func decodedInstructions() throws -> [DecodedInstruction] {
-        try decodedSlots().map { try $0.result.get() }
+    public func decodedInstructions() throws(InstructionDecodingError) -> [DecodedInstruction] {
+        var instructions: [DecodedInstruction] = []
+        for slot in decodedSlots() {
+            switch slot.result {
+            case .success(let instruction): instructions.append(instruction)
+            case .failure(let error): throw error
+            }
+        }
+        return instructions
     }
 }
 
@@ -109,26 +112,26 @@ private struct SlotDecoder {
         InstructionDecodingError(index: index, instruction: insn, reason: reason)
     }
 
-    func register(_ number: UInt8) throws -> Register {
+    func register(_ number: UInt8) throws(InstructionDecodingError) -> Register {
         guard let register = Register(rawValue: number) else { throw fail(.invalidRegister(number)) }
         return register
     }
-    var dst: Register { get throws { try register(insn.dst) } }
-    var src: Register { get throws { try register(insn.src) } }
+    var dst: Register { get throws(InstructionDecodingError) { try register(insn.dst) } }
+    var src: Register { get throws(InstructionDecodingError) { try register(insn.src) } }
 
-    func zero(_ fields: KeyPath<Instruction, UInt8>...) throws {
+    func zero(_ fields: KeyPath<Instruction, UInt8>...) throws(InstructionDecodingError) {
         for field in fields where insn[keyPath: field] != 0 {
             throw fail(.reservedField(field == \Instruction.dst ? "dst_reg" : "src_reg"))
         }
     }
-    func zeroOffset() throws { if insn.offset != 0 { throw fail(.reservedField("off")) } }
-    func zeroImmediate() throws { if insn.immediate != 0 { throw fail(.reservedField("imm")) } }
+    func zeroOffset() throws(InstructionDecodingError) { if insn.offset != 0 { throw fail(.reservedField("off")) } }
+    func zeroImmediate() throws(InstructionDecodingError) { if insn.immediate != 0 { throw fail(.reservedField("imm")) } }
 
     var size: AccessSize { AccessSize(rawValue: insn.opcode & 0x18)! }
     var mode: UInt8 { insn.opcode & 0xe0 }
     var usesRegisterSource: Bool { insn.opcode & OpcodeByte.sourceRegister != 0 }
 
-    mutating func decode() throws -> DecodedInstruction {
+    func decode() throws(InstructionDecodingError) -> DecodedInstruction {
         switch OpcodeClass(rawValue: insn.opcode & 0x07)! {
         case .alu: return try decodeALU(.bits32)
         case .alu64: return try decodeALU(.bits64)
@@ -141,7 +144,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeALU(_ width: Width) throws -> DecodedInstruction {
+    func decodeALU(_ width: Width) throws(InstructionDecodingError) -> DecodedInstruction {
         guard let code = ALUOperation(rawValue: insn.opcode & 0xf0) else { throw fail(.unknownOpcode) }
         switch code {
         case .neg:
@@ -187,7 +190,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeJump(_ width: Width) throws -> DecodedInstruction {
+    func decodeJump(_ width: Width) throws(InstructionDecodingError) -> DecodedInstruction {
         let code = insn.opcode & 0xf0
         switch code {
         case OpcodeByte.callCode:
@@ -239,7 +242,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeLoadX() throws -> DecodedInstruction {
+    func decodeLoadX() throws(InstructionDecodingError) -> DecodedInstruction {
         try zeroImmediate()
         switch mode {
         case AccessMode.memory.rawValue:
@@ -251,7 +254,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeStoreImmediate() throws -> DecodedInstruction {
+    func decodeStoreImmediate() throws(InstructionDecodingError) -> DecodedInstruction {
         if insn.opcode == OpcodeByte.speculationBarrier {
             try zero(\.dst, \.src); try zeroOffset(); try zeroImmediate()
             return .speculationBarrier
@@ -261,7 +264,7 @@ private struct SlotDecoder {
         return .store(size, dst: try dst, offset: insn.offset, .immediate(insn.immediate))
     }
 
-    func decodeStoreX() throws -> DecodedInstruction {
+    func decodeStoreX() throws(InstructionDecodingError) -> DecodedInstruction {
         switch mode {
         case AccessMode.memory.rawValue:
             try zeroImmediate()
@@ -285,7 +288,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeLoad() throws -> DecodedInstruction {
+    func decodeLoad() throws(InstructionDecodingError) -> DecodedInstruction {
         switch mode {
         case AccessMode.immediate.rawValue where size == .doubleWord:
             try zeroOffset()
@@ -296,7 +299,7 @@ private struct SlotDecoder {
             guard let source = PseudoSource(rawValue: insn.src) else { throw fail(.invalidField("lddw pseudo source \(insn.src)")) }
             let low = insn.immediate, high = next.immediate
             // Only constants, map values and BTF variables use the second immediate.
-            func highMustBeZero() throws { if high != 0 { throw fail(.malformedLoadImmediate64SecondSlot) } }
+            func highMustBeZero() throws(InstructionDecodingError) { if high != 0 { throw fail(.malformedLoadImmediate64SecondSlot) } }
             let value: Immediate64
             switch source {
             case .immediate: value = .value(UInt64(UInt32(bitPattern: high)) << 32 | UInt64(UInt32(bitPattern: low)))
