@@ -102,6 +102,17 @@ import Testing
         ])
     }
 
+    /// `.always` makes a plain `goto` whatever the operands (the verifier rejects a JA with
+    /// registers or an immediate set).
+    @Test func alwaysIsAPlainGoto() throws {
+        var asm = Assembler()
+        asm.jump(.always, .r3, 7, to: "end")
+        asm.jump(.always, .r3, .r4, to: "end", is32Bit: true)
+        asm.label("end")
+        asm.exit()
+        #expect(try asm.assemble().decodedInstructions() == [.jump(offset: 1), .jump(offset: 0), .exit])
+    }
+
     @Test func undefinedLabel() {
         var asm = Assembler()
         asm.jump(to: "nowhere")

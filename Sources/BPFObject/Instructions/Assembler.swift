@@ -223,13 +223,15 @@ public struct Assembler: Sendable {
 
     /// `if dst cond imm goto label` (`.always` ignores the operands).
     public mutating func jump(_ condition: JumpCondition, _ dst: Register, _ imm: Int32, to label: String, is32Bit: Bool = false) {
+        if condition == .always { return jump(to: label) }
         let cls: OpcodeClass = is32Bit ? .jmp32 : .jmp
         fixups.append(Fixup(index: count, label: label, field: .offset))
         emit(Instruction(opcode: cls.rawValue | condition.rawValue, dst: dst.rawValue, immediate: imm))
     }
 
-    /// `if dst cond src goto label`.
+    /// `if dst cond src goto label` (`.always` ignores the operands).
     public mutating func jump(_ condition: JumpCondition, _ dst: Register, _ src: Register, to label: String, is32Bit: Bool = false) {
+        if condition == .always { return jump(to: label) }
         let cls: OpcodeClass = is32Bit ? .jmp32 : .jmp
         fixups.append(Fixup(index: count, label: label, field: .offset))
         emit(Instruction(opcode: cls.rawValue | condition.rawValue | OpcodeByte.sourceRegister, dst: dst.rawValue, src: src.rawValue))
