@@ -89,6 +89,11 @@ extension Array where Element == Instruction {
         return result
     }
 
+    /// The name `decodedSlots()` had when the decoded form was called `Operation` (renamed, as
+    /// that clashes with Foundation's `Operation`).
+    @available(*, deprecated, renamed: "decodedSlots()")
+    public func decodedOperations() -> [DecodedSlot] { decodedSlots() }
+
     /// Decodes a whole program, throwing the first decoding error.
     public func decodedInstructions() throws(InstructionDecodingError) -> [DecodedInstruction] {
         var instructions: [DecodedInstruction] = []
