@@ -198,6 +198,27 @@ struct DisassemblerKernelTests {
         try Self.expectMatchesBpftool(program: program, translated: translated)
     }
 
+    /// The helper table agrees with the running kernel's `enum bpf_func_id` (from its BTF).
+    @Test func helperTableMatchesRunningKernel() throws {
+        let header = try Self.bpftool(["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"])
+        var kernelIDs: [String: Int32] = [:]
+        var inEnum = false
+        for line in header.split(separator: "\n") {
+            if line.hasPrefix("enum bpf_func_id {") { inEnum = true; continue }
+            guard inEnum else { continue }
+            if line.hasPrefix("}") { break }
+            // "\tBPF_FUNC_map_lookup_elem = 1,"
+            let parts = line.trimmingCharacters(in: .whitespaces).dropLast().split(separator: " = ")
+            guard parts.count == 2, parts[0].hasPrefix("BPF_FUNC_"), let id = Int32(parts[1]) else { continue }
+            kernelIDs["bpf_" + parts[0].dropFirst("BPF_FUNC_".count)] = id
+        }
+        #expect(kernelIDs.count >= 212)
+        for helper in HelperFunction.allCases {
+            #expect(kernelIDs[helper.kernelName] == helper.rawValue, "\(helper.kernelName)")
+        }
+        #expect(kernelIDs.count == HelperFunction.allCases.count, "the running kernel has helpers the table lacks")
+    }
+
     // MARK: Support
 
     static func isV4(_ operation: DecodedInstruction) -> Bool {
@@ -264,8 +285,8 @@ struct DisassemblerKernelTests {
 
     static func bpftool(_ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/bpftool")
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bpftool"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = Pipe()
