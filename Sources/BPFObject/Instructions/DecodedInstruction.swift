@@ -216,7 +216,8 @@ extension DecodedInstruction {
         }
     }
 
-    private var singleSlot: Instruction {
+    /// The first (for all but `lddw`, the only) slot of the encoding.
+    var singleSlot: Instruction {
         func aluClass(_ width: Width) -> UInt8 { width == .bits64 ? OpcodeClass.alu64.rawValue : OpcodeClass.alu.rawValue }
         func jumpClass(_ width: Width) -> UInt8 { width == .bits64 ? OpcodeClass.jmp.rawValue : OpcodeClass.jmp32.rawValue }
         let jmp = OpcodeClass.jmp.rawValue

@@ -41,18 +41,27 @@ public struct Disassembler: Sendable {
     /// instruction; `lddw` takes two indices and one line).
     public func lines(_ program: [Instruction]) -> [String] {
         var lines: [String] = []
-        for decoded in program.decodedSlots() {
-            let index = String(decoded.index)
-            let padded = String(repeating: " ", count: max(0, 4 - index.count)) + index
-            lines.append("\(padded): " + text(of: decoded, in: program))
+        lines.reserveCapacity(program.count)
+        var index = 0
+        while index < program.count {
+            let decoded = DecodedSlot(index: index, result: DecodedInstruction.decode(program, at: index))
+            var line = ""
+            line.reserveCapacity(64)
+            let number = String(index)
+            if number.utf8.count < 4 { line.append(String(repeating: " ", count: 4 - number.utf8.count)) }
+            line.append(number)
+            line.append(": ")
+            line.append(text(of: decoded, in: program))
+            lines.append(line)
             if showsOpcodes {
-                let slots = program[decoded.index..<min(program.count, decoded.index + decoded.slotCount)]
+                let slots = program[index..<min(program.count, index + decoded.slotCount)]
                 lines.append("       " + slots.map { slot in
                     var bytes: [UInt8] = []
                     slot.encode(into: &bytes)
                     return bytes.map(hex2).joined(separator: " ")
                 }.joined(separator: " "))
             }
+            index += decoded.slotCount
         }
         return lines
     }
@@ -73,89 +82,90 @@ public struct Disassembler: Sendable {
 
     /// One operation's text without the index: `(bf) r1 = r10`.
     public func text(of operation: DecodedInstruction) -> String {
-        let slot = operation.instructions[0]
+        let slot = operation.singleSlot
         return text(of: operation, opcode: slot.opcode, slot: slot)
     }
 
     // MARK: One instruction
 
     private func text(of operation: DecodedInstruction, opcode: UInt8, slot: Instruction) -> String {
-        "(\(hex2(opcode))) " + body(of: operation, slot: slot)
+        var text = "("
+        text.reserveCapacity(56)
+        text.append(hex2(opcode))
+        text.append(") ")
+        text.append(body(of: operation, slot: slot))
+        return text
     }
 
     private func body(of operation: DecodedInstruction, slot: Instruction) -> String {
         switch operation {
         case .arithmetic(let op, let width, let dst, let operand):
-            let r = Self.prefix(width)
             switch operand {
-            case .register(let src): return "\(r)\(dst.rawValue) \(Self.symbol(op)) \(r)\(src.rawValue)"
-            case .immediate(let imm): return "\(r)\(dst.rawValue) \(Self.symbol(op)) \(imm)"
+            case .register(let src): return "\(dst.name(width)) \(Self.symbol(op)) \(src.name(width))"
+            case .immediate(let imm): return "\(dst.name(width)) \(Self.symbol(op)) \(imm)"
             }
         case .moveSignExtend(let width, let dst, let src, let bits):
-            let r = Self.prefix(width)
-            return "\(r)\(dst.rawValue) = (s\(bits.rawValue))\(r)\(src.rawValue)"
+            return "\(dst.name(width)) = (s\(bits.rawValue))\(src.name(width))"
         case .negate(let width, let dst):
-            let r = Self.prefix(width)
-            return "\(r)\(dst.rawValue) = -\(r)\(dst.rawValue)"
+            return "\(dst.name(width)) = -\(dst.name(width))"
         case .byteSwap(let kind, let bits, let dst):
             let name = switch kind {
             case .toLittleEndian: "le"
             case .toBigEndian: "be"
             case .unconditional: "bswap"
             }
-            return "r\(dst.rawValue) = \(name)\(bits.rawValue) r\(dst.rawValue)"
+            return "\(dst.name) = \(name)\(bits.rawValue) \(dst.name)"
         case .addressSpaceCast(let dst, let src, let to, let from):
-            return "r\(dst.rawValue) = addr_space_cast(r\(src.rawValue), \(to), \(from))"
+            return "\(dst.name) = addr_space_cast(\(src.name), \(to), \(from))"
         case .perCPUAddress(let dst, let src):
-            return "r\(dst.rawValue) = &(void __percpu *)(r\(src.rawValue))"
+            return "\(dst.name) = &(void __percpu *)(\(src.name))"
         case .load(let size, let dst, let src, let offset):
-            return "r\(dst.rawValue) = *(\(Self.unsignedType(size)) *)(r\(src.rawValue) \(signed(offset)))"
+            return "\(dst.name) = *(\(Self.unsignedType(size)) *)(\(src.name) \(signed(offset)))"
         case .loadSignExtend(let size, let dst, let src, let offset):
-            return "r\(dst.rawValue) = *(\(Self.signedType(size)) *)(r\(src.rawValue) \(signed(offset)))"
+            return "\(dst.name) = *(\(Self.signedType(size)) *)(\(src.name) \(signed(offset)))"
         case .store(let size, let dst, let offset, let operand):
             let value = switch operand {
-            case .register(let src): "r\(src.rawValue)"
+            case .register(let src): "\(src.name)"
             case .immediate(let imm): "\(imm)"
             }
-            return "*(\(Self.unsignedType(size)) *)(r\(dst.rawValue) \(signed(offset))) = \(value)"
+            return "*(\(Self.unsignedType(size)) *)(\(dst.name) \(signed(offset))) = \(value)"
         case .atomic(let op, let size, let dst, let offset, let src):
-            let pointer = "(\(Self.unsignedType(size)) *)(r\(dst.rawValue) \(signed(offset)))"
+            let pointer = "(\(Self.unsignedType(size)) *)(\(dst.name) \(signed(offset)))"
             let bits = size == .doubleWord ? "64" : ""
             switch op {
             case .add, .or, .and, .xor:
-                return "lock *\(pointer) \(Self.symbol(op.arithmetic!)) r\(src.rawValue)"
+                return "lock *\(pointer) \(Self.symbol(op.arithmetic ?? .add)) \(src.name)"
             case .fetchAdd, .fetchOr, .fetchAnd, .fetchXor:
-                return "r\(src.rawValue) = atomic\(bits)_fetch_\(Self.atomicName(op))(\(pointer), r\(src.rawValue))"
+                return "\(src.name) = atomic\(bits)_fetch_\(Self.atomicName(op))(\(pointer), \(src.name))"
             case .exchange:
-                return "r\(src.rawValue) = atomic\(bits)_xchg(\(pointer), r\(src.rawValue))"
+                return "\(src.name) = atomic\(bits)_xchg(\(pointer), \(src.name))"
             case .compareExchange:
-                return "r0 = atomic\(bits)_cmpxchg(\(pointer), r0, r\(src.rawValue))"
+                return "r0 = atomic\(bits)_cmpxchg(\(pointer), r0, \(src.name))"
             }
         case .loadAcquire(let size, let dst, let src, let offset):
-            return "r\(dst.rawValue) = load_acquire((\(Self.unsignedType(size)) *)(r\(src.rawValue) \(signed(offset))))"
+            return "\(dst.name) = load_acquire((\(Self.unsignedType(size)) *)(\(src.name) \(signed(offset))))"
         case .storeRelease(let size, let dst, let offset, let src):
-            return "store_release((\(Self.unsignedType(size)) *)(r\(dst.rawValue) \(signed(offset))), r\(src.rawValue))"
+            return "store_release((\(Self.unsignedType(size)) *)(\(dst.name) \(signed(offset))), \(src.name))"
         case .loadPacketAbsolute(let size, let imm):
             return "r0 = *(\(Self.unsignedType(size)) *)skb[\(imm)]"
         case .loadPacketIndirect(let size, let src, let imm):
-            return "r0 = *(\(Self.unsignedType(size)) *)skb[r\(src.rawValue) + \(imm)]"
+            return "r0 = *(\(Self.unsignedType(size)) *)skb[\(src.name) + \(imm)]"
         case .loadImmediate64(let dst, let value):
-            return "r\(dst.rawValue) = \(immediateText(value))"
+            return "\(dst.name) = \(immediateText(value))"
         case .jump(let offset):
             return "goto pc\(signed(offset))"
         case .jumpLong(let offset):
             return "gotol pc\(signed(offset))"
         case .jumpIndirect(let dst):
-            return "gotox r\(dst.rawValue)"
+            return "gotox \(dst.name)"
         case .mayGoto(let offset):
             return "may_goto pc\(signed(offset))"
         case .conditionalJump(let condition, let width, let dst, let operand, let offset):
-            let r = width == .bits32 ? "w" : "r"
             let right = switch operand {
-            case .register(let src): "\(r)\(src.rawValue)"
+            case .register(let src): "\(src.name(width))"
             case .immediate(let imm): "0x" + String(UInt32(bitPattern: imm), radix: 16)
             }
-            return "if \(r)\(dst.rawValue) \(Self.symbol(condition)) \(right) goto pc\(signed(offset))"
+            return "if \(dst.name(width)) \(Self.symbol(condition)) \(right) goto pc\(signed(offset))"
         case .call(let target):
             return callText(target, slot: slot)
         case .exit:
@@ -198,7 +208,6 @@ public struct Disassembler: Sendable {
 
     // MARK: Spelling
 
-    private static func prefix(_ width: Width) -> String { width == .bits32 ? "w" : "r" }
 
     private static func symbol(_ operation: ArithmeticOperation) -> String {
         switch operation {
@@ -256,18 +265,42 @@ public struct Disassembler: Sendable {
         }
     }
 
-    private static func unsignedType(_ size: AccessSize) -> String { "u\(size.byteCount * 8)" }
-    private static func signedType(_ size: AccessSize) -> String { "s\(size.byteCount * 8)" }
+    private static func unsignedType(_ size: AccessSize) -> String {
+        switch size {
+        case .byte: "u8"
+        case .halfWord: "u16"
+        case .word: "u32"
+        case .doubleWord: "u64"
+        }
+    }
+    private static func signedType(_ size: AccessSize) -> String {
+        switch size {
+        case .byte: "s8"
+        case .halfWord: "s16"
+        case .word: "s32"
+        case .doubleWord: "s64"
+        }
+    }
+}
+
+/// "r0"…"r11" and "w0"…"w11", built once: register names are much of a listing.
+private let registerNames: [String] = (0...11).map { "r\($0)" }
+private let wordRegisterNames: [String] = (0...11).map { "w\($0)" }
+
+extension Register {
+    /// `r3`.
+    fileprivate var name: String { registerNames[Int(rawValue)] }
+    /// `w3` for 32-bit operations, else `r3`.
+    fileprivate func name(_ width: Width) -> String { width == .bits32 ? wordRegisterNames[Int(rawValue)] : name }
 }
 
 /// `%+d`.
-private func signed<T: BinaryInteger>(_ value: T) -> String { value < 0 ? "\(value)" : "+\(value)" }
+private func signed(_ value: Int16) -> String { value < 0 ? String(value) : "+" + String(value) }
+private func signed(_ value: Int32) -> String { value < 0 ? String(value) : "+" + String(value) }
 
-/// `%02x`.
-private func hex2(_ byte: UInt8) -> String {
-    let digits = String(byte, radix: 16)
-    return digits.count < 2 ? "0" + digits : digits
-}
+/// `%02x`, from a table built once.
+private let hexBytes: [String] = (0...255).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+private func hex2(_ byte: UInt8) -> String { hexBytes[Int(byte)] }
 
 extension Disassembler {
     /// The call naming `bpftool prog dump xlated` uses for a program read back from the kernel:

@@ -124,11 +124,8 @@ private struct SlotDecoder {
     var dst: Register { get throws(InstructionDecodingError) { try register(insn.dst) } }
     var src: Register { get throws(InstructionDecodingError) { try register(insn.src) } }
 
-    func zero(_ fields: KeyPath<Instruction, UInt8>...) throws(InstructionDecodingError) {
-        for field in fields where insn[keyPath: field] != 0 {
-            throw fail(.reservedField(field == \Instruction.dst ? "dst_reg" : "src_reg"))
-        }
-    }
+    func zeroDst() throws(InstructionDecodingError) { if insn.dst != 0 { throw fail(.reservedField("dst_reg")) } }
+    func zeroSrc() throws(InstructionDecodingError) { if insn.src != 0 { throw fail(.reservedField("src_reg")) } }
     func zeroOffset() throws(InstructionDecodingError) { if insn.offset != 0 { throw fail(.reservedField("off")) } }
     func zeroImmediate() throws(InstructionDecodingError) { if insn.immediate != 0 { throw fail(.reservedField("imm")) } }
 
@@ -154,10 +151,10 @@ private struct SlotDecoder {
         switch code {
         case .neg:
             guard !usesRegisterSource else { throw fail(.unknownOpcode) }
-            try zero(\.src); try zeroOffset(); try zeroImmediate()
+            try zeroSrc(); try zeroOffset(); try zeroImmediate()
             return .negate(width, dst: try dst)
         case .end:
-            try zero(\.src); try zeroOffset()
+            try zeroSrc(); try zeroOffset()
             guard let bits = ByteSwapWidth(rawValue: insn.immediate) else { throw fail(.invalidField("byte swap width \(insn.immediate)")) }
             let kind: ByteSwapKind
             switch (width, usesRegisterSource) {
@@ -190,7 +187,7 @@ private struct SlotDecoder {
                 try zeroImmediate()
                 return .arithmetic(operation, width, dst: try dst, .register(try src))
             }
-            try zero(\.src)
+            try zeroSrc()
             return .arithmetic(operation, width, dst: try dst, .immediate(insn.immediate))
         }
     }
@@ -200,7 +197,7 @@ private struct SlotDecoder {
         switch code {
         case OpcodeByte.callCode:
             guard width == .bits64, !usesRegisterSource else { throw fail(.unknownOpcode) }
-            try zero(\.dst)
+            try zeroDst()
             switch CallKind(rawValue: insn.src) {
             case .helper:
                 try zeroOffset()
@@ -215,23 +212,23 @@ private struct SlotDecoder {
             }
         case OpcodeByte.exitCode:
             guard width == .bits64, !usesRegisterSource else { throw fail(.unknownOpcode) }
-            try zero(\.dst, \.src); try zeroOffset(); try zeroImmediate()
+            try zeroDst(); try zeroSrc(); try zeroOffset(); try zeroImmediate()
             return .exit
         case OpcodeByte.conditionalPseudoJumpCode:
             guard width == .bits64, !usesRegisterSource else { throw fail(.unknownOpcode) }
             // src selects the kind of conditional pseudo-jump; BPF_MAY_GOTO (0) is the only one.
-            try zero(\.dst, \.src); try zeroImmediate()
+            try zeroDst(); try zeroSrc(); try zeroImmediate()
             return .mayGoto(offset: insn.offset)
         case JumpCondition.always.rawValue:
             switch (width, usesRegisterSource) {
             case (.bits64, false):
-                try zero(\.dst, \.src); try zeroImmediate()
+                try zeroDst(); try zeroSrc(); try zeroImmediate()
                 return .jump(offset: insn.offset)
             case (.bits32, false):
-                try zero(\.dst, \.src); try zeroOffset()
+                try zeroDst(); try zeroSrc(); try zeroOffset()
                 return .jumpLong(offset: insn.immediate)
             case (.bits64, true):
-                try zero(\.src); try zeroOffset(); try zeroImmediate()
+                try zeroSrc(); try zeroOffset(); try zeroImmediate()
                 return .jumpIndirect(dst: try dst)
             case (.bits32, true):
                 throw fail(.unknownOpcode)
@@ -242,7 +239,7 @@ private struct SlotDecoder {
                 try zeroImmediate()
                 return .conditionalJump(condition, width, dst: try dst, .register(try src), offset: insn.offset)
             }
-            try zero(\.src)
+            try zeroSrc()
             return .conditionalJump(condition, width, dst: try dst, .immediate(insn.immediate), offset: insn.offset)
         }
     }
@@ -261,11 +258,11 @@ private struct SlotDecoder {
 
     func decodeStoreImmediate() throws(InstructionDecodingError) -> DecodedInstruction {
         if insn.opcode == OpcodeByte.speculationBarrier {
-            try zero(\.dst, \.src); try zeroOffset(); try zeroImmediate()
+            try zeroDst(); try zeroSrc(); try zeroOffset(); try zeroImmediate()
             return .speculationBarrier
         }
         guard mode == AccessMode.memory.rawValue else { throw fail(.unknownOpcode) }
-        try zero(\.src)
+        try zeroSrc()
         return .store(size, dst: try dst, offset: insn.offset, .immediate(insn.immediate))
     }
 
@@ -317,10 +314,10 @@ private struct SlotDecoder {
             }
             return .loadImmediate64(dst: try dst, value)
         case AccessMode.packetAbsolute.rawValue where size != .doubleWord:
-            try zero(\.dst, \.src); try zeroOffset()
+            try zeroDst(); try zeroSrc(); try zeroOffset()
             return .loadPacketAbsolute(size, immediate: insn.immediate)
         case AccessMode.packetIndirect.rawValue where size != .doubleWord:
-            try zero(\.dst); try zeroOffset()
+            try zeroDst(); try zeroOffset()
             return .loadPacketIndirect(size, src: try src, immediate: insn.immediate)
         default:
             throw fail(.unknownOpcode)
