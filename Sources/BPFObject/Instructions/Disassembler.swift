@@ -496,3 +496,8 @@ extension Disassembler {
         })
     }
 }
+
+extension DecodedInstruction: CustomStringConvertible {
+    /// The instruction as the kernel's disassembler prints it: `(85) call bpf_map_lookup_elem#1`.
+    public var description: String { Disassembler().text(of: self) }
+}
