@@ -55,14 +55,25 @@ struct BTFCommand: ParsableCommand {
             abstract: "List BTF objects loaded in the kernel and the kernel's BTF files.")
 
         func run() throws {
-            for info in try KernelBTF.loadedObjects() {
-                var line = "\(info.id): name \(info.name.isEmpty ? "<anon>" : info.name)  size \(info.size)B"
-                if info.isKernel { line += "  kernel" }
-                print(line)
+            // Which programs and maps use each BTF object, as bpftool shows them.
+            var programs: [UInt32: [UInt32]] = [:]
+            var maps: [UInt32: [UInt32]] = [:]
+            for id in (try? KernelObjects.ids(of: .program)) ?? [] {
+                if let fd = try? KernelObjects.open(.program, id: id), let info = try? ProgramInfo(fd: fd), info.btfID != 0 {
+                    programs[info.btfID, default: []].append(id)
+                }
             }
-            let files = KernelBTF.sysfsNames()
-            if !files.isEmpty {
-                print("/sys/kernel/btf: " + files.joined(separator: " "))
+            for id in (try? KernelObjects.ids(of: .map)) ?? [] {
+                if let fd = try? KernelObjects.open(.map, id: id), let info = try? MapInfo(fd: fd), info.btfID != 0 {
+                    maps[info.btfID, default: []].append(id)
+                }
+            }
+            for info in try KernelBTF.loadedObjects() {
+                let name = info.isKernel ? "[\(info.name)]" : info.name.isEmpty ? "<anon>" : info.name
+                var line = "\(info.id): name \(name)  size \(info.size)B"
+                if let ids = programs[info.id] { line += "  prog_ids " + ids.map(String.init).joined(separator: ",") }
+                if let ids = maps[info.id] { line += "  map_ids " + ids.map(String.init).joined(separator: ",") }
+                print(line)
             }
         }
     }

@@ -190,4 +190,9 @@ public struct BTFSectionVariable: Sendable, Hashable {
     public let type: UInt32
     public let offset: UInt32
     public let size: UInt32
+    public init(type: UInt32, offset: UInt32, size: UInt32) {
+        self.type = type
+        self.offset = offset
+        self.size = size
+    }
 }
