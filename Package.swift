@@ -22,6 +22,8 @@ let package = Package(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Benchmarks/run-btf.sh: BTF parsing against libbpf's btf__parse.
+        .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
     ],

@@ -17,19 +17,24 @@ import Foundation
 public final class BTF: @unchecked Sendable {
     /// The blob in host byte order (swapped at parse time if it was foreign-endian).
     let storage: UnsafeMutableRawBufferPointer
+    @usableFromInline
     let bytes: UnsafeRawPointer
     let typesStart: Int
     let typesEnd: Int
+    @usableFromInline
     let stringsStart: Int
     /// Length of this blob's own string section.
+    @usableFromInline
     let stringsLength: Int
     /// Byte offset (into `storage`) of each own type record; index 0 is `firstTypeID`.
+    @usableFromInline
     let offsets: [UInt32]
     /// The BTF this one extends (split BTF), or nil.
     public let base: BTF?
     /// The first id defined by this blob: 1 for base BTF, `base.typeCount` for split BTF.
     public let firstTypeID: UInt32
     /// Offset added to this blob's own string offsets: the total string length of the base chain.
+    @usableFromInline
     let stringOffsetBase: UInt32
     /// Whether the blob was stored big-endian.
     public let isBigEndian: Bool
@@ -37,7 +42,12 @@ public final class BTF: @unchecked Sendable {
     private let indexLock = NSLock()
     private var nameIndexStorage: [String: [UInt32]]?
 
-    deinit { storage.deallocate() }
+    /// Whether `storage` is a private file mapping (munmap) rather than heap memory.
+    private let isMapped: Bool
+
+    deinit {
+        if isMapped { munmap(storage.baseAddress, storage.count) } else { storage.deallocate() }
+    }
 
     /// All type ids including void (0) and the base's: valid ids are `0..<typeCount`.
     public var typeCount: Int { Int(firstTypeID) + offsets.count }
@@ -58,16 +68,22 @@ public final class BTF: @unchecked Sendable {
         try self.init(copying: buffer, base: base, keepAlive: ())
     }
 
-    private init(copying source: UnsafeRawBufferPointer, base: BTF?, keepAlive: some Any) throws {
+    private convenience init(copying source: UnsafeRawBufferPointer, base: BTF?, keepAlive: some Any) throws {
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(source.count, 1), alignment: 8)
         if let address = source.baseAddress, source.count > 0 {
             storage.baseAddress!.copyMemory(from: address, byteCount: source.count)
         }
         withExtendedLifetime(keepAlive) {}
-        let owned = UnsafeMutableRawBufferPointer(rebasing: storage[0..<source.count])
+        try self.init(adopting: storage, count: source.count, base: base)
+    }
+
+    /// Takes ownership of `storage` (deallocated on failure too) holding `count` bytes of BTF.
+    private init(adopting storage: UnsafeMutableRawBufferPointer, count: Int, base: BTF?, isMapped: Bool = false) throws {
+        let owned = UnsafeMutableRawBufferPointer(rebasing: storage[0..<count])
+        self.isMapped = isMapped
         do {
             let layout = try BTFParser.parse(owned, base: base)
-            self.storage = storage
+            self.storage = owned
             self.bytes = UnsafeRawPointer(storage.baseAddress!)
             self.typesStart = layout.typesStart
             self.typesEnd = layout.typesEnd
@@ -79,48 +95,74 @@ public final class BTF: @unchecked Sendable {
             self.stringOffsetBase = base.map { UInt32($0.totalStringLength) } ?? 0
             self.isBigEndian = layout.isBigEndian
         } catch {
-            storage.deallocate()
+            if isMapped { munmap(storage.baseAddress, storage.count) } else { storage.deallocate() }
             throw error
         }
     }
 
-    /// Reads and parses a BTF file (e.g. /sys/kernel/btf/vmlinux).
+    /// Reads and parses a BTF file (e.g. /sys/kernel/btf/vmlinux), reading straight into the
+    /// storage the parsed BTF keeps (no intermediate copy). Kernel BTF under /sys/kernel/btf is
+    /// mapped instead of read where the kernel allows it (Linux 6.16+ supports mmap of these
+    /// files; they never change, so the mapping cannot shrink under us): no copy at all.
     public convenience init(contentsOfFile path: String, base: BTF? = nil) throws {
-        let data = try BTF.readFile(path)
-        try self.init(data, base: base)
+        if path.hasPrefix("/sys/kernel/btf/"), let mapped = BTF.mapFile(path) {
+            try self.init(adopting: mapped, count: mapped.count, base: base, isMapped: true)
+            return
+        }
+        let (storage, count) = try BTF.readFile(path)
+        try self.init(adopting: storage, count: count, base: base)
+    }
+
+    /// A private, copy-on-write mapping of the whole file (writable so a foreign-endian blob can
+    /// be swapped in place), or nil if the file cannot be mapped.
+    static func mapFile(_ path: String) -> UnsafeMutableRawBufferPointer? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0 else { return nil }
+        let length = Int(info.st_size)
+        guard let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, fd, 0), address != MAP_FAILED else {
+            return nil
+        }
+        return UnsafeMutableRawBufferPointer(start: address, count: length)
     }
 
     /// Reads a whole file with read(2); sysfs files may report a size of 0 or change, so it
-    /// reads until end of file.
-    static func readFile(_ path: String) throws -> [UInt8] {
+    /// reads until end of file. The caller owns the returned buffer.
+    static func readFile(_ path: String) throws -> (UnsafeMutableRawBufferPointer, Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BTFError.notFound("file \(path) (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var info = stat()
         var capacity = 1 << 16
         if fstat(fd, &info) == 0, info.st_size > 0 { capacity = Int(info.st_size) + 1 }
-        var result = [UInt8](repeating: 0, count: capacity)
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
         var filled = 0
         while true {
-            if filled == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
-            let got = result.withUnsafeMutableBytes { buffer in
-                read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+            if filled == buffer.count {
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 8)
+                larger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: filled)
+                buffer.deallocate()
+                buffer = larger
             }
+            let got = read(fd, buffer.baseAddress! + filled, buffer.count - filled)
             if got < 0 {
                 if errno == EINTR { continue }
-                throw BTFError.notFound("readable file \(path) (\(String(cString: strerror(errno))))")
+                let reason = String(cString: strerror(errno))
+                buffer.deallocate()
+                throw BTFError.notFound("readable file \(path) (\(reason))")
             }
             if got == 0 { break }
             filled += got
         }
-        result.removeSubrange(filled...)
-        return result
+        return (buffer, filled)
     }
 
     // MARK: - Raw record access (all bounds were checked by the parser)
 
     /// The BTF (this or a base) that holds `id` and the record's byte offset there.
-    @inline(__always)
+    @usableFromInline
     func locate(_ id: UInt32) -> (btf: BTF, offset: Int)? {
         if id >= firstTypeID {
             let index = Int(id - firstTypeID)
@@ -131,7 +173,7 @@ public final class BTF: @unchecked Sendable {
         return base?.locate(id)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func word(_ offset: Int) -> UInt32 { bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
 
     /// Whether `id` names a type (0, void, counts as valid).
@@ -163,6 +205,7 @@ public final class BTF: @unchecked Sendable {
 
     /// Where the NUL-terminated string at `offset` lives, or nil if the offset is out of range.
     @inline(__always)
+    @inlinable
     func stringPointer(_ offset: UInt32) -> UnsafePointer<UInt8>? {
         if offset < stringOffsetBase { return base?.stringPointer(offset) }
         let local = Int(offset - stringOffsetBase)

@@ -65,42 +65,87 @@ enum BTFParser {
             throw BTFError.badHeader("type and string sections overlap")
         }
 
-        // Pass 1: find every record, swapping words if the blob is foreign-endian.
+        // One pass: find every record (swapping words if the blob is foreign-endian) and note
+        // the largest name offset and type id referenced, so the range checks cost two
+        // comparisons at the end; only a failure walks again to name the culprit.
         let firstID = base.map { $0.typeCount } ?? 1
         var offsets: [UInt32] = []
-        offsets.reserveCapacity(typeLength / 24)
+        offsets.reserveCapacity(typeLength / 16 + 1)
         var position = layout.typesStart
         let end = layout.typesEnd
+        var largestName: UInt32 = 0
+        var largestType: UInt32 = 0
+        let raw = UnsafeRawPointer(start)
+        @inline(__always) func load(_ at: Int) -> UInt32 { raw.loadUnaligned(fromByteOffset: at, as: UInt32.self) }
         while position < end {
-            let id = firstID + offsets.count
             guard end - position >= 12 else {
+                let id = firstID + offsets.count
                 throw BTFError.truncated(what: "type [\(id)]", offset: position, needed: 12, available: end - position)
             }
             if swapped { for field in 0..<3 { swapWord(start, position + field * 4) } }
-            let info = start.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)
+            let info = load(position + 4)
             let rawKind = (info >> 24) & 0x1f
             let vlen = Int(info & 0xffff)
             guard let trailing = BTFKind.trailingBytes(rawKind: rawKind, vlen: vlen) else {
-                throw BTFError.malformedType(id: UInt32(id), reason: "unknown kind \(rawKind)")
+                throw BTFError.malformedType(id: UInt32(firstID + offsets.count), reason: "unknown kind \(rawKind)")
             }
             let recordSize = 12 + trailing
             guard end - position >= recordSize else {
+                let id = firstID + offsets.count
                 throw BTFError.truncated(what: "type [\(id)] (kind \(BTFKind(rawValue: UInt8(rawKind))!.rawName), vlen \(vlen))", offset: position, needed: recordSize, available: end - position)
             }
             if swapped { for field in stride(from: 12, to: recordSize, by: 4) { swapWord(start, position + field) } }
-            offsets.append(UInt32(position))
+            largestName = max(largestName, load(position))
+            switch rawKind {
+            case 2, 8, 9, 10, 11, 12, 14, 17, 18:
+                largestType = max(largestType, load(position + 8))
+            case 3:
+                largestType = max(largestType, load(position + 12), load(position + 16))
+            case 4, 5, 15:
+                var entry = position + 12
+                let stop = position + recordSize
+                if rawKind == 15 {
+                    while entry < stop { largestType = max(largestType, load(entry)); entry += 12 }
+                } else {
+                    while entry < stop {
+                        largestName = max(largestName, load(entry))
+                        largestType = max(largestType, load(entry + 4))
+                        entry += 12
+                    }
+                }
+            case 6, 13:
+                if rawKind == 13 { largestType = max(largestType, load(position + 8)) }
+                var entry = position + 12
+                let stop = position + recordSize
+                while entry < stop {
+                    largestName = max(largestName, load(entry))
+                    if rawKind == 13 { largestType = max(largestType, load(entry + 4)) }
+                    entry += 8
+                }
+            case 19:
+                var entry = position + 12
+                let stop = position + recordSize
+                while entry < stop { largestName = max(largestName, load(entry)); entry += 12 }
+            default:
+                break
+            }
+            offsets.append(UInt32(truncatingIfNeeded: position))
             position += recordSize
         }
         guard firstID + offsets.count - 1 <= maxTypeID else {
             throw BTFError.badHeader("\(firstID + offsets.count - 1) types exceed the kernel's limit of \(maxTypeID)")
         }
         layout.offsets = offsets
-
-        // Pass 2: every name offset and referenced type id must be in range.
         let typeCount = UInt32(firstID + offsets.count)
-        let baseStrings = base.map { UInt32($0.totalStringLength) } ?? 0
-        let totalStrings = baseStrings + UInt32(stringLength)
-        let raw = UnsafeRawPointer(start)
+        let totalStrings = (base.map { UInt32($0.totalStringLength) } ?? 0) + UInt32(stringLength)
+        if largestName >= totalStrings || largestType >= typeCount {
+            try findOutOfRange(raw, offsets: offsets, firstID: firstID, typeCount: typeCount, totalStrings: totalStrings)
+        }
+        return layout
+    }
+
+    /// The slow path after a range check failed: finds the first bad name or type reference.
+    static func findOutOfRange(_ raw: UnsafeRawPointer, offsets: [UInt32], firstID: Int, typeCount: UInt32, totalStrings: UInt32) throws {
         @inline(__always) func load(_ at: Int) -> UInt32 { raw.loadUnaligned(fromByteOffset: at, as: UInt32.self) }
         for (index, offset) in offsets.enumerated() {
             let at = Int(offset)
@@ -111,16 +156,16 @@ enum BTFParser {
             let vlen = Int(info & 0xffff)
             let sizeOrType = load(at + 8)
             guard nameOffset < totalStrings else { throw BTFError.badString(offset: nameOffset, context: "the name of type [\(id)]") }
-            @inline(__always) func checkType(_ target: UInt32, _ role: @autoclosure () -> String) throws {
+            func checkType(_ target: UInt32, _ role: @autoclosure () -> String) throws {
                 guard target < typeCount else {
                     throw BTFError.malformedType(id: id, reason: "\(role()) refers to type [\(target)] but the last type is [\(typeCount - 1)]")
                 }
             }
-            @inline(__always) func checkName(_ name: UInt32, _ role: @autoclosure () -> String) throws {
+            func checkName(_ name: UInt32, _ role: @autoclosure () -> String) throws {
                 guard name < totalStrings else { throw BTFError.badString(offset: name, context: "\(role()) of type [\(id)]") }
             }
             switch rawKind {
-            case 2, 8, 9, 10, 11, 12, 17, 18, 14:
+            case 2, 8, 9, 10, 11, 12, 14, 17, 18:
                 try checkType(sizeOrType, "its type")
             case 3:
                 try checkType(load(at + 12), "the element type")
@@ -148,7 +193,7 @@ enum BTFParser {
                 break
             }
         }
-        return layout
+        throw BTFError.badHeader("a name or type reference is out of range")
     }
 
     @inline(__always)

@@ -196,3 +196,45 @@ public struct BTFSectionVariable: Sendable, Hashable {
         self.size = size
     }
 }
+
+/// The fixed 12-byte head of a type record (`struct btf_type`), copied out without a reference
+/// to its BTF: the cheap way to scan many types (kind, vlen, name offset, size or type).
+public struct BTFTypeHead: Sendable, Hashable {
+    public let nameOffset: UInt32
+    public let info: UInt32
+    public let sizeOrType: UInt32
+    public var kind: BTFKind { BTFKind(rawValue: UInt8((info >> 24) & 0x1f)) ?? .void }
+    public var vlen: Int { Int(info & 0xffff) }
+    public var kindFlag: Bool { info >> 31 == 1 }
+
+    @inlinable
+    public init(nameOffset: UInt32, info: UInt32, sizeOrType: UInt32) {
+        self.nameOffset = nameOffset
+        self.info = info
+        self.sizeOrType = sizeOrType
+    }
+}
+
+extension BTF {
+    /// The head of type `id` (all zero for void).
+    @inlinable
+    public func head(of id: UInt32) throws -> BTFTypeHead {
+        if id >= firstTypeID {
+            let index = Int(id &- firstTypeID)
+            guard index < offsets.count else { throw BTFError.invalidTypeID(id) }
+            let at = Int(offsets[index])
+            return BTFTypeHead(nameOffset: word(at), info: word(at + 4), sizeOrType: word(at + 8))
+        }
+        guard let (btf, at) = locate(id) else {
+            if id == 0 { return BTFTypeHead(nameOffset: 0, info: 0, sizeOrType: 0) }
+            throw BTFError.invalidTypeID(id)
+        }
+        return BTFTypeHead(nameOffset: btf.word(at), info: btf.word(at + 4), sizeOrType: btf.word(at + 8))
+    }
+
+    /// Whether the string at `offset` is non-empty (a named type), without building a String.
+    @inlinable
+    public func hasName(_ nameOffset: UInt32) -> Bool {
+        nameOffset != 0 && (stringPointer(nameOffset).map { $0[0] != 0 } ?? false)
+    }
+}
