@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "CBPFSysEvents.h"
+
 #define SBPF_ALIGNED_U64 uint64_t __attribute__((aligned(8)))
 
 // MARK: - bpf() syscall and friends
