@@ -12,6 +12,7 @@ struct SwiftBPF: ParsableCommand {
             MapCommand.self,
             LinkCommand.self,
             FeatureCommand.self,
+            BTFCommand.self,
         ]
     )
 
