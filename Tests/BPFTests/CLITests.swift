@@ -319,7 +319,7 @@ struct CLIProgramTests {
     @Test func xlatedDumpEqualsBPFTools() throws {
         let (program, map) = try Self.loadProgramWithMap()
         let id = try program.info().id
-        for flags in [[], ["-j"], ["-p"]] as [[String]] {
+        for flags in [[], ["-j"], ["-p"], ["opcodes"], ["opcodes", "-j"]] as [[String]] {
             let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), ["prog", "dump", "xlated", "id", "\(id)"] + flags)
             let theirs = try CommandRunner.run("/usr/sbin/bpftool", ["prog", "dump", "xlated", "id", "\(id)"] + flags)
             #expect(ours.status == 0, "\(ours.stderr)")

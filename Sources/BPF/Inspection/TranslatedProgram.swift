@@ -22,24 +22,31 @@ public struct TranslatedProgram: Sendable {
         jitedFunctionAddresses = try ProgramInfo.jitedFunctionAddresses(fd: fd)
     }
 
-    /// The listing, one line per instruction (`   3: (85) call bpf_map_lookup_elem#1`).
+    /// The listing, one line per instruction (`   3: (85) call bpf_map_lookup_elem#1`), each
+    /// followed by its raw bytes when `opcodes` is set (bpftool's `opcodes` keyword).
     /// Helper calls in a translated program hold `address - __bpf_call_base`; they are named by
     /// the kernel symbol at that address, as bpftool does, when /proc/kallsyms shows addresses.
-    public func lines() -> [String] {
-        disassembler().lines(instructions)
+    public func lines(opcodes: Bool = false) -> [String] {
+        var disassembler = disassembler()
+        disassembler.showsOpcodes = opcodes
+        return disassembler.lines(instructions)
     }
 
-    /// (slot index, text without the index) for each instruction, for JSON output.
-    public func listing() -> [(index: Int, text: String)] {
+    /// One entry per instruction for structured output: its first slot index, its text without
+    /// the index, and its slots (two for `lddw`).
+    public func listing() -> [(index: Int, text: String, slots: ArraySlice<Instruction>)] {
         let disassembler = disassembler()
-        return instructions.decodedOperations().map { ($0.index, disassembler.text(of: $0, in: instructions)) }
+        return instructions.decodedSlots().map { decoded in
+            let end = min(instructions.count, decoded.index + decoded.slotCount)
+            return (decoded.index, disassembler.text(of: decoded, in: instructions), instructions[decoded.index..<end])
+        }
     }
 
     private func disassembler() -> Disassembler {
         var wanted: Set<UInt64> = []
         let base = KernelSymbols.address(of: "__bpf_call_base")
         if let base {
-            for decoded in instructions.decodedOperations() {
+            for decoded in instructions.decodedSlots() {
                 guard case .success(.call(let target)) = decoded.result else { continue }
                 let slot = instructions[decoded.index]
                 switch target {
