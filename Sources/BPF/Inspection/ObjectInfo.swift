@@ -307,5 +307,5 @@ extension KernelObjects {
     /// Every link with its info, by ascending id.
     public static func links() throws -> [InspectedObject<LinkInfo>] { try all(.link, info: LinkInfo.init(fd:)) }
     /// Every BTF object (vmlinux, modules, programs') with its info, by ascending id.
-    public static func btfObjects() throws -> [InspectedObject<BTFInfo>] { try all(.btf, info: BTFInfo.init(fd:)) }
+    public static func btfObjects() throws -> [InspectedObject<BTFObjectInfo>] { try all(.btf, info: BTFObjectInfo.init(fd:)) }
 }
