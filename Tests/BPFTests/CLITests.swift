@@ -58,10 +58,12 @@ enum CommandRunner {
     }
 }
 
-/// A map created and pinned by bpftool, removed at the end.
+/// A map created and pinned by bpftool, removed at the end. A descriptor is held too, so the
+/// map outlives its pin should anything else on the machine remove pins meanwhile.
 final class BPFToolMap {
     let path: String
     let id: UInt32
+    let fd: OwnedFileDescriptor
 
     init(name: String, type: String, key: Int, value: Int, entries: Int) throws {
         path = "/sys/fs/bpf/sbpf_inspect_\(name)"
@@ -69,7 +71,8 @@ final class BPFToolMap {
         let created = try CommandRunner.bpftool("map", "create", path, "type", type, "key", "\(key)", "value", "\(value)",
                                                 "entries", "\(entries)", "name", name)
         guard created.status == 0 else { throw BPFError.invalidArgument("bpftool map create: \(created.stderr)") }
-        id = try MapInfo(fd: Pinning.open(path)).id
+        fd = try Pinning.open(path)
+        id = try MapInfo(fd: fd).id
     }
 
     func update(key: [String], value: [String]) throws {
