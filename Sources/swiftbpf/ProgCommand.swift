@@ -190,8 +190,10 @@ enum TranslatedListing {
         guard output.isJSON else { return program.lines(opcodes: opcodes).map { $0 + "\n" }.joined() }
         var writer = output.makeWriter()
         writer.beginArray()
-        for (_, text, slots) in program.listing() {
+        for (index, text, slots) in program.listing() {
             writer.beginObject()
+            if let prototype = program.source.prototypes[index] { writer.field("proto", prototype) }
+            if let line = program.source.sourceLines[index] { writer.field("src", line) }
             writer.field("disasm", text)
             if opcodes, let first = slots.first {
                 var bytes: [UInt8] = []

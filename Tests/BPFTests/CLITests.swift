@@ -350,6 +350,55 @@ struct CLIProgramTests {
         #expect(ours.stdout.contains("call pc+"))
     }
 
+    /// A C program with BTF (function prototypes, source lines), a map lookup, an atomic add and
+    /// a global subprogram, built with the toolchain's clang and loaded by bpftool.
+    static let sourceProgram = """
+    #define SEC(n) __attribute__((section(n), used))
+    #define __uint(name, val) int (*name)[val]
+    #define __type(name, val) typeof(val) *name
+    typedef unsigned int __u32;
+    typedef unsigned long long __u64;
+    struct xdp_md { __u32 data; __u32 data_end; __u32 data_meta; __u32 ingress_ifindex; __u32 rx_queue_index; };
+    struct { __uint(type, 1); __uint(max_entries, 16); __type(key, __u32); __type(value, __u64); } sbpf_insp_counts SEC(".maps");
+    static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
+    __attribute__((noinline)) int twice(int x) { return x * 2 + 1; }
+    SEC("xdp") int sbpf_insp_src(struct xdp_md *ctx) {
+        __u32 key = ctx->ingress_ifindex;
+        __u64 *value = bpf_map_lookup_elem(&sbpf_insp_counts, &key);
+        if (value)
+            __sync_fetch_and_add(value, 1);
+        return twice(key) & 3;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+    @Test func xlatedDumpWithSourceLinesEqualsBPFTools() throws {
+        let directory = NSTemporaryDirectory() + "sbpf_inspect_src_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.sourceProgram.write(toFile: directory + "/prog.bpf.c", atomically: true, encoding: .utf8)
+        let clang = "/opt/swift/usr/bin/clang"
+        let compiled = try CommandRunner.run(clang, ["-O2", "-g", "-target", "bpf", "-c", directory + "/prog.bpf.c", "-o", directory + "/prog.o"])
+        try #require(compiled.status == 0, "clang -target bpf failed: \(compiled.stderr)")
+        let pin = "/sys/fs/bpf/sbpf_inspect_src"
+        unlink(pin)
+        defer { unlink(pin) }
+        let loaded = try CommandRunner.bpftool("prog", "load", directory + "/prog.o", pin)
+        try #require(loaded.status == 0, "bpftool prog load failed: \(loaded.stderr)")
+        let held = try Pinning.open(pin) // keeps the program should the pin go
+        for flags in [[], ["opcodes"], ["-p"], ["-j", "opcodes"]] as [[String]] {
+            let arguments = ["prog", "dump", "xlated", "pinned", pin] + flags
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "\(flags)")
+        }
+        let text = try CommandRunner.swiftbpf("prog", "dump", "xlated", "id", "\(try ProgramInfo(fd: held).id)").stdout
+        #expect(text.hasPrefix("int sbpf_insp_src(struct xdp_md * ctx):\n; __u32 key = ctx->ingress_ifindex;\n"))
+        #expect(text.contains("\nint twice(int x):\n"))
+        #expect(text.contains("call pc+"))
+    }
+
     @Test func unknownProgramFailsClearly() throws {
         let byID = try CommandRunner.swiftbpf("prog", "show", "id", "4294967295")
         #expect(byID.status == 255)
