@@ -238,6 +238,71 @@ struct CLIMapTests {
         }
     }
 
+    /// Maps with BTF key/value types (an integer, a struct with an array, an enum and a bool, a
+    /// per-CPU long), created by libbpf through bpftool and kept alive by the program using them.
+    static let typedMapsProgram = """
+    #define SEC(n) __attribute__((section(n), used))
+    #define __uint(name, val) int (*name)[val]
+    #define __type(name, val) typeof(val) *name
+    typedef unsigned int __u32;
+    typedef unsigned long long __u64;
+    enum sbpf_state { SBPF_IDLE = 0, SBPF_BUSY = 7 };
+    struct sbpf_stats { __u64 packets; int delta; short small[3]; enum sbpf_state state; _Bool seen; };
+    struct { __uint(type, 1); __uint(max_entries, 4); __type(key, __u32); __type(value, struct sbpf_stats); } sbpf_insp_stats SEC(".maps");
+    struct { __uint(type, 6); __uint(max_entries, 1); __type(key, __u32); __type(value, long); } sbpf_insp_pcpu SEC(".maps");
+    static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
+    SEC("socket") int sbpf_insp_typed(void *ctx) {
+        __u32 zero = 0;
+        struct sbpf_stats *stats = bpf_map_lookup_elem(&sbpf_insp_stats, &zero);
+        if (stats)
+            stats->delta = -1;
+        long *perCPU = bpf_map_lookup_elem(&sbpf_insp_pcpu, &zero);
+        if (perCPU)
+            *perCPU += 1;
+        return 0;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+    @Test func mapsWithBTFAreDecodedLikeBPFTool() throws {
+        let directory = NSTemporaryDirectory() + "sbpf_inspect_typed_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.typedMapsProgram.write(toFile: directory + "/typed.bpf.c", atomically: true, encoding: .utf8)
+        let compiled = try CommandRunner.run("/opt/swift/usr/bin/clang",
+                                             ["-O2", "-g", "-target", "bpf", "-c", directory + "/typed.bpf.c", "-o", directory + "/typed.o"])
+        try #require(compiled.status == 0, "clang -target bpf failed: \(compiled.stderr)")
+        let pin = "/sys/fs/bpf/sbpf_inspect_typed"
+        unlink(pin)
+        defer { unlink(pin) }
+        let loaded = try CommandRunner.bpftool("prog", "load", directory + "/typed.o", pin)
+        try #require(loaded.status == 0, "bpftool prog load failed: \(loaded.stderr)")
+        let program = try Pinning.open(pin)
+        let mapIDs = try ProgramInfo(fd: program).mapIDs
+        let maps = try mapIDs.map { try MapInfo(fd: KernelObjects.open(.map, id: $0)) }
+        let stats = try #require(maps.first { $0.name == "sbpf_insp_stats" })
+        let perCPU = try #require(maps.first { $0.name == "sbpf_insp_pcpu" })
+        // packets 5, delta -2, small {1, 2, -1}, state SBPF_BUSY, seen true, then padding.
+        let value = "05 00 00 00 00 00 00 00 fe ff ff ff 01 00 02 00 ff ff 00 00 07 00 00 00 01 00 00 00 00 00 00 00"
+        let update = try CommandRunner.run("/usr/sbin/bpftool", ["map", "update", "id", "\(stats.id)", "key", "1", "0", "0", "0", "value", "hex"]
+                                           + value.split(separator: " ").map(String.init))
+        try #require(update.status == 0, "\(update.stderr)")
+        _ = try CommandRunner.bpftool("map", "update", "id", "\(perCPU.id)", "key", "0", "0", "0", "0", "value", "hex",
+                                      "ff", "ff", "ff", "ff", "ff", "ff", "ff", "ff")
+        for arguments in [["map", "dump", "id", "\(stats.id)"], ["map", "dump", "id", "\(stats.id)", "-j"],
+                          ["map", "lookup", "id", "\(stats.id)", "key", "1", "0", "0", "0"],
+                          ["map", "dump", "id", "\(perCPU.id)"], ["map", "dump", "id", "\(perCPU.id)", "-p"]] {
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+        let text = try CommandRunner.swiftbpf("map", "lookup", "id", "\(stats.id)", "key", "1", "0", "0", "0").stdout
+        #expect(text.contains("\"delta\": -2"))
+        #expect(text.contains("\"state\": \"SBPF_BUSY\""))
+        #expect(text.contains("\"seen\": true"))
+    }
+
     @Test func badInputFailsClearly() throws {
         let map = try BPFToolMap(name: "insp_bad", type: "hash", key: 4, value: 8, entries: 4)
         let malformed = try CommandRunner.swiftbpf("map", "update", "id", "\(map.id)", "key", "0xzz", "0", "0", "0",
