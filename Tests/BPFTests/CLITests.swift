@@ -250,9 +250,14 @@ struct CLIMapTests {
     struct sbpf_stats { __u64 packets; int delta; short small[3]; enum sbpf_state state; _Bool seen; };
     struct { __uint(type, 1); __uint(max_entries, 4); __type(key, __u32); __type(value, struct sbpf_stats); } sbpf_insp_stats SEC(".maps");
     struct { __uint(type, 6); __uint(max_entries, 1); __type(key, __u32); __type(value, long); } sbpf_insp_pcpu SEC(".maps");
+    struct sbpf_named { char comm[8]; __u32 pid; };
+    struct { __uint(type, 1); __uint(max_entries, 4); __type(key, __u32); __type(value, struct sbpf_named); } sbpf_insp_named SEC(".maps");
     static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
     SEC("socket") int sbpf_insp_typed(void *ctx) {
         __u32 zero = 0;
+        struct sbpf_named *named = bpf_map_lookup_elem(&sbpf_insp_named, &zero);
+        if (named)
+            named->pid = 1;
         struct sbpf_stats *stats = bpf_map_lookup_elem(&sbpf_insp_stats, &zero);
         if (stats)
             stats->delta = -1;
@@ -282,6 +287,13 @@ struct CLIMapTests {
         let maps = try mapIDs.map { try MapInfo(fd: KernelObjects.open(.map, id: $0)) }
         let stats = try #require(maps.first { $0.name == "sbpf_insp_stats" })
         let perCPU = try #require(maps.first { $0.name == "sbpf_insp_pcpu" })
+        let named = try #require(maps.first { $0.name == "sbpf_insp_named" })
+        // A C string with junk after its NUL, a full array without NUL, one with a tab.
+        for (key, comm) in [("1", "62 61 73 68 00 01 00 00"), ("2", "61 62 63 64 65 66 67 68"), ("3", "61 09 63 00 00 00 00 00")] {
+            let result = try CommandRunner.run("/usr/sbin/bpftool", ["map", "update", "id", "\(named.id)", "key", key, "0", "0", "0", "value", "hex"]
+                                               + (comm + " 2a 00 00 00").split(separator: " ").map(String.init))
+            try #require(result.status == 0, "\(result.stderr)")
+        }
         // packets 5, delta -2, small {1, 2, -1}, state SBPF_BUSY, seen true, then padding.
         let value = "05 00 00 00 00 00 00 00 fe ff ff ff 01 00 02 00 ff ff 00 00 07 00 00 00 01 00 00 00 00 00 00 00"
         let update = try CommandRunner.run("/usr/sbin/bpftool", ["map", "update", "id", "\(stats.id)", "key", "1", "0", "0", "0", "value", "hex"]
@@ -291,7 +303,8 @@ struct CLIMapTests {
                                       "ff", "ff", "ff", "ff", "ff", "ff", "ff", "ff")
         for arguments in [["map", "dump", "id", "\(stats.id)"], ["map", "dump", "id", "\(stats.id)", "-j"],
                           ["map", "lookup", "id", "\(stats.id)", "key", "1", "0", "0", "0"],
-                          ["map", "dump", "id", "\(perCPU.id)"], ["map", "dump", "id", "\(perCPU.id)", "-p"]] {
+                          ["map", "dump", "id", "\(perCPU.id)"], ["map", "dump", "id", "\(perCPU.id)", "-p"],
+                          ["map", "dump", "id", "\(named.id)"], ["map", "dump", "id", "\(named.id)", "-j"]] {
             let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
             let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
             #expect(ours.status == 0, "\(ours.stderr)")
@@ -301,6 +314,7 @@ struct CLIMapTests {
         #expect(text.contains("\"delta\": -2"))
         #expect(text.contains("\"state\": \"SBPF_BUSY\""))
         #expect(text.contains("\"seen\": true"))
+        #expect(try CommandRunner.swiftbpf("map", "lookup", "id", "\(named.id)", "key", "1", "0", "0", "0").stdout.contains("\"comm\": \"bash\""))
     }
 
     @Test func badInputFailsClearly() throws {

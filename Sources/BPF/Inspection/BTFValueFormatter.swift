@@ -27,9 +27,9 @@ public indirect enum FormattedValue: Sendable, Hashable {
 
 /// Decodes raw map keys and values through the map's BTF types, for `map dump` the way bpftool
 /// shows maps created with BTF. Only what it can render faithfully is formatted: integers,
-/// booleans, enums, structs and unions without bitfields, arrays of those, through typedefs and
-/// qualifiers. Anything else (bitfields, pointers, floats, char strings) makes it return nil, and
-/// the caller falls back to raw bytes.
+/// booleans, enums, structs and unions without bitfields, arrays of those, char arrays holding C
+/// strings, through typedefs and qualifiers. Anything else (bitfields, pointers, floats, other
+/// char data) makes it return nil, and the caller falls back to raw bytes.
 public struct BTFValueFormatter: Sendable {
     public let btf: BTF
 
@@ -77,6 +77,9 @@ public struct BTFValueFormatter: Sendable {
             }
             return .object(fields)
         case .array:
+            if let array = type.array, let text = string(bytes, elementType: array.elementType, count: Int(array.count)) {
+                return .string(text)
+            }
             guard let array = type.array, let element = try? btf.type(array.elementType),
                   let elementSize = try? btf.size(of: element.id), elementSize > 0,
                   bytes.count >= elementSize * Int(array.count) else { return nil }
@@ -94,6 +97,19 @@ public struct BTFValueFormatter: Sendable {
 }
 
 extension BTFValueFormatter {
+    /// A char array holding a C string (printable characters up to a NUL; bytes after it are ignored) as
+    /// bpftool shows it; nil when the array is not of `char` or does not hold such a string.
+    func string(_ bytes: ArraySlice<UInt8>, elementType: UInt32, count: Int) -> String? {
+        var id = elementType
+        // Qualifiers are looked through, typedefs are not (a typedef to char is no string).
+        while let type = try? btf.type(id), [.const, .volatile, .restrict, .typeTag].contains(type.kind) { id = type.sizeOrType }
+        guard let element = try? btf.type(id), element.kind == .int, element.storedSize == 1,
+              element.intEncoding.contains(.char) || element.name == "char", bytes.count >= count else { return nil }
+        let characters = bytes.prefix(count)
+        guard let end = characters.firstIndex(of: 0), characters[..<end].allSatisfy({ (0x20...0x7e).contains($0) }) else { return nil }
+        return String(decoding: characters[..<end], as: UTF8.self)
+    }
+
     /// One map element formatted through the map's key and value types; nil if either cannot be.
     public func format(_ entry: MapDumpEntry, keyType: UInt32, valueType: UInt32) -> (key: FormattedValue, values: [FormattedValue])? {
         guard let key = format(entry.key[...], as: keyType) else { return nil }
