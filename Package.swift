@@ -24,6 +24,8 @@ let package = Package(
         ),
         // Ring buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
         .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject", "CBPFSys"], path: "Benchmarks/RingBuffer"),
+        // Tracing attach benchmark (Benchmarks/run-tracing.sh runs it against libbpf).
+        .executableTarget(name: "swiftbpf-bench-tracing", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Tracing"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
     ],
