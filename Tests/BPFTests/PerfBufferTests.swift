@@ -201,6 +201,23 @@ struct PerfBufferTests {
         #expect(samples == 101)
     }
 
+    @Test func failedOpenTakesBackStoredEntries() throws {
+        // CPU 63 does not exist here: opening its ring fails after CPU 0's entry was stored.
+        let events = try Map(MapSpec(name: "evt_pb_wide", type: .perfEventArray, keySize: 4, valueSize: 4, maxEntries: 64))
+        let cpu = PossibleCPUs.online[0]
+        try #require(!PossibleCPUs.online.contains(63))
+        let producer = try PerfBufferProducer(events: events, sampleSize: 8, samplesPerRun: 1)
+        #expect {
+            try PerfBuffer(events, options: .init(cpus: [cpu, 63]))
+        } throws: { error in
+            guard case BPFError.syscall(let failure) = error else { return false }
+            return failure.operation == "perf_event_open" && failure.subject == "perf buffer ring of CPU 63"
+        }
+        // No ring is left behind in the map: the program's output finds no event.
+        try producer.produce(onCPU: cpu)
+        #expect(try producer.tallies() == (1, 1))
+    }
+
     @Test func rejectsBadArguments() throws {
         let ring = try Map(MapSpec(name: "evt_pb_bad", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096))
         #expect(throws: BPFError.self) { try PerfBuffer(ring) }
