@@ -157,7 +157,9 @@ struct PerfBufferTests {
             try producer.produce(onCPU: cpu)
             #expect(try buffer.poll(timeout: .seconds(1)) == 1)
         }
-        // With the entry gone, bpf_perf_event_output fails (-ENOENT) and the program counts it.
+        // The entry is gone (deleting an empty slot is ENOENT), so bpf_perf_event_output fails
+        // and the program counts it.
+        #expect(try events.delete(withUnsafeBytes(of: UInt32(cpu).littleEndian, Array.init)) == false)
         try producer.produce(onCPU: cpu)
         #expect(try producer.tallies() == (2, 1))
         #expect(count == 1)
@@ -213,7 +215,8 @@ struct PerfBufferTests {
             guard case BPFError.syscall(let failure) = error else { return false }
             return failure.operation == "perf_event_open" && failure.subject == "perf buffer ring of CPU 63"
         }
-        // No ring is left behind in the map: the program's output finds no event.
+        // No ring is left behind in the map (deleting an empty perf_event_array slot is ENOENT).
+        #expect(try events.delete(withUnsafeBytes(of: UInt32(cpu).littleEndian, Array.init)) == false)
         try producer.produce(onCPU: cpu)
         #expect(try producer.tallies() == (1, 1))
     }
