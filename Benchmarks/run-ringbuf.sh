@@ -73,7 +73,7 @@ def median(rows, key):
 print()
 print("events/s: median (best) of the runs, wall time; consumer CPU ns/event: median (thread CPU time,")
 print("immune to other load); loss % median; malloc calls during the consume loop, last run")
-header = f"{'scenario':<16} {'libbpf ev/s':>26} {'swift ev/s':>26} {'swift/libbpf':>12} {'cpu ns/ev libbpf':>16} {'cpu ns/ev swift':>15} {'loss% libbpf':>12} {'loss% swift':>11} {'mallocs c/swift':>15} {'accounted':>9}"
+header = f"{'scenario':<18} {'libbpf ev/s':>26} {'swift ev/s':>26} {'swift/libbpf':>12} {'cpu ns/ev libbpf':>16} {'cpu ns/ev swift':>15} {'loss% libbpf':>12} {'loss% swift':>11} {'mallocs c/swift':>15} {'accounted':>9}"
 print(header)
 for scenario in order:
     c, s = cells[scenario]["libbpf"], cells[scenario]["swift"]
@@ -83,5 +83,5 @@ for scenario in order:
     bc, bs = max(float(r["rate"]) for r in c), max(float(r["rate"]) for r in s)
     accounted = all(row["accounted"] == "true" for row in c + s)
     mallocs = f"{c[-1]['mallocs']}/{s[-1]['mallocs']}"
-    print(f"{scenario:<16} {f'{rc:,.0f} ({bc:,.0f})':>26} {f'{rs:,.0f} ({bs:,.0f})':>26} {f'{rs / rc:.2f} ({bs / bc:.2f})':>12} {median(c, 'cpu_ns_per_event'):>16.2f} {median(s, 'cpu_ns_per_event'):>15.2f} {median(c, 'loss_pct'):>12.2f} {median(s, 'loss_pct'):>11.2f} {mallocs:>15} {str(accounted):>9}")
+    print(f"{scenario:<18} {f'{rc:,.0f} ({bc:,.0f})':>26} {f'{rs:,.0f} ({bs:,.0f})':>26} {f'{rs / rc:.2f} ({bs / bc:.2f})':>12} {median(c, 'cpu_ns_per_event'):>16.2f} {median(s, 'cpu_ns_per_event'):>15.2f} {median(c, 'loss_pct'):>12.2f} {median(s, 'loss_pct'):>11.2f} {mallocs:>15} {str(accounted):>9}")
 PY
