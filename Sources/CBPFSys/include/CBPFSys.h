@@ -29,6 +29,10 @@ int sbpf_ioctl_int(int fd, unsigned long request, unsigned long arg);
 int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg);
 /// The errno of the calling thread (Swift's `errno` is fine too; this is for C callers' symmetry).
 int sbpf_errno(void);
+/// pidfd_open(2) (Linux 5.3): a descriptor for process `pid`, the key of task-storage maps.
+int sbpf_pidfd_open(pid_t pid, unsigned int flags);
+/// statfs(2)'s f_type for `path` (e.g. BPF_FS_MAGIC 0xcafe4a11), or -1 with errno set.
+long sbpf_filesystem_type(const char *path);
 
 // perf_event ioctls (include/uapi/linux/perf_event.h).
 #define SBPF_PERF_EVENT_IOC_ENABLE      0x2400UL
