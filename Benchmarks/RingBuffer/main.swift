@@ -13,7 +13,6 @@
 // bpf_ringbuf_reserve/submit in a bounded loop, 8192 records per BPF_PROG_TEST_RUN.
 import BPF
 import BPFObject
-import CBPFSys
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -75,31 +74,10 @@ func threadCPUNanoseconds() -> Int64 {
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
-/// BPF_OBJ_PIN / BPF_OBJ_GET with the attribute's size cut at its last field (`path_fd`): the
-/// kernel rejects non-zero bytes past the fields it knows (CHECK_ATTR), and the tail padding of
-/// a Swift-built `sbpf_obj_attr` (24 bytes, 20 used) is not guaranteed to be zero in optimised
-/// builds — `Pinning.pin`/`open` failed here with EINVAL now and then for exactly that reason.
-func objectCall(_ command: BPFCommand, path: String, fd: Int32 = 0) throws -> Int {
-    let result: Int = path.withCString { cPath in
-        let attr = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
-        defer { attr.deallocate() }
-        attr.initializeMemory(as: UInt8.self, repeating: 0, count: 24)
-        attr.storeBytes(of: UInt64(UInt(bitPattern: cPath)), as: UInt64.self)
-        attr.storeBytes(of: UInt32(bitPattern: fd), toByteOffset: 8, as: UInt32.self)
-        return sbpf_bpf(command.rawValue, attr, 20)
-    }
-    guard result >= 0 else { throw BPFError.syscall(SystemCallFailure(operation: command.description, errno: .current, subject: path)) }
-    return result
-}
-
-func openPinned(_ path: String) throws -> OwnedFileDescriptor {
-    OwnedFileDescriptor(adopting: Int32(try objectCall(.objGet, path: path)), label: "pinned map \(path)")
-}
-
 nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
 
 func consume(_ options: Options) throws {
-    let map = try Map(adopting: try openPinned(options.pin))
+    let map = try Map(adopting: try Pinning.open(options.pin))
     // The tally lives behind a pointer, like the C consumer's context: a captured `var` would
     // add Swift's dynamic exclusivity checks to every record.
     let tally = UnsafeMutablePointer<(count: Int, checksum: UInt64)>.allocate(capacity: 1)
@@ -239,7 +217,7 @@ func run(_ options: Options) throws {
         map = try Map(MapSpec(name: "evt_bench_rb", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.ringSize)))
         producer = try makeProducer(ring: map, counters: counters, recordSize: options.recordSize, iterations: Int32(chunk))
     }
-    _ = try objectCall(.objPin, path: pin, fd: try map.fd.value())
+    try Pinning.pin(map.fd, at: pin)
     defer { unlink(pin) }
 
     func produceAll() throws {
