@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CBPFSys.h"
 #include <errno.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,3 +23,5 @@ int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg) {
 }
 
 int sbpf_errno(void) { return errno; }
+
+int sbpf_setns(int fd, int nstype) { return setns(fd, nstype); }

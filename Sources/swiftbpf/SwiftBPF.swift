@@ -7,6 +7,6 @@ struct SwiftBPF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftbpf",
         abstract: "The eBPF toolkit for Linux, in Swift.",
-        subcommands: []
+        subcommands: [NetCommand.self]
     )
 }

@@ -69,6 +69,11 @@ public struct XDPState: Sendable, Hashable {
         /// `.generic`, `.driver` or `.offload` (never `.automatic`).
         public var mode: XDPMode
         public var id: UInt32
+
+        public init(mode: XDPMode, id: UInt32) {
+            self.mode = mode
+            self.id = id
+        }
     }
 
     public var attached: Attached?
@@ -283,6 +288,6 @@ public enum XDP {
         guard case .syscall(let failure) = error, let state = try? state(of: interface), state.isAttached else { return error }
         return .syscall(SystemCallFailure(
             operation: failure.operation, errno: failure.errno, subject: failure.subject,
-            meaning: failure.meaning + "; attached now: \(state.summary) (detach with `swiftbpf net detach xdp dev \(interface.name)` or close its link)"))
+            meaning: failure.meaning + "; attached now: \(state.summary) (detach with `swiftbpf net detach \(state.programs.first?.mode.bpftoolAttachType ?? "xdp") dev \(interface.name)`, or close its link)"))
     }
 }

@@ -175,8 +175,9 @@ public struct BPFClassifierOptions: Sendable, Hashable {
     /// TCA_BPF_FLAG_ACT_DIRECT: the program's return value is the tc action.
     public var isDirectAction: Bool
     public var tag: [UInt8]?
-    /// bpf actions attached to the classifier (name, program id), as bpftool lists them.
-    public var actions: [BPFActionRecord]
+    /// bpf actions attached to the classifier (name, program id), as bpftool lists them; nil
+    /// when the filter has no action list at all (direct-action filters).
+    public var actions: [BPFActionRecord]?
 }
 
 public struct BPFActionRecord: Sendable, Hashable {
@@ -324,12 +325,13 @@ public final class RouteNetlink: @unchecked Sendable {
         let kind = attributes.string(RouteAttribute.tcKind) ?? ""
         var bpf: BPFClassifierOptions?
         if kind == "bpf", let options = try attributes.nested(RouteAttribute.tcOptions) {
-            var actions: [BPFActionRecord] = []
+            var actions: [BPFActionRecord]?
             if let actionList = try options.nested(RouteAttribute.bpfActions) {
+                actions = []
                 for priority in 0...RouteAttribute.actionMaxPriority {
                     guard let action = try actionList.nested(priority), action.string(RouteAttribute.actionKind) == "bpf",
                           let actionOptions = try action.nested(RouteAttribute.actionOptions) else { continue }
-                    actions.append(BPFActionRecord(name: actionOptions.string(RouteAttribute.actionBPFName),
+                    actions?.append(BPFActionRecord(name: actionOptions.string(RouteAttribute.actionBPFName),
                                                    programID: actionOptions.uint32(RouteAttribute.actionBPFID)))
                 }
             }

@@ -27,6 +27,9 @@ int sbpf_ioctl_int(int fd, unsigned long request, unsigned long arg);
 int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg);
 /// The errno of the calling thread (Swift's `errno` is fine too; this is for C callers' symmetry).
 int sbpf_errno(void);
+/// setns(2), which Glibc does not export to Swift: moves the calling thread into the namespace
+/// behind `fd` (`nstype` CLONE_NEWNET = 0x40000000 for network namespaces).
+int sbpf_setns(int fd, int nstype);
 
 // perf_event ioctls (include/uapi/linux/perf_event.h).
 #define SBPF_PERF_EVENT_IOC_ENABLE      0x2400UL
