@@ -39,7 +39,7 @@ public final class SocketFilterAttachment: Link, @unchecked Sendable {
             let error = Errno.current
             let meaning: String? = switch error {
             case .EINVAL: "the kernel refused the program as a socket filter (it must be of type socket_filter)"
-            case Errno(88): "descriptor \(socket) is not a socket"
+            case Errno(88) /* ENOTSOCK */: "descriptor \(socket) is not a socket"
             case .EPERM: "the socket's filter is locked (SO_LOCK_FILTER)"
             default: nil
             }
