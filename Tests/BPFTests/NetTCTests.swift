@@ -106,6 +106,7 @@ struct NetTCTests {
             #expect(listing.tc.count == 2)
             #expect(listing.bpftoolText().contains("\(interface) clsact/ingress sbpfnet_clscnt:[\(countingID)] id \(countingID)\n"))
             try expectSameXDPAndTC(listing, try topology.bpftoolNetList())
+            #expect(listing.bpftoolText().hasPrefix(try topology.bpftoolNetListText()))
 
             try egress.close()
             #expect(try TC.filters(on: interface, direction: .egress).isEmpty)

@@ -35,6 +35,8 @@ struct NetXDPTests {
             #expect(listing.xdp.map(\.interface) == [interface])
             #expect(listing.bpftoolText().contains("\(interface.name)(\(interface.index)) generic id \(programID)\n"))
             try expectSameXDPAndTC(listing, try topology.bpftoolNetList())
+            // The installed bpftool (7.1) stops after flow_dissector; up to there the text is identical.
+            #expect(listing.bpftoolText().hasPrefix(try topology.bpftoolNetListText()))
 
             // Releasing the owner detaches.
             attachment = nil

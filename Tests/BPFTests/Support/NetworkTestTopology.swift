@@ -98,6 +98,11 @@ final class VethTopology {
         return object
     }
 
+    /// `bpftool net list` (text) as bpftool sees namespace B.
+    func bpftoolNetListText() throws -> String {
+        try runChecked(["nsenter", "--net=/run/netns/\(insideNamespace)", "bpftool", "net", "list"])
+    }
+
     /// Runs `body` on a new thread that has entered namespace B (setns(2) moves only the calling
     /// thread), so interface names, netlink sockets and ifindex-based attachments refer to B.
     func inside<T>(_ body: @escaping () throws -> T) throws -> T {
