@@ -110,8 +110,8 @@ struct NetCommand: ParsableCommand {
             abstract: "Detach the program of ATTACH_TYPE from an interface: ATTACH_TYPE dev NAME.",
             discussion: """
                 For XDP, the same ATTACH_TYPE as at attach time must be given. For tcx, the last
-                program attached without a link is detached; programs held by a BPF link are
-                detached by closing or unpinning the link.
+                program of the chain is detached (as bpftool does); a program held by a BPF link
+                is refused with EBUSY and detaches when its link is closed or unpinned.
                 """
         )
 

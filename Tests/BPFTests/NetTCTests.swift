@@ -46,6 +46,16 @@ struct NetTCTests {
             #expect(entry.kind == "tcx/ingress" && entry.programID == countingID && entry.programName == "sbpfnet_tcxcnt")
             #expect(listing.bpftoolText().contains("\(interface) tcx/ingress sbpfnet_tcxcnt prog_id \(countingID) link_id \(entry.linkID) \n"))
 
+            // A program held by a link cannot be removed with BPF_PROG_DETACH.
+            do {
+                try TCX.detachUnowned(from: interface, direction: .ingress)
+                Issue.record("BPF_PROG_DETACH removed a program held by a tcx link")
+            } catch let error as BPFError {
+                #expect(error.errno == .EBUSY)
+                #expect(error.description.contains("held by a BPF link"))
+            }
+            #expect(try TCX.chain(of: interface, direction: .ingress).entries.map(\.programID) == [countingID])
+
             // Echo replies leave through egress: dropping them makes the pings fail.
             let egress = try TCAttachment.attach(dropping, to: interface, direction: .egress, method: .tcx)
             #expect(try topology.ping(count: 3) == false)

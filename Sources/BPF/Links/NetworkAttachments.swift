@@ -71,7 +71,7 @@ public enum NetworkAttachments {
         var listing = NetworkAttachmentListing()
         listing.flowDissectorProgramID = try flowDissectorProgram()
         let netlink = try RouteNetlink()
-        let interfaces = try netlink.interfaces().filter { only == nil || $0.index == only!.index }
+        let interfaces = try netlink.interfaces().filter { record in only.map { $0.index == record.index } ?? true }
         for record in interfaces {
             guard let state = record.xdp, state.isAttached else { continue }
             listing.xdp.append(.init(interface: NetworkInterface(name: record.name, index: record.index),

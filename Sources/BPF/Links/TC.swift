@@ -235,7 +235,7 @@ public enum TCX {
     }
 
     /// Detaches a program attached without a link (BPF_PROG_DETACH). With no program, the kernel
-    /// removes the last one of the chain that is not held by a link.
+    /// removes the last program of the chain, and refuses (EBUSY) if a link holds that one.
     public static func detachUnowned(_ program: Program? = nil, from interface: NetworkInterface, direction: TCDirection) throws {
         var attr = sbpf_prog_attach_attr()
         attr.target_fd = interface.index
@@ -243,7 +243,8 @@ public enum TCX {
         attr.attach_type = direction.tcxAttachType.rawValue
         try BPFSyscall.call(.progDetach, &attr, subject: "tcx \(direction) of \(interface)") { errno in
             switch errno {
-            case .ENOENT: "no program attached without a link in the tcx \(direction) chain of \(interface) (programs held by links detach when their link is closed or unpinned)"
+            case .ENOENT: "no such program in the tcx \(direction) chain of \(interface)"
+            case .EBUSY: "the program is held by a BPF link; it detaches when its link is closed or unpinned (or with BPF_LINK_DETACH)"
             case .ENODEV: "interface \(interface) no longer exists"
             default: nil
             }
