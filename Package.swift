@@ -22,6 +22,8 @@ let package = Package(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Ring buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
+        .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject", "CBPFSys"], path: "Benchmarks/RingBuffer"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
     ],

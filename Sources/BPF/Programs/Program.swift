@@ -89,7 +89,7 @@ public final class Program: @unchecked Sendable {
                     throw BPFError.verifierRejected(VerifierRejection(programName: spec.name.isEmpty ? label : spec.name, errno: errno, log: logText))
                 }
                 let meaning: String? = switch errno {
-                case .EPERM: "loading programs needs root, or CAP_BPF plus CAP_PERFMON (tracing) or CAP_NET_ADMIN (networking)"
+                case .EPERM: Program.btfAttachedLoadRefusal(spec) ?? "loading programs needs root, or CAP_BPF plus CAP_PERFMON (tracing) or CAP_NET_ADMIN (networking)"
                 case .E2BIG: "the program is too large (\(spec.instructions.count) instructions) for this kernel"
                 default: nil
                 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "CBPFSysEvents.h"
+
 #define SBPF_ALIGNED_U64 uint64_t __attribute__((aligned(8)))
 
 // MARK: - bpf() syscall and friends
@@ -30,6 +32,10 @@ int sbpf_errno(void);
 /// setns(2), which Glibc does not export to Swift: moves the calling thread into the namespace
 /// behind `fd` (`nstype` CLONE_NEWNET = 0x40000000 for network namespaces).
 int sbpf_setns(int fd, int nstype);
+/// pidfd_open(2) (Linux 5.3): a descriptor for process `pid`, the key of task-storage maps.
+int sbpf_pidfd_open(pid_t pid, unsigned int flags);
+/// statfs(2)'s f_type for `path` (e.g. BPF_FS_MAGIC 0xcafe4a11), or -1 with errno set.
+long sbpf_filesystem_type(const char *path);
 
 // perf_event ioctls (include/uapi/linux/perf_event.h).
 #define SBPF_PERF_EVENT_IOC_ENABLE      0x2400UL
