@@ -11,6 +11,9 @@ public final class Cgroup: @unchecked Sendable {
     public let path: String
     public let fd: OwnedFileDescriptor
 
+    /// CGROUP2_SUPER_MAGIC (include/uapi/linux/magic.h): BPF programs attach to cgroup v2 only.
+    static let cgroup2Magic = 0x6367_7270
+
     /// Opens the cgroup directory at `path` (absolute, or relative to the cgroup v2 mount).
     public init(path: String) throws {
         let resolved = path.hasPrefix("/") ? path : try Cgroup.unifiedMountPoint() + "/" + path
@@ -25,9 +28,7 @@ public final class Cgroup: @unchecked Sendable {
             }
         }
         let fd = OwnedFileDescriptor(adopting: raw, label: "cgroup \(resolved)")
-        // Every cgroup v2 directory has cgroup.controllers; v1 hierarchies and plain
-        // directories do not.
-        if faccessat(raw, "cgroup.controllers", F_OK, 0) != 0 {
+        if sbpf_filesystem_type(resolved) != Self.cgroup2Magic {
             throw BPFError.invalidArgument("\(resolved) is not in a cgroup v2 hierarchy (BPF programs attach to cgroup v2 only; mount one with `mount -t cgroup2 none /sys/fs/cgroup/unified`)")
         }
         self.path = resolved
