@@ -1,0 +1,62 @@
+import BPF
+import BPFObject
+import Foundation
+import Testing
+
+@Suite(.kernel, .serialized)
+struct NetNetfilterTests {
+    /// Counts every packet reaching the hook and returns `verdict` (NF_DROP 0, NF_ACCEPT 1).
+    static func counting(_ map: Map, verdict: Int32, name: String) throws -> Program {
+        var asm = Assembler()
+        emitIncrement(&asm, map: map, label: "counted")
+        asm.mov(.r0, verdict)
+        asm.exit()
+        return try Program(ProgramSpec(name: name, type: .netfilter, expectedAttachType: .netfilter, instructions: asm.assemble()))
+    }
+
+    @Test func localInHookCountsAcceptsAndDrops() throws {
+        let topology = try VethTopology()
+        defer { topology.tearDown() }
+        let counts = try makeCounterMap("sbpfnet_nfcnt")
+        let accepting = try Self.counting(counts, verdict: 1, name: "sbpfnet_nfacc")
+        let acceptingID = try accepting.info().id
+        let drops = try makeCounterMap("sbpfnet_nfdrop")
+        let dropping = try Self.counting(drops, verdict: 0, name: "sbpfnet_nfdrop")
+
+        try topology.inside {
+            var attachment: NetfilterAttachment? = try NetfilterAttachment.attach(accepting, family: .ipv4, hook: .localIn, priority: -128)
+            // Only namespace B's IPv4 input is hooked: the three echo requests from A.
+            #expect(try topology.ping(count: 3))
+            #expect(try counter(counts) == 3)
+
+            let listing = try NetworkAttachments.list()
+            let entry = try #require(listing.netfilter.first { $0.programID == acceptingID })
+            #expect(entry.protocolFamily == 2 && entry.hook == 1 && entry.priority == -128 && entry.flags == 0)
+            #expect(listing.bpftoolText().contains("\n\tip input prio -128 prog_id \(acceptingID)"))
+            attachment = nil
+            _ = attachment
+            #expect(try NetworkAttachments.list().netfilter.contains { $0.programID == acceptingID } == false)
+
+            let dropper = try NetfilterAttachment.attach(dropping, family: .ipv4, hook: .localIn, priority: -127, defragment: true)
+            #expect(try topology.ping(count: 2) == false)
+            #expect(try counter(drops) == 2)
+            try dropper.close()
+            #expect(try topology.ping(count: 1))
+            #expect(try counter(drops) == 2)
+        }
+    }
+
+    @Test func reservedPriorityAndWrongProgramAreRefused() throws {
+        let counts = try makeCounterMap("sbpfnet_nfbad")
+        let program = try Self.counting(counts, verdict: 1, name: "sbpfnet_nfbad")
+        #expect(throws: BPFError.self) { _ = try NetfilterAttachment.attach(program, family: .ipv4, hook: .localIn, priority: Int32.min) }
+        // Defragmentation runs at -400: a defragmenting hook must come after it.
+        do {
+            _ = try NetfilterAttachment.attach(program, family: .ipv4, hook: .localIn, priority: -500, defragment: true)
+            Issue.record("a defragmenting hook before the defragmenter was accepted")
+        } catch let error as BPFError {
+            #expect(error.errno == .ERANGE)
+            #expect(error.description.contains("-400"))
+        }
+    }
+}
