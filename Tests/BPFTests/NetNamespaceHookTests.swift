@@ -60,3 +60,37 @@ struct NetNetfilterTests {
         }
     }
 }
+
+@Suite(.kernel, .serialized)
+struct NetFlowDissectorTests {
+    @Test func flowDissectorLinkIsListedLikeBpftool() throws {
+        let topology = try VethTopology()
+        defer { topology.tearDown() }
+        // BPF_OK without filling the keys: dissection falls back to nothing, traffic still flows.
+        let program = try Program(ProgramSpec(name: "sbpfnet_flow", type: .flowDissector, expectedAttachType: .flowDissector,
+                                              instructions: [Instruction(opcode: 0xb7, dst: 0, immediate: 0), Instruction(opcode: 0x95)]))
+        let programID = try program.info().id
+
+        try topology.inside {
+            var attachment: NetworkNamespaceAttachment? = try NetworkNamespaceAttachment.attach(program, attachType: .flowDissector)
+            let listing = try NetworkAttachments.list()
+            #expect(listing.flowDissectorProgramID == programID)
+            #expect(listing.bpftoolText().contains("flow_dissector:\nid \(programID)\n"))
+            // bpftool 7.1 prints everything up to and including flow_dissector.
+            #expect(listing.bpftoolText().hasPrefix(try topology.bpftoolNetListText()))
+            do {
+                _ = try NetworkNamespaceAttachment.attach(program, attachType: .flowDissector)
+                Issue.record("a second flow dissector was attached to the same namespace")
+            } catch let error as BPFError {
+                #expect(error.errno == .E2BIG)
+                #expect(error.description.contains("already attached to this network namespace"))
+            }
+            #expect(try topology.ping(count: 1))
+            attachment = nil
+            _ = attachment
+            #expect(try NetworkAttachments.list().flowDissectorProgramID == nil)
+        }
+        // Other namespaces never saw it.
+        #expect(try NetworkAttachments.list().flowDissectorProgramID != programID)
+    }
+}
