@@ -24,6 +24,8 @@ let package = Package(
         ),
         // Ring buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
         .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject", "CBPFSys"], path: "Benchmarks/RingBuffer"),
+        // Benchmarks/run-btf.sh: BTF parsing against libbpf's btf__parse.
+        .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
     ],

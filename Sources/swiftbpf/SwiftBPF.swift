@@ -7,6 +7,9 @@ struct SwiftBPF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftbpf",
         abstract: "The eBPF toolkit for Linux, in Swift.",
-        subcommands: [NetCommand.self]
+        subcommands: [
+            BTFCommand.self,
+            NetCommand.self,
+        ]
     )
 }

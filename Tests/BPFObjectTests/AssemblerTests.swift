@@ -13,7 +13,7 @@ import Testing
         asm.label("done")
         asm.exit()                            // 5
         let program = try asm.assemble()
-        #expect(try program.operations() == [
+        #expect(try program.decodedInstructions() == [
             .arithmetic(.mov, .bits64, dst: .r0, .immediate(0)),
             .arithmetic(.add, .bits64, dst: .r0, .immediate(1)),
             .conditionalJump(.ge, .bits64, dst: .r0, .immediate(10), offset: 2),
@@ -34,7 +34,7 @@ import Testing
         asm.label("callback")
         asm.mov(.r0, 0)                           // 6
         asm.exit()                                // 7
-        #expect(try asm.assemble().operations() == [
+        #expect(try asm.assemble().decodedInstructions() == [
             .loadImmediate64(dst: .r2, .function(offset: 5)),
             .mayGoto(offset: 2),
             .call(.subprogram(offset: 2)),
@@ -100,6 +100,17 @@ import Testing
             "(85) call bpf_ktime_get_ns#5",
             "(95) exit",
         ])
+    }
+
+    /// `.always` makes a plain `goto` whatever the operands (the verifier rejects a JA with
+    /// registers or an immediate set).
+    @Test func alwaysIsAPlainGoto() throws {
+        var asm = Assembler()
+        asm.jump(.always, .r3, 7, to: "end")
+        asm.jump(.always, .r3, .r4, to: "end", is32Bit: true)
+        asm.label("end")
+        asm.exit()
+        #expect(try asm.assemble().decodedInstructions() == [.jump(offset: 1), .jump(offset: 0), .exit])
     }
 
     @Test func undefinedLabel() {

@@ -3,7 +3,7 @@ import Testing
 
 /// Golden strings in the formats of kernel/bpf/disasm.c as bpftool prints them.
 @Suite struct DisassemblerTests {
-    private func text(_ operation: Operation) -> String { Disassembler().text(of: operation) }
+    private func text(_ operation: DecodedInstruction) -> String { Disassembler().text(of: operation) }
 
     @Test func arithmetic() {
         #expect(text(.arithmetic(.mov, .bits64, dst: .r0, .immediate(0))) == "(b7) r0 = 0")
@@ -145,6 +145,16 @@ import Testing
               10: (95) exit
 
             """)
+    }
+
+    @Test func rawOpcodes() {
+        let program = [DecodedInstruction.loadImmediate64(dst: .r1, .mapFD(12)), .exit].instructions
+        #expect(Disassembler(showsOpcodes: true).lines(program) == [
+            "   0: (18) r1 = map[id:12]",
+            "       18 11 00 00 0c 00 00 00 00 00 00 00 00 00 00 00",
+            "   2: (95) exit",
+            "       95 00 00 00 00 00 00 00",
+        ])
     }
 
     @Test func invalidSlotsAreShownNotTrapped() {

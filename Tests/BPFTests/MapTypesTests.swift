@@ -192,6 +192,34 @@ struct MapTypesTests {
         #expect(storage.map.type == .taskStorage)
     }
 
+    @Test func socketStorageKeyedBySocket() throws {
+        let storage = try LocalStorageMap<UInt64>(kind: .socket, name: "maps_sk")
+        let raw = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(raw >= 0)
+        let udp = OwnedFileDescriptor(adopting: raw, label: "UDP socket")
+        try storage.update(udp, 99)
+        #expect(try storage.lookup(udp) == 99)
+        // A descriptor of the wrong kind is refused, saying what the map keys on.
+        let notASocket = try ProcessDescriptor.open()
+        let refused = #expect(throws: BPFError.self) { try storage.update(notASocket, 1) }
+        #expect("\(refused!)".contains("not the kind of object"))
+    }
+
+    @Test func inodeStorageNeedsBPFLSM() throws {
+        do {
+            let storage = try LocalStorageMap<UInt32>(kind: .inode, name: "maps_inode")
+            let raw = open("/proc/self/exe", O_RDONLY)
+            try #require(raw >= 0)
+            let file = OwnedFileDescriptor(adopting: raw, label: "/proc/self/exe")
+            try storage.update(file, 5)
+            #expect(try storage.lookup(file) == 5)
+        } catch let error as BPFError {
+            print("inode storage: \(error)")
+            // Kernels without CONFIG_BPF_LSM have no inode storage map type.
+            #expect(error.errno == .EINVAL || error.errno == .ENOTSUPP || error.errno == .EOPNOTSUPP)
+        }
+    }
+
     @Test func cgroupStorageKeyedByCgroupDirectory() throws {
         let storage = try LocalStorageMap<UInt32>(kind: .cgroup, name: "maps_cgrp")
         let root = open("/sys/fs/cgroup/unified", O_RDONLY | O_DIRECTORY)

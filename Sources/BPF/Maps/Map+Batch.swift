@@ -26,8 +26,8 @@ extension Map {
     /// Whether the kernel implements the batch commands for this map type: set after the first
     /// batch call answers `ENOTSUPP` (no `map_*_batch` operation for the type).
     var supportsBatchLookup: Bool {
-        get { batchLookupSupport ?? true }
-        set { batchLookupSupport = newValue }
+        get { batchLookupSupport.load(ordering: .relaxed) != 2 }
+        set { batchLookupSupport.store(newValue ? 1 : 2, ordering: .relaxed) }
     }
 
     /// Reads (and with `delete`, removes) up to `maxCount` entries after `cursor`

@@ -1,5 +1,6 @@
 import BPFObject
 import CBPFSys
+import Synchronization
 
 /// A BPF map in the kernel, owning its file descriptor.
 ///
@@ -178,8 +179,9 @@ public final class Map: @unchecked Sendable {
         }
     }
 
-    /// Whether this map type answered the batch commands (nil: not tried yet).
-    var batchLookupSupport: Bool?
+    /// Whether this map type answered the batch commands: 0 not tried yet, 1 yes, 2 no
+    /// (atomic: maps are shared between threads).
+    let batchLookupSupport = Atomic<UInt8>(0)
 
     /// Whether `freeze()` was called through this object.
     public internal(set) var isFrozen = false

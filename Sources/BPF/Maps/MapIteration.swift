@@ -123,7 +123,7 @@ extension Map {
     /// The number of entries now in the map. Arrays always hold `maxEntries`.
     public func count() throws -> Int {
         switch type {
-        case .array, .percpuArray, .cgroupArray: return maxEntries
+        case .array, .percpuArray: return maxEntries
         case .queue, .stack, .bloomFilter, .ringbuf, .userRingbuf, .perfEventArray:
             throw BPFError.unsupported(feature: "counting the entries of a \(type.name) map", detail: "the kernel offers no way to list its elements")
         default: return try keys().count

@@ -53,7 +53,7 @@ public struct Assembler: Sendable {
     public mutating func emit(_ instruction: Instruction) { instructions.append(instruction) }
 
     /// Appends the encoding of a decoded operation (one slot, two for `lddw`).
-    public mutating func emit(_ operation: Operation) { instructions += operation.instructions }
+    public mutating func emit(_ operation: DecodedInstruction) { instructions += operation.instructions }
 
     /// Defines `name` at the next instruction. Defining a name twice makes `assemble()` throw
     /// `DuplicateLabel`.
@@ -223,13 +223,15 @@ public struct Assembler: Sendable {
 
     /// `if dst cond imm goto label` (`.always` ignores the operands).
     public mutating func jump(_ condition: JumpCondition, _ dst: Register, _ imm: Int32, to label: String, is32Bit: Bool = false) {
+        if condition == .always { return jump(to: label) }
         let cls: OpcodeClass = is32Bit ? .jmp32 : .jmp
         fixups.append(Fixup(index: count, label: label, field: .offset))
         emit(Instruction(opcode: cls.rawValue | condition.rawValue, dst: dst.rawValue, immediate: imm))
     }
 
-    /// `if dst cond src goto label`.
+    /// `if dst cond src goto label` (`.always` ignores the operands).
     public mutating func jump(_ condition: JumpCondition, _ dst: Register, _ src: Register, to label: String, is32Bit: Bool = false) {
+        if condition == .always { return jump(to: label) }
         let cls: OpcodeClass = is32Bit ? .jmp32 : .jmp
         fixups.append(Fixup(index: count, label: label, field: .offset))
         emit(Instruction(opcode: cls.rawValue | condition.rawValue | OpcodeByte.sourceRegister, dst: dst.rawValue, src: src.rawValue))

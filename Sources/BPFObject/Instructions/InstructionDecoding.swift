@@ -1,20 +1,34 @@
-/// Why a slot does not decode to an `Operation`. Decoding never traps: every malformed input,
+/// Why a slot does not decode to a `DecodedInstruction`. Decoding never traps: every malformed input,
 /// including a truncated `lddw`, becomes one of these.
 public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Reason: Hashable, Sendable {
+    public enum Reason: Hashable, Sendable, CustomStringConvertible {
         /// No instruction has this opcode byte (or this opcode with these selector fields).
         case unknownOpcode
         /// A field the instruction does not use holds a non-zero value (the verifier rejects these
         /// as "uses reserved fields").
         case reservedField(String)
-        /// A register field names r11–r15.
+        /// A register field names r12–r15 (r11 is the kernel-internal `Register.ax`).
         case invalidRegister(UInt8)
         /// A field has a value outside what the instruction allows (e.g. an END width of 24).
         case invalidField(String)
         /// `lddw` is the last slot: its second half is missing.
         case truncatedLoadImmediate64
+        /// The index is outside the program.
+        case missingInstruction
         /// The second slot of `lddw` is not opcode 0 with zero registers and offset.
         case malformedLoadImmediate64SecondSlot
+
+        public var description: String {
+            switch self {
+            case .unknownOpcode: "unknown opcode"
+            case .reservedField(let field): "reserved field '\(field)' is not zero"
+            case .invalidRegister(let number): "invalid register r\(number)"
+            case .invalidField(let field): "invalid \(field)"
+            case .truncatedLoadImmediate64: "lddw is missing its second slot"
+            case .missingInstruction: "no instruction at this index"
+            case .malformedLoadImmediate64SecondSlot: "second slot of lddw must have opcode 0 and zero registers and offset"
+            }
+        }
     }
 
     /// Index of the offending slot in the program.
@@ -29,70 +43,67 @@ public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringC
     }
 
     public var description: String {
-        let what: String
-        switch reason {
-        case .unknownOpcode: what = "unknown opcode"
-        case .reservedField(let field): what = "reserved field '\(field)' is not zero"
-        case .invalidRegister(let number): what = "invalid register r\(number)"
-        case .invalidField(let field): what = "invalid \(field)"
-        case .truncatedLoadImmediate64: what = "lddw is missing its second slot"
-        case .malformedLoadImmediate64SecondSlot: what = "second slot of lddw must have opcode 0 and zero registers and offset"
-        }
-        return "instruction \(index) (opcode 0x\(String(instruction.opcode, radix: 16))): \(what)"
+        "instruction \(index) (opcode 0x\(String(instruction.opcode, radix: 16))): \(reason)"
     }
 }
 
 /// One decoded position of a program: the slot index where it starts and its operation or the
 /// reason it is invalid.
-public struct DecodedInstruction: Hashable, Sendable {
+public struct DecodedSlot: Hashable, Sendable {
     public let index: Int
-    public let result: Result<Operation, InstructionDecodingError>
+    public let result: Result<DecodedInstruction, InstructionDecodingError>
 
     /// Slots covered: 2 for a valid `lddw`, else 1 (an invalid slot is skipped on its own).
     public var slotCount: Int { (try? result.get())?.slotCount ?? 1 }
 }
 
-extension Operation {
+extension DecodedInstruction {
     /// Decodes the instruction starting at `index` of `program` (using the next slot for `lddw`).
-    public static func decode(_ program: [Instruction], at index: Int) -> Result<Operation, InstructionDecodingError> {
+    public static func decode(_ program: [Instruction], at index: Int) -> Result<DecodedInstruction, InstructionDecodingError> {
         guard program.indices.contains(index) else {
-            return .failure(InstructionDecodingError(index: index, instruction: Instruction(opcode: 0), reason: .truncatedLoadImmediate64))
+            return .failure(InstructionDecodingError(index: index, instruction: Instruction(opcode: 0), reason: .missingInstruction))
         }
         let next = program.indices.contains(index + 1) ? program[index + 1] : nil
         return decode(program[index], next: next, index: index)
     }
 
     /// Decodes one instruction; `next` is the following slot, needed only by `lddw`.
-    public static func decode(_ insn: Instruction, next: Instruction?, index: Int = 0) -> Result<Operation, InstructionDecodingError> {
-        var decoder = SlotDecoder(insn: insn, next: next, index: index)
-        do {
-            return .success(try decoder.decode())
-        } catch let error as InstructionDecodingError {
-            return .failure(error)
-        } catch {
-            return .failure(InstructionDecodingError(index: index, instruction: insn, reason: .unknownOpcode))
-        }
+    public static func decode(_ insn: Instruction, next: Instruction?, index: Int = 0) -> Result<DecodedInstruction, InstructionDecodingError> {
+        let decoder = SlotDecoder(insn: insn, next: next, index: index)
+        return Result { () throws(InstructionDecodingError) in try decoder.decode() }
     }
 }
 
 extension Array where Element == Instruction {
     /// Decodes a whole program. A valid `lddw` covers two slots; an invalid slot is reported and
     /// decoding continues with the next slot.
-    public func decodedOperations() -> [DecodedInstruction] {
-        var result: [DecodedInstruction] = []
+    public func decodedSlots() -> [DecodedSlot] {
+        var result: [DecodedSlot] = []
         result.reserveCapacity(count)
         var index = 0
         while index < count {
-            let decoded = DecodedInstruction(index: index, result: Operation.decode(self, at: index))
+            let decoded = DecodedSlot(index: index, result: DecodedInstruction.decode(self, at: index))
             result.append(decoded)
             index += decoded.slotCount
         }
         return result
     }
 
+    /// The name `decodedSlots()` had when the decoded form was called `Operation` (renamed, as
+    /// that clashes with Foundation's `Operation`).
+    @available(*, deprecated, renamed: "decodedSlots()")
+    public func decodedOperations() -> [DecodedSlot] { decodedSlots() }
+
     /// Decodes a whole program, throwing the first decoding error.
-    public func operations() throws -> [Operation] {
-        try decodedOperations().map { try $0.result.get() }
+    public func decodedInstructions() throws(InstructionDecodingError) -> [DecodedInstruction] {
+        var instructions: [DecodedInstruction] = []
+        for slot in decodedSlots() {
+            switch slot.result {
+            case .success(let instruction): instructions.append(instruction)
+            case .failure(let error): throw error
+            }
+        }
+        return instructions
     }
 }
 
@@ -106,26 +117,23 @@ private struct SlotDecoder {
         InstructionDecodingError(index: index, instruction: insn, reason: reason)
     }
 
-    func register(_ number: UInt8) throws -> Register {
+    func register(_ number: UInt8) throws(InstructionDecodingError) -> Register {
         guard let register = Register(rawValue: number) else { throw fail(.invalidRegister(number)) }
         return register
     }
-    var dst: Register { get throws { try register(insn.dst) } }
-    var src: Register { get throws { try register(insn.src) } }
+    var dst: Register { get throws(InstructionDecodingError) { try register(insn.dst) } }
+    var src: Register { get throws(InstructionDecodingError) { try register(insn.src) } }
 
-    func zero(_ fields: KeyPath<Instruction, UInt8>...) throws {
-        for field in fields where insn[keyPath: field] != 0 {
-            throw fail(.reservedField(field == \Instruction.dst ? "dst_reg" : "src_reg"))
-        }
-    }
-    func zeroOffset() throws { if insn.offset != 0 { throw fail(.reservedField("off")) } }
-    func zeroImmediate() throws { if insn.immediate != 0 { throw fail(.reservedField("imm")) } }
+    func zeroDst() throws(InstructionDecodingError) { if insn.dst != 0 { throw fail(.reservedField("dst_reg")) } }
+    func zeroSrc() throws(InstructionDecodingError) { if insn.src != 0 { throw fail(.reservedField("src_reg")) } }
+    func zeroOffset() throws(InstructionDecodingError) { if insn.offset != 0 { throw fail(.reservedField("off")) } }
+    func zeroImmediate() throws(InstructionDecodingError) { if insn.immediate != 0 { throw fail(.reservedField("imm")) } }
 
     var size: AccessSize { AccessSize(rawValue: insn.opcode & 0x18)! }
     var mode: UInt8 { insn.opcode & 0xe0 }
     var usesRegisterSource: Bool { insn.opcode & OpcodeByte.sourceRegister != 0 }
 
-    mutating func decode() throws -> Operation {
+    func decode() throws(InstructionDecodingError) -> DecodedInstruction {
         switch OpcodeClass(rawValue: insn.opcode & 0x07)! {
         case .alu: return try decodeALU(.bits32)
         case .alu64: return try decodeALU(.bits64)
@@ -138,15 +146,15 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeALU(_ width: Width) throws -> Operation {
+    func decodeALU(_ width: Width) throws(InstructionDecodingError) -> DecodedInstruction {
         guard let code = ALUOperation(rawValue: insn.opcode & 0xf0) else { throw fail(.unknownOpcode) }
         switch code {
         case .neg:
             guard !usesRegisterSource else { throw fail(.unknownOpcode) }
-            try zero(\.src); try zeroOffset(); try zeroImmediate()
+            try zeroSrc(); try zeroOffset(); try zeroImmediate()
             return .negate(width, dst: try dst)
         case .end:
-            try zero(\.src); try zeroOffset()
+            try zeroSrc(); try zeroOffset()
             guard let bits = ByteSwapWidth(rawValue: insn.immediate) else { throw fail(.invalidField("byte swap width \(insn.immediate)")) }
             let kind: ByteSwapKind
             switch (width, usesRegisterSource) {
@@ -179,17 +187,17 @@ private struct SlotDecoder {
                 try zeroImmediate()
                 return .arithmetic(operation, width, dst: try dst, .register(try src))
             }
-            try zero(\.src)
+            try zeroSrc()
             return .arithmetic(operation, width, dst: try dst, .immediate(insn.immediate))
         }
     }
 
-    func decodeJump(_ width: Width) throws -> Operation {
+    func decodeJump(_ width: Width) throws(InstructionDecodingError) -> DecodedInstruction {
         let code = insn.opcode & 0xf0
         switch code {
         case OpcodeByte.callCode:
             guard width == .bits64, !usesRegisterSource else { throw fail(.unknownOpcode) }
-            try zero(\.dst)
+            try zeroDst()
             switch CallKind(rawValue: insn.src) {
             case .helper:
                 try zeroOffset()
@@ -204,23 +212,23 @@ private struct SlotDecoder {
             }
         case OpcodeByte.exitCode:
             guard width == .bits64, !usesRegisterSource else { throw fail(.unknownOpcode) }
-            try zero(\.dst, \.src); try zeroOffset(); try zeroImmediate()
+            try zeroDst(); try zeroSrc(); try zeroOffset(); try zeroImmediate()
             return .exit
         case OpcodeByte.conditionalPseudoJumpCode:
             guard width == .bits64, !usesRegisterSource else { throw fail(.unknownOpcode) }
             // src selects the kind of conditional pseudo-jump; BPF_MAY_GOTO (0) is the only one.
-            try zero(\.dst, \.src); try zeroImmediate()
+            try zeroDst(); try zeroSrc(); try zeroImmediate()
             return .mayGoto(offset: insn.offset)
         case JumpCondition.always.rawValue:
             switch (width, usesRegisterSource) {
             case (.bits64, false):
-                try zero(\.dst, \.src); try zeroImmediate()
+                try zeroDst(); try zeroSrc(); try zeroImmediate()
                 return .jump(offset: insn.offset)
             case (.bits32, false):
-                try zero(\.dst, \.src); try zeroOffset()
+                try zeroDst(); try zeroSrc(); try zeroOffset()
                 return .jumpLong(offset: insn.immediate)
             case (.bits64, true):
-                try zero(\.src); try zeroOffset(); try zeroImmediate()
+                try zeroSrc(); try zeroOffset(); try zeroImmediate()
                 return .jumpIndirect(dst: try dst)
             case (.bits32, true):
                 throw fail(.unknownOpcode)
@@ -231,12 +239,12 @@ private struct SlotDecoder {
                 try zeroImmediate()
                 return .conditionalJump(condition, width, dst: try dst, .register(try src), offset: insn.offset)
             }
-            try zero(\.src)
+            try zeroSrc()
             return .conditionalJump(condition, width, dst: try dst, .immediate(insn.immediate), offset: insn.offset)
         }
     }
 
-    func decodeLoadX() throws -> Operation {
+    func decodeLoadX() throws(InstructionDecodingError) -> DecodedInstruction {
         try zeroImmediate()
         switch mode {
         case AccessMode.memory.rawValue:
@@ -248,17 +256,17 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeStoreImmediate() throws -> Operation {
+    func decodeStoreImmediate() throws(InstructionDecodingError) -> DecodedInstruction {
         if insn.opcode == OpcodeByte.speculationBarrier {
-            try zero(\.dst, \.src); try zeroOffset(); try zeroImmediate()
+            try zeroDst(); try zeroSrc(); try zeroOffset(); try zeroImmediate()
             return .speculationBarrier
         }
         guard mode == AccessMode.memory.rawValue else { throw fail(.unknownOpcode) }
-        try zero(\.src)
+        try zeroSrc()
         return .store(size, dst: try dst, offset: insn.offset, .immediate(insn.immediate))
     }
 
-    func decodeStoreX() throws -> Operation {
+    func decodeStoreX() throws(InstructionDecodingError) -> DecodedInstruction {
         switch mode {
         case AccessMode.memory.rawValue:
             try zeroImmediate()
@@ -282,7 +290,7 @@ private struct SlotDecoder {
         }
     }
 
-    func decodeLoad() throws -> Operation {
+    func decodeLoad() throws(InstructionDecodingError) -> DecodedInstruction {
         switch mode {
         case AccessMode.immediate.rawValue where size == .doubleWord:
             try zeroOffset()
@@ -293,7 +301,7 @@ private struct SlotDecoder {
             guard let source = PseudoSource(rawValue: insn.src) else { throw fail(.invalidField("lddw pseudo source \(insn.src)")) }
             let low = insn.immediate, high = next.immediate
             // Only constants, map values and BTF variables use the second immediate.
-            func highMustBeZero() throws { if high != 0 { throw fail(.malformedLoadImmediate64SecondSlot) } }
+            func highMustBeZero() throws(InstructionDecodingError) { if high != 0 { throw fail(.malformedLoadImmediate64SecondSlot) } }
             let value: Immediate64
             switch source {
             case .immediate: value = .value(UInt64(UInt32(bitPattern: high)) << 32 | UInt64(UInt32(bitPattern: low)))
@@ -306,10 +314,10 @@ private struct SlotDecoder {
             }
             return .loadImmediate64(dst: try dst, value)
         case AccessMode.packetAbsolute.rawValue where size != .doubleWord:
-            try zero(\.dst, \.src); try zeroOffset()
+            try zeroDst(); try zeroSrc(); try zeroOffset()
             return .loadPacketAbsolute(size, immediate: insn.immediate)
         case AccessMode.packetIndirect.rawValue where size != .doubleWord:
-            try zero(\.dst); try zeroOffset()
+            try zeroDst(); try zeroOffset()
             return .loadPacketIndirect(size, src: try src, immediate: insn.immediate)
         default:
             throw fail(.unknownOpcode)

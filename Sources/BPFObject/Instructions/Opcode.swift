@@ -6,6 +6,14 @@ public enum OpcodeClass: UInt8, Sendable {
 /// eBPF registers. r10 is the read-only frame pointer.
 public enum Register: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case r0 = 0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10
+    /// BPF_REG_AX (r11): the kernel's auxiliary register, used by verifier rewrites (`may_goto`
+    /// counters) and constant blinding. It appears only in kernel-translated programs; the
+    /// verifier rejects it in programs being loaded, and `allCases` leaves it out.
+    case ax = 11
+
+    /// The registers a program may use: r0 through r10.
+    public static var allCases: [Register] { [.r0, .r1, .r2, .r3, .r4, .r5, .r6, .r7, .r8, .r9, .r10] }
+
     public var description: String { "r\(rawValue)" }
 }
 

@@ -64,8 +64,8 @@ public struct LocalStorageMap<Value: BitwiseCopyable>: @unchecked Sendable {
     public func update(_ objectFD: OwnedFileDescriptor, _ value: Value, flags: MapUpdateFlags = .any) throws {
         do {
             try map.update(map.keyBytes(objectFD.value()), map.valueBytes(value), flags: flags)
-        } catch let error as BPFError where error.errno == .EBADF {
-            throw BPFError.syscall(SystemCallFailure(operation: BPFCommand.mapUpdateElem.description, errno: .EBADF, subject: map.label,
+        } catch let error as BPFError where error.errno == .EBADF || error.errno == Errno(88) /* ENOTSOCK */ {
+            throw BPFError.syscall(SystemCallFailure(operation: BPFCommand.mapUpdateElem.description, errno: error.errno ?? .EBADF, subject: map.label,
                 meaning: "\(objectFD.label) is not the kind of object a \(kind.mapType.name) map keys on (\(kind))"))
         }
     }

@@ -2,10 +2,10 @@
 /// Documentation/bpf/standardization/instruction-set.rst plus the few kernel-internal forms that
 /// appear in kernel-translated programs (`bpftool prog dump xlated`).
 ///
-/// Every case encodes to exactly the slots it was decoded from: `Operation(decoding:)` accepts
+/// Every case encodes to exactly the slots it was decoded from: `DecodedInstruction.decode` accepts
 /// only encodings whose unused fields are zero (as the verifier demands), so decode → encode is
-/// lossless.
-public enum Operation: Hashable, Sendable {
+/// lossless. (Named so, not `Operation`, to stay clear of Foundation's `Operation`.)
+public enum DecodedInstruction: Hashable, Sendable {
     /// `dst op= operand` for add, sub, mul, (s)div, or, and, lsh, rsh, (s)mod, xor, mov, arsh.
     case arithmetic(ArithmeticOperation, Width, dst: Register, Operand)
     /// `dst = (s8|s16|s32) src`: sign-extending move (MOV|X with `off` 8, 16 or 32).
@@ -47,7 +47,7 @@ public enum Operation: Hashable, Sendable {
     /// `may_goto pc+offset`: a loop-bound pseudo-jump the verifier turns into a counter
     /// (JMP|JCOND with src = BPF_MAY_GOTO).
     case mayGoto(offset: Int16)
-    /// `if dst cond operand goto pc+offset`.
+    /// `if dst cond operand goto pc+offset` (`condition` is never `.always`: that is `.jump`).
     case conditionalJump(JumpCondition, Width, dst: Register, Operand, offset: Int16)
     case call(CallTarget)
     case exit
@@ -199,7 +199,7 @@ public enum CallTarget: Hashable, Sendable {
     }
 }
 
-extension Operation {
+extension DecodedInstruction {
     /// 2 for `lddw`, else 1.
     public var slotCount: Int {
         if case .loadImmediate64 = self { return 2 }
@@ -216,7 +216,8 @@ extension Operation {
         }
     }
 
-    private var singleSlot: Instruction {
+    /// The first (for all but `lddw`, the only) slot of the encoding.
+    var singleSlot: Instruction {
         func aluClass(_ width: Width) -> UInt8 { width == .bits64 ? OpcodeClass.alu64.rawValue : OpcodeClass.alu.rawValue }
         func jumpClass(_ width: Width) -> UInt8 { width == .bits64 ? OpcodeClass.jmp.rawValue : OpcodeClass.jmp32.rawValue }
         let jmp = OpcodeClass.jmp.rawValue
@@ -297,7 +298,7 @@ extension Operation {
     }
 }
 
-extension Array where Element == Operation {
+extension Array where Element == DecodedInstruction {
     /// The kernel encoding of a sequence of operations.
     public var instructions: [Instruction] { flatMap(\.instructions) }
 }
