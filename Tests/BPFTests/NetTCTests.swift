@@ -156,6 +156,37 @@ struct NetTCTests {
         }
     }
 
+    @Test func tcxPlacementOrdersTheChain() throws {
+        let topology = try VethTopology()
+        defer { topology.tearDown() }
+        let counts = try makeCounterMap("sbpfnet_tcxord")
+        // TCX_NEXT (-1): let the next program run too.
+        let programs = try (0..<4).map { try Self.icmpTC(counts, verdict: -1, name: "sbpfnet_ord\($0)") }
+        let ids = try programs.map { try $0.info().id }
+
+        try topology.inside {
+            let interface = try NetworkInterface(named: topology.insideInterface)
+            let middle = try TCAttachment.attachTCX(programs[0], to: interface, direction: .ingress)
+            let revision = try TCX.chain(of: interface, direction: .ingress).revision
+            let head = try TCAttachment.attachTCX(programs[1], to: interface, direction: .ingress, placement: .first, expectedRevision: revision)
+            let tail = try TCAttachment.attachTCX(programs[2], to: interface, direction: .ingress, placement: .after(programID: ids[0]))
+            #expect(try TCX.chain(of: interface, direction: .ingress).entries.map(\.programID) == [ids[1], ids[0], ids[2]])
+            // A stale revision is refused.
+            do {
+                _ = try TCAttachment.attachTCX(programs[3], to: interface, direction: .ingress, expectedRevision: revision)
+                Issue.record("a stale expected revision was accepted")
+            } catch let error as BPFError {
+                #expect(error.errno == Errno(116)) // ESTALE
+                #expect(error.description.contains("changed since revision"))
+            }
+            // Every program in the chain sees each echo request.
+            #expect(try topology.ping(count: 2))
+            #expect(try counter(counts) == 6)
+            for attachment in [head, middle, tail] { try attachment.close() }
+            #expect(try TCX.chain(of: interface, direction: .ingress).entries.isEmpty)
+        }
+    }
+
     @Test func tcxUnownedAttachmentOutlivesItsProgramObject() throws {
         // What `swiftbpf net attach tcx_ingress` does: BPF_PROG_ATTACH without a link, kept by
         // the kernel after every descriptor is closed, removed with BPF_PROG_DETACH.

@@ -56,20 +56,7 @@ public final class TCAttachment: Link, @unchecked Sendable {
         case .automatic:
             return try attach(program, to: interface, direction: direction, method: TCX.isSupported ? .tcx : .netlink())
         case .tcx:
-            guard TCX.isSupported else {
-                throw BPFError.unsupported(feature: "tcx", detail: "tcx attachments need Linux 6.6 or newer; use the netlink (clsact) method")
-            }
-            let description = "tcx \(direction) \(name) on \(interface)"
-            let link = try KernelLink.create(program: program, targetFD: Int32(bitPattern: interface.index),
-                                             attachType: direction.tcxAttachType, description: description) { errno in
-                switch errno {
-                case .ENODEV: "interface \(interface) no longer exists"
-                case .EINVAL: "the kernel refused the tcx attachment (the program must be sched_cls; the interface must not be a netkit device)"
-                default: nil
-                }
-            }
-            return TCAttachment(interface: interface, direction: direction, method: .tcx, kernelLink: link, netlink: nil,
-                                createdQdisc: false, description: description)
+            return try attachTCX(program, to: interface, direction: direction)
         case .netlink(let handle, let priority):
             let netlink = try RouteNetlink()
             let subject = "tc \(direction) filter for \(name) on \(interface)"
@@ -88,6 +75,37 @@ public final class TCAttachment: Link, @unchecked Sendable {
                 throw error
             }
         }
+    }
+
+    /// Attaches through a tcx link at a chosen place in the chain. With `expectedRevision`, the
+    /// kernel refuses (ESTALE) if the chain changed since it was read (`TCX.chain(of:).revision`).
+    public static func attachTCX(_ program: Program, to interface: NetworkInterface, direction: TCDirection,
+                                 placement: TCXPlacement = .last, expectedRevision: UInt64? = nil) throws -> TCAttachment {
+        guard program.type == .schedCls else {
+            throw BPFError.invalidArgument("\(program.fd.label) is a \(program.type.name) program; tcx needs a sched_cls program")
+        }
+        guard TCX.isSupported else {
+            throw BPFError.unsupported(feature: "tcx", detail: "tcx attachments need Linux 6.6 or newer; use the netlink (clsact) method")
+        }
+        let name = program.name.isEmpty ? "program" : "program '\(program.name)'"
+        let description = "tcx \(direction) \(name) on \(interface)"
+        let link = try KernelLink.create(program: program, targetFD: Int32(bitPattern: interface.index),
+                                         attachType: direction.tcxAttachType, flags: placement.flags, description: description,
+                                         meaning: { errno in
+            switch errno {
+            case .ENODEV: "interface \(interface) no longer exists"
+            case .ENOENT: "the program named by the placement (\(placement)) is not in the tcx \(direction) chain of \(interface)"
+            case Errno(116) /* ESTALE */: "the tcx \(direction) chain of \(interface) changed since revision \(expectedRevision ?? 0) was read"
+            case .EEXIST: "this program is already in the tcx \(direction) chain of \(interface)"
+            case .EINVAL: "the kernel refused the tcx attachment (the program must be sched_cls; the interface must not be a netkit device)"
+            default: nil
+            }
+        }) { attr in
+            attr.tail.tcx.relative_fd = placement.relativeID
+            attr.tail.tcx.expected_revision = expectedRevision ?? 0
+        }
+        return TCAttachment(interface: interface, direction: direction, method: .tcx, kernelLink: link, netlink: nil,
+                            createdQdisc: false, description: description)
     }
 
     private init(interface: NetworkInterface, direction: TCDirection, method: Method, kernelLink: KernelLink?,
@@ -133,6 +151,46 @@ public final class TCAttachment: Link, @unchecked Sendable {
             if remaining == 0 {
                 try netlink.deleteClsact(interfaceIndex: interface.index, subject: "clsact qdisc on \(interface)")
             }
+        }
+    }
+}
+
+/// Where a tcx program goes in its chain (BPF_F_BEFORE / BPF_F_AFTER, with BPF_F_ID naming the
+/// neighbour by program id).
+public enum TCXPlacement: Sendable, Hashable, CustomStringConvertible {
+    /// At the end: runs after every program already there.
+    case last
+    /// At the start: runs before every program already there.
+    case first
+    case before(programID: UInt32)
+    case after(programID: UInt32)
+
+    static let before: UInt32 = 1 << 3
+    static let after: UInt32 = 1 << 4
+    static let byID: UInt32 = 1 << 5
+
+    var flags: UInt32 {
+        switch self {
+        case .last: Self.after
+        case .first: Self.before
+        case .before: Self.before | Self.byID
+        case .after: Self.after | Self.byID
+        }
+    }
+
+    var relativeID: UInt32 {
+        switch self {
+        case .last, .first: 0
+        case .before(let id), .after(let id): id
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .last: "last"
+        case .first: "first"
+        case .before(let id): "before program \(id)"
+        case .after(let id): "after program \(id)"
         }
     }
 }
