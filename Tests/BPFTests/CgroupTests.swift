@@ -26,7 +26,7 @@ final class TestCgroup {
 
     /// Runs `script` with bash inside this cgroup.
     func runBash(_ script: String) throws -> (status: Int32, output: String) {
-        try runCommand(["sh", "-c", "echo $$ > '\(path)/cgroup.procs' && exec bash -c \"$1\"", "sbpfnet", script])
+        try NetTestShell.run(["sh", "-c", "echo $$ > '\(path)/cgroup.procs' && exec bash -c \"$1\"", "sbpfnet", script])
     }
 }
 
@@ -62,7 +62,7 @@ struct CgroupTests {
     /// cgroup_skb: counts every packet and returns `verdict` (1 allow, 0 drop).
     static func countingSKB(_ map: Map, verdict: Int32, name: String) throws -> Program {
         var asm = Assembler()
-        emitIncrement(&asm, map: map, label: "counted")
+        emitCounterIncrement(&asm, map: map, label: "counted")
         asm.mov(.r0, verdict)
         asm.exit()
         return try Program(ProgramSpec(name: name, type: .cgroupSkb, expectedAttachType: .cgroupInetEgress, instructions: asm.assemble()))
@@ -88,9 +88,9 @@ struct CgroupTests {
         #expect(try cgroup.attachedPrograms(.cgroupInetEgress).programIDs == [try counting.info().id])
         #expect(try cgroupDirectory.runBash(send5).status == 0)
         #expect(receiver.drain() == [1, 1, 1, 1, 1])
-        #expect(try counter(counts) == 5)
+        #expect(try counterValue(counts) == 5)
         // bpftool sees the same attachment.
-        let shown = try runChecked(["bpftool", "cgroup", "show", cgroupDirectory.path])
+        let shown = try NetTestShell.checked(["bpftool", "cgroup", "show", cgroupDirectory.path])
         #expect(shown.contains("sbpfnet_cgcount") && shown.contains("cgroup_inet_egress"))
         link = nil
         #expect(try cgroup.attachedPrograms(.cgroupInetEgress).programs.isEmpty)
@@ -107,7 +107,7 @@ struct CgroupTests {
         #expect(refused.status != 0)
         #expect(refused.output.contains("Operation not permitted"))
         #expect(receiver.drain().isEmpty)
-        #expect(try counter(drops) == 5)
+        #expect(try counterValue(drops) == 5)
         // Programs outside the cgroup are not affected.
         let outsider = try LoopbackUDPSocket()
         defer { outsider.close() }
@@ -119,7 +119,7 @@ struct CgroupTests {
         #expect(try cgroup.attachedPrograms(.cgroupInetEgress).programs.isEmpty)
         #expect(try cgroupDirectory.runBash(send5).status == 0)
         #expect(receiver.drain().count == 5)
-        #expect(try counter(drops) == 5)
+        #expect(try counterValue(drops) == 5)
     }
 
     @Test func connect4RefusesOnePort() throws {

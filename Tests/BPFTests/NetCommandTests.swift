@@ -15,7 +15,7 @@ struct NetCommandTests {
 
     func swiftbpf(_ topology: VethTopology, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let executable = try #require(Self.executable, "the swiftbpf executable was not built next to the tests")
-        return try runCommand(["nsenter", "--net=/run/netns/\(topology.insideNamespace)", executable] + arguments)
+        return try NetTestShell.run(["nsenter", "--net=/run/netns/\(topology.insideNamespace)", executable] + arguments)
     }
 
     @Test func attachPersistsAfterTheCommandAndDetachRemovesIt() throws {
@@ -33,7 +33,7 @@ struct NetCommandTests {
         var result = try swiftbpf(topology, ["net", "attach", "xdpgeneric", "id", "\(xdpID)", "dev", device])
         #expect(result.status == 0, "\(result.output)")
         #expect(try topology.ping(count: 2))
-        #expect(try counter(counts) == 2)
+        #expect(try counterValue(counts) == 2)
 
         // Without overwrite, a second attach is refused with a specific message.
         result = try swiftbpf(topology, ["net", "attach", "xdpgeneric", "id", "\(xdpID)", "dev", device])
@@ -46,7 +46,7 @@ struct NetCommandTests {
         result = try swiftbpf(topology, ["net", "attach", "tcx_ingress", "id", "\(tcID)", "dev", device])
         #expect(result.status == 0, "\(result.output)")
         #expect(try topology.ping(count: 2))
-        #expect(try counter(tcCounts) == 2)
+        #expect(try counterValue(tcCounts) == 2)
 
         // `net list` agrees with bpftool where bpftool 7.1 can see (xdp, cls_bpf), and shows tcx.
         result = try swiftbpf(topology, ["net", "list", "--json"])

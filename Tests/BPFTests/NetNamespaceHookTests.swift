@@ -8,7 +8,7 @@ struct NetNetfilterTests {
     /// Counts every packet reaching the hook and returns `verdict` (NF_DROP 0, NF_ACCEPT 1).
     static func counting(_ map: Map, verdict: Int32, name: String) throws -> Program {
         var asm = Assembler()
-        emitIncrement(&asm, map: map, label: "counted")
+        emitCounterIncrement(&asm, map: map, label: "counted")
         asm.mov(.r0, verdict)
         asm.exit()
         return try Program(ProgramSpec(name: name, type: .netfilter, expectedAttachType: .netfilter, instructions: asm.assemble()))
@@ -27,7 +27,7 @@ struct NetNetfilterTests {
             var attachment: NetfilterAttachment? = try NetfilterAttachment.attach(accepting, family: .ipv4, hook: .localIn, priority: -128)
             // Only namespace B's IPv4 input is hooked: the three echo requests from A.
             #expect(try topology.ping(count: 3))
-            #expect(try counter(counts) == 3)
+            #expect(try counterValue(counts) == 3)
 
             let listing = try NetworkAttachments.list()
             let entry = try #require(listing.netfilter.first { $0.programID == acceptingID })
@@ -39,10 +39,10 @@ struct NetNetfilterTests {
 
             let dropper = try NetfilterAttachment.attach(dropping, family: .ipv4, hook: .localIn, priority: -127, defragment: true)
             #expect(try topology.ping(count: 2) == false)
-            #expect(try counter(drops) == 2)
+            #expect(try counterValue(drops) == 2)
             try dropper.close()
             #expect(try topology.ping(count: 1))
-            #expect(try counter(drops) == 2)
+            #expect(try counterValue(drops) == 2)
         }
     }
 

@@ -32,7 +32,7 @@ struct NetTCTests {
             #expect(ingress.kernelLink != nil)
 
             #expect(try topology.ping(count: 3))
-            #expect(try counter(ingressCounts) == 3)
+            #expect(try counterValue(ingressCounts) == 3)
 
             // BPF_PROG_QUERY shows the program and the link holding it.
             let chain = try TCX.chain(of: interface, direction: .ingress)
@@ -59,13 +59,13 @@ struct NetTCTests {
             // Echo replies leave through egress: dropping them makes the pings fail.
             let egress = try TCAttachment.attach(dropping, to: interface, direction: .egress, method: .tcx)
             #expect(try topology.ping(count: 3) == false)
-            #expect(try counter(egressCounts) == 3)
-            #expect(try counter(ingressCounts) == 6)
+            #expect(try counterValue(egressCounts) == 3)
+            #expect(try counterValue(ingressCounts) == 6)
 
             try egress.close()
             #expect(try TCX.chain(of: interface, direction: .egress).entries.isEmpty)
             #expect(try topology.ping(count: 1))
-            #expect(try counter(egressCounts) == 3)
+            #expect(try counterValue(egressCounts) == 3)
 
             try ingress.close()
             #expect(try TCX.chain(of: interface, direction: .ingress).entries.isEmpty)
@@ -89,7 +89,7 @@ struct NetTCTests {
             #expect(ingress?.method == .netlink(handle: 7, priority: 3))
 
             #expect(try topology.ping(count: 3))
-            #expect(try counter(ingressCounts) == 3)
+            #expect(try counterValue(ingressCounts) == 3)
 
             // The filter dump reports what we created: direct-action, our name and program id.
             let filters = try TC.filters(on: interface, direction: .ingress)
@@ -109,7 +109,7 @@ struct NetTCTests {
             }
             #expect(handle != 0 && priority != 0)
             #expect(try topology.ping(count: 3) == false)
-            #expect(try counter(egressCounts) == 3)
+            #expect(try counterValue(egressCounts) == 3)
 
             // Same picture as bpftool's.
             let listing = try NetworkAttachments.list()
@@ -125,7 +125,7 @@ struct NetTCTests {
             // Releasing the last owner removes the filter and the clsact qdisc it created.
             ingress = nil
             #expect(try TC.filters(on: interface, direction: .ingress).isEmpty)
-            let qdiscs = try runChecked(["tc", "-n", topology.insideNamespace, "qdisc", "show", "dev", interface.name])
+            let qdiscs = try NetTestShell.checked(["tc", "-n", topology.insideNamespace, "qdisc", "show", "dev", interface.name])
             #expect(!qdiscs.contains("clsact"), "clsact left behind: \(qdiscs)")
             #expect(((try topology.bpftoolNetList()["tc"] as? [Any]) ?? [0]).isEmpty)
         }
@@ -134,7 +134,7 @@ struct NetTCTests {
     @Test func existingClsactIsKeptAndDuplicateFilterIsRefused() throws {
         let topology = try VethTopology()
         defer { topology.tearDown() }
-        try runChecked(["tc", "-n", topology.insideNamespace, "qdisc", "add", "dev", topology.insideInterface, "clsact"])
+        try NetTestShell.checked(["tc", "-n", topology.insideNamespace, "qdisc", "add", "dev", topology.insideInterface, "clsact"])
         let counts = try makeCounterMap("sbpfnet_clsdup")
         let program = try Self.icmpTC(counts, verdict: TCVerdict.pass, name: "sbpfnet_clsdup")
 
@@ -151,7 +151,7 @@ struct NetTCTests {
             }
             try first.close()
             // The qdisc was there before us, so it stays.
-            let qdiscs = try runChecked(["tc", "-n", topology.insideNamespace, "qdisc", "show", "dev", interface.name])
+            let qdiscs = try NetTestShell.checked(["tc", "-n", topology.insideNamespace, "qdisc", "show", "dev", interface.name])
             #expect(qdiscs.contains("clsact"))
         }
     }
@@ -181,7 +181,7 @@ struct NetTCTests {
             }
             // Every program in the chain sees each echo request.
             #expect(try topology.ping(count: 2))
-            #expect(try counter(counts) == 6)
+            #expect(try counterValue(counts) == 6)
             for attachment in [head, middle, tail] { try attachment.close() }
             #expect(try TCX.chain(of: interface, direction: .ingress).entries.isEmpty)
         }
@@ -207,7 +207,7 @@ struct NetTCTests {
             #expect(chain.entries.map(\.programID) == [programID])
             #expect(chain.entries.first?.linkID == 0)
             #expect(try topology.ping(count: 2))
-            #expect(try counter(counts) == 2)
+            #expect(try counterValue(counts) == 2)
 
             try TCX.detachUnowned(from: interface, direction: .ingress)
             #expect(try TCX.chain(of: interface, direction: .ingress).entries.isEmpty)

@@ -25,7 +25,7 @@ struct NetXDPTests {
             #expect(attachment?.kernelLink != nil)
 
             #expect(try topology.ping(count: 3))
-            #expect(try counter(counts) == 3)
+            #expect(try counterValue(counts) == 3)
 
             // The kernel reports it over netlink, and the listing matches bpftool's.
             let state = try XDP.state(of: interface)
@@ -44,7 +44,7 @@ struct NetXDPTests {
             #expect((try topology.bpftoolNetList()["xdp"] as? [Any])?.isEmpty == true)
             // Traffic flows and the detached program no longer counts it.
             #expect(try topology.ping(count: 1))
-            #expect(try counter(counts) == 3)
+            #expect(try counterValue(counts) == 3)
         }
     }
 
@@ -62,13 +62,13 @@ struct NetXDPTests {
             #expect(try XDP.state(of: interface).programs.map(\.id) == [programID])
 
             #expect(try topology.ping(count: 3) == false)
-            #expect(try counter(counts) == 3)
+            #expect(try counterValue(counts) == 3)
 
             try attachment.close()
             #expect(throws: BPFError.self) { try attachment.close() }
             #expect(try XDP.state(of: interface).isAttached == false)
             #expect(try topology.ping(count: 1))
-            #expect(try counter(counts) == 3)
+            #expect(try counterValue(counts) == 3)
         }
     }
 
@@ -84,7 +84,7 @@ struct NetXDPTests {
             defer { try? attachment.close() }
             #expect(try XDP.state(of: interface).attached == .driver)
             #expect(try topology.ping(count: 3))
-            #expect(try counter(counts) == 3)
+            #expect(try counterValue(counts) == 3)
             #expect(try NetworkAttachments.list().bpftoolText().contains(" driver id "))
         }
     }

@@ -65,7 +65,7 @@ struct SocketFilterTests {
         var asm = Assembler()
         asm.mov(.r6, .r1)
         asm.load(.word, .r7, .r6, 0) // __sk_buff.len
-        emitIncrement(&asm, map: map, label: "counted")
+        emitCounterIncrement(&asm, map: map, label: "counted")
         asm.jump(.gt, .r7, maximumLength, to: "drop")
         asm.mov(.r0, .r7)
         asm.exit()
@@ -87,13 +87,13 @@ struct SocketFilterTests {
         for _ in 0..<5 { try sender.send(5, to: receiver.port) }
         for _ in 0..<3 { try sender.send(100, to: receiver.port) }
         #expect(receiver.drain() == [5, 5, 5, 5, 5])
-        #expect(try counter(counts) == 8)
+        #expect(try counterValue(counts) == 8)
 
         try attachment.close()
         #expect(throws: BPFError.self) { try attachment.close() }
         for _ in 0..<3 { try sender.send(100, to: receiver.port) }
         #expect(receiver.drain() == [100, 100, 100])
-        #expect(try counter(counts) == 8)
+        #expect(try counterValue(counts) == 8)
     }
 
     @Test func releaseAfterSocketCloseLeavesAReusedDescriptorAlone() throws {
@@ -117,8 +117,8 @@ struct SocketFilterTests {
         _ = stale
         try sender.send(10, to: second.port)
         #expect(second.drain() == [10])
-        #expect(try counter(secondCounts) == 1)
-        #expect(try counter(firstCounts) == 0)
+        #expect(try counterValue(secondCounts) == 1)
+        #expect(try counterValue(firstCounts) == 0)
     }
 
     @Test func refusesNonSocketsAndWrongProgramTypes() throws {

@@ -3,29 +3,32 @@ import BPFObject
 import CBPFSys
 import Foundation
 
-/// Runs a command and returns its exit status and combined output.
-@discardableResult
-func runCommand(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// Runs a command that must succeed.
-@discardableResult
-func runChecked(_ arguments: [String]) throws -> String {
-    let (status, output) = try runCommand(arguments)
-    guard status == 0 else {
-        throw TopologyError(message: "`\(arguments.joined(separator: " "))` exited with \(status): \(output)")
+/// Shell commands for the networking tests (ip, tc, ping, bpftool, nsenter).
+enum NetTestShell {
+    /// Runs a command and returns its exit status and combined output.
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
-    return output
+
+    /// Runs a command that must succeed.
+    @discardableResult
+    static func checked(_ arguments: [String]) throws -> String {
+        let (status, output) = try run(arguments)
+        guard status == 0 else {
+            throw TopologyError(message: "`\(arguments.joined(separator: " "))` exited with \(status): \(output)")
+        }
+        return output
+    }
 }
 
 struct TopologyError: Error, CustomStringConvertible {
@@ -56,17 +59,17 @@ final class VethTopology {
         outsideInterface = "sbpfa\(id)"
         insideInterface = "sbpfb\(id)"
         do {
-            try runChecked(["ip", "netns", "add", outsideNamespace])
-            try runChecked(["ip", "netns", "add", insideNamespace])
-            try runChecked(["ip", "link", "add", outsideInterface, "netns", outsideNamespace, "type", "veth",
+            try NetTestShell.checked(["ip", "netns", "add", outsideNamespace])
+            try NetTestShell.checked(["ip", "netns", "add", insideNamespace])
+            try NetTestShell.checked(["ip", "link", "add", outsideInterface, "netns", outsideNamespace, "type", "veth",
                             "peer", "name", insideInterface, "netns", insideNamespace])
             for (namespace, interface, address) in [(outsideNamespace, outsideInterface, outsideAddress),
                                                     (insideNamespace, insideInterface, insideAddress)] {
                 // IPv4 only: no IPv6 neighbour discovery or MLD packets in the counts.
-                try runChecked(["ip", "netns", "exec", namespace, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-                try runChecked(["ip", "-n", namespace, "addr", "add", "\(address)/30", "dev", interface])
-                try runChecked(["ip", "-n", namespace, "link", "set", interface, "up"])
-                try runChecked(["ip", "-n", namespace, "link", "set", "lo", "up"])
+                try NetTestShell.checked(["ip", "netns", "exec", namespace, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
+                try NetTestShell.checked(["ip", "-n", namespace, "addr", "add", "\(address)/30", "dev", interface])
+                try NetTestShell.checked(["ip", "-n", namespace, "link", "set", interface, "up"])
+                try NetTestShell.checked(["ip", "-n", namespace, "link", "set", "lo", "up"])
             }
         } catch {
             tearDown()
@@ -78,20 +81,20 @@ final class VethTopology {
 
     /// Deletes both namespaces (and with them the veth pair and everything attached to it).
     func tearDown() {
-        _ = try? runCommand(["ip", "netns", "del", outsideNamespace])
-        _ = try? runCommand(["ip", "netns", "del", insideNamespace])
+        _ = try? NetTestShell.run(["ip", "netns", "del", outsideNamespace])
+        _ = try? NetTestShell.run(["ip", "netns", "del", insideNamespace])
     }
 
     /// Pings B from A: `ping -c count -W 1`. True if any reply came back.
     func ping(count: Int = 3) throws -> Bool {
-        let (status, _) = try runCommand(["ip", "netns", "exec", outsideNamespace, "ping", "-c", "\(count)", "-W", "1",
+        let (status, _) = try NetTestShell.run(["ip", "netns", "exec", outsideNamespace, "ping", "-c", "\(count)", "-W", "1",
                                           "-i", "0.2", "-q", insideAddress])
         return status == 0
     }
 
     /// `bpftool net list --json` as bpftool sees namespace B.
     func bpftoolNetList() throws -> [String: Any] {
-        let text = try runChecked(["nsenter", "--net=/run/netns/\(insideNamespace)", "bpftool", "net", "list", "--json"])
+        let text = try NetTestShell.checked(["nsenter", "--net=/run/netns/\(insideNamespace)", "bpftool", "net", "list", "--json"])
         guard let array = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], let object = array.first else {
             throw TopologyError(message: "unexpected bpftool output: \(text)")
         }
@@ -100,7 +103,7 @@ final class VethTopology {
 
     /// `bpftool net list` (text) as bpftool sees namespace B.
     func bpftoolNetListText() throws -> String {
-        try runChecked(["nsenter", "--net=/run/netns/\(insideNamespace)", "bpftool", "net", "list"])
+        try NetTestShell.checked(["nsenter", "--net=/run/netns/\(insideNamespace)", "bpftool", "net", "list"])
     }
 
     /// Runs `body` on a new thread that has entered namespace B (setns(2) moves only the calling
@@ -138,7 +141,7 @@ func runInNetworkNamespace<T>(_ path: String, _ body: @escaping () throws -> T) 
 }
 
 /// Reads counter slot `index` (a little-endian u64) of an array map.
-func counter(_ map: Map, _ index: UInt32 = 0) throws -> UInt64 {
+func counterValue(_ map: Map, _ index: UInt32 = 0) throws -> UInt64 {
     guard let value = try map.lookup(withUnsafeBytes(of: index.littleEndian) { Array($0) }) else { return 0 }
     return value.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
 }
@@ -149,7 +152,7 @@ func makeCounterMap(_ name: String) throws -> Map {
 }
 
 /// Emits `counts[0] += 1` (array map lookup and atomic add); clobbers r0–r5.
-func emitIncrement(_ asm: inout Assembler, map: Map, label: String) {
+func emitCounterIncrement(_ asm: inout Assembler, map: Map, label: String) {
     asm.store(.word, .r10, -4, immediate: 0)
     asm.loadMapFD(.r1, map.fd.rawValue)
     asm.mov(.r2, .r10)
@@ -177,7 +180,7 @@ func icmpProgram(map: Map, dataOffset: Int16, dataEndOffset: Int16, icmpVerdict:
     asm.jump(.ne, .r5, 0x0008, to: "other") // htons(ETH_P_IP) read little-endian
     asm.load(.byte, .r5, .r2, 14 + 9) // iphdr.protocol
     asm.jump(.ne, .r5, 1, to: "other") // IPPROTO_ICMP
-    emitIncrement(&asm, map: map, label: "counted")
+    emitCounterIncrement(&asm, map: map, label: "counted")
     asm.mov(.r0, icmpVerdict)
     asm.exit()
     asm.label("other")
