@@ -38,7 +38,7 @@ public final class Cgroup: @unchecked Sendable {
     /// Where cgroup v2 is mounted: the first cgroup2 entry of /proc/self/mountinfo
     /// (`/sys/fs/cgroup` on unified systems, `/sys/fs/cgroup/unified` on hybrid ones).
     public static func unifiedMountPoint() throws -> String {
-        guard let text = readSmallFile("/proc/self/mountinfo") else {
+        guard let text = readProcFile("/proc/self/mountinfo") else {
             throw BPFError.notFound(what: "file", detail: "/proc/self/mountinfo could not be read (is /proc mounted?)")
         }
         guard let mountPoint = cgroup2MountPoints(inMountInfo: text).first else {
@@ -264,7 +264,7 @@ public enum CgroupLinks {
 }
 
 /// Reads a small text file (procfs, sysfs) whole; nil if it cannot be opened.
-func readSmallFile(_ path: String) -> String? {
+private func readProcFile(_ path: String) -> String? {
     let raw = open(path, O_RDONLY | O_CLOEXEC)
     guard raw >= 0 else { return nil }
     defer { Glibc.close(raw) }
