@@ -29,6 +29,9 @@ int sbpf_ioctl_int(int fd, unsigned long request, unsigned long arg);
 int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg);
 /// The errno of the calling thread (Swift's `errno` is fine too; this is for C callers' symmetry).
 int sbpf_errno(void);
+/// setns(2), which Glibc does not export to Swift: moves the calling thread into the namespace
+/// behind `fd` (`nstype` CLONE_NEWNET = 0x40000000 for network namespaces).
+int sbpf_setns(int fd, int nstype);
 /// pidfd_open(2) (Linux 5.3): a descriptor for process `pid`, the key of task-storage maps.
 int sbpf_pidfd_open(pid_t pid, unsigned int flags);
 /// statfs(2)'s f_type for `path` (e.g. BPF_FS_MAGIC 0xcafe4a11), or -1 with errno set.
