@@ -11,8 +11,9 @@ struct SwiftBPF: ParsableCommand {
             ProgCommand.self,
             MapCommand.self,
             LinkCommand.self,
-            FeatureCommand.self,
+            NetCommand.self,
             BTFCommand.self,
+            FeatureCommand.self,
         ]
     )
 
