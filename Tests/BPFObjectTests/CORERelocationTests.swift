@@ -1,0 +1,348 @@
+import Testing
+@testable import BPFObject
+
+/// Hand-built local/target BTF pairs for each CO-RE relocation kind, checked against the values
+/// libbpf's rules give (tools/lib/bpf/relo_core.c).
+@Suite struct CORERelocationTests {
+    // Opcodes used below.
+    static let ldxW: UInt8 = 0x61, ldxDW: UInt8 = 0x79, ldxB: UInt8 = 0x71, movImm64: UInt8 = 0xb7, lddw: UInt8 = 0x18
+
+    /// A local BTF under construction with its relocation records.
+    struct Local {
+        var builder = BTFBuilder()
+        var records: [CORERelocationRecord] = []
+        mutating func relocate(instruction: Int, type: UInt32, access: String, _ kind: CORERelocationKind) {
+            records.append(CORERelocationRecord(instructionByteOffset: UInt32(instruction * 8), typeID: type,
+                                                accessStringOffset: builder.addString(access), rawKind: kind.rawValue))
+        }
+        mutating func relocate(instruction: Int, type: UInt32, access: String, rawKind: UInt32) {
+            records.append(CORERelocationRecord(instructionByteOffset: UInt32(instruction * 8), typeID: type,
+                                                accessStringOffset: builder.addString(access), rawKind: rawKind))
+        }
+    }
+
+    static func apply(_ local: Local, _ targets: [BTFBuilder], _ instructions: inout [Instruction]) throws -> [CORERelocationResult] {
+        let localBTF = try BTF(local.builder.encode())
+        let targetBTFs = try targets.map { try BTF($0.encode()) }
+        return try CORERelocator.apply(records: local.records, to: &instructions, localBTF: localBTF, targets: targetBTFs)
+    }
+
+    static func poisoned(_ instruction: Instruction) -> Bool {
+        instruction == Instruction(opcode: 0x85, immediate: 195896080)
+    }
+
+    /// struct task_struct { long state; int pid; int tgid; } in the "kernel".
+    static func kernelTask() -> BTFBuilder {
+        var kernel = BTFBuilder()
+        let int = kernel.addInt("int", size: 4, encoding: .signed)
+        let long = kernel.addInt("long", size: 8, encoding: .signed)
+        kernel.addStruct("task_struct", size: 16, members: [.init("state", long, bitOffset: 0), .init("pid", int, bitOffset: 64), .init("tgid", int, bitOffset: 96)])
+        return kernel
+    }
+
+    @Test func fieldOffsetFollowsTheKernelLayoutThroughAFlavor() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let task = local.builder.addStruct("task_struct___mine", size: 8, members: [.init("pid", int, bitOffset: 0), .init("tgid", int, bitOffset: 32)])
+        local.relocate(instruction: 0, type: task, access: "0:1", .fieldByteOffset)
+        local.relocate(instruction: 1, type: task, access: "0:0", .fieldByteSize)
+        var instructions = [Instruction(opcode: Self.ldxW, dst: 0, src: 1, offset: 4), Instruction(opcode: Self.movImm64, immediate: 4)]
+        let results = try Self.apply(local, [Self.kernelTask()], &instructions)
+        #expect(instructions[0].offset == 12)
+        #expect(instructions[0].opcode == Self.ldxW)
+        #expect(instructions[1].immediate == 4)
+        #expect(results[0].localValue == 4 && results[0].targetValue == 12 && !results[0].poisoned)
+        #expect(results[0].targetTypeID == 3 && results[0].targetBTFIndex == 0)
+        #expect(results[0].targetField == CORETargetField(byteOffset: 12, byteSize: 4, isSigned: true, bitOffset: 96, bitSize: 0))
+        #expect(results[0].localSpec == "[2] struct task_struct___mine.tgid (0:1 @ offset 4)")
+        #expect(results[0].targetSpec == "[3] struct task_struct.tgid (0:2 @ offset 12)")
+    }
+
+    @Test func missingFieldPoisonsButExistenceAnswersZero() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let task = local.builder.addStruct("task_struct", size: 8, members: [.init("pid", int, bitOffset: 0), .init("gone", int, bitOffset: 32)])
+        local.relocate(instruction: 0, type: task, access: "0:1", .fieldByteOffset)
+        local.relocate(instruction: 1, type: task, access: "0:1", .fieldExists)
+        local.relocate(instruction: 2, type: task, access: "0:0", .fieldExists)
+        local.relocate(instruction: 3, type: task, access: "0:1", .fieldByteSize)
+        var instructions = [
+            Instruction(opcode: Self.ldxW, dst: 0, src: 1, offset: 4), Instruction(opcode: Self.movImm64, immediate: 1),
+            Instruction(opcode: Self.movImm64, immediate: 1),
+            Instruction(opcode: Self.lddw, dst: 2, immediate: 4), Instruction(opcode: 0, immediate: 0),
+        ]
+        let results = try Self.apply(local, [Self.kernelTask()], &instructions)
+        #expect(Self.poisoned(instructions[0]))
+        #expect(results[0].poisoned && results[0].reason != nil)
+        #expect(instructions[1].immediate == 0 && !results[1].poisoned)
+        #expect(instructions[2].immediate == 1)
+        // lddw: both slots become the poison call.
+        #expect(Self.poisoned(instructions[3]) && Self.poisoned(instructions[4]))
+    }
+
+    @Test func loadSizeFollowsAnUnsignedFieldButASignedOneIsPoisoned() throws {
+        var local = Local()
+        let u32 = local.builder.addInt("unsigned int", size: 4)
+        let s32 = local.builder.addInt("int", size: 4, encoding: .signed)
+        let s = local.builder.addStruct("sock_info", size: 8, members: [.init("flags", u32, bitOffset: 0), .init("count", s32, bitOffset: 32)])
+        local.relocate(instruction: 0, type: s, access: "0:0", .fieldByteOffset)
+        local.relocate(instruction: 1, type: s, access: "0:1", .fieldByteOffset)
+        var kernel = BTFBuilder()
+        let u64 = kernel.addInt("unsigned long", size: 8)
+        let s64 = kernel.addInt("long", size: 8, encoding: .signed)
+        kernel.addStruct("sock_info", size: 24, members: [.init("pad", u64, bitOffset: 0), .init("flags", u64, bitOffset: 64), .init("count", s64, bitOffset: 128)])
+        var instructions = [Instruction(opcode: Self.ldxW, dst: 0, src: 1, offset: 0), Instruction(opcode: Self.ldxW, dst: 0, src: 1, offset: 4)]
+        let results = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions[0] == Instruction(opcode: Self.ldxDW, dst: 0, src: 1, offset: 8))
+        #expect(results[0].memorySizeChange?.from == 4 && results[0].memorySizeChange?.to == 8)
+        #expect(Self.poisoned(instructions[1]) && results[1].poisoned)
+    }
+
+    @Test func bitfieldShiftsAndSignedness() throws {
+        var local = Local()
+        let u32 = local.builder.addInt("unsigned int", size: 4)
+        let s32 = local.builder.addInt("int", size: 4, encoding: .signed)
+        let s = local.builder.addStruct("flags_holder", size: 4, members: [.init("wide", u32, bitOffset: 0, bitfieldSize: 20), .init("tiny", s32, bitOffset: 20, bitfieldSize: 3)])
+        for (index, kind) in [CORERelocationKind.fieldByteOffset, .fieldByteSize, .fieldLShiftU64, .fieldRShiftU64, .fieldSigned].enumerated() {
+            local.relocate(instruction: index, type: s, access: "0:0", kind)
+        }
+        local.relocate(instruction: 5, type: s, access: "0:1", .fieldSigned)
+        local.relocate(instruction: 6, type: s, access: "0:1", .fieldLShiftU64)
+        var kernel = BTFBuilder()
+        let ku32 = kernel.addInt("unsigned int", size: 4)
+        let ks32 = kernel.addInt("int", size: 4, encoding: .signed)
+        // wide: 20 bits at bit 30 straddles the 32-bit unit → one aligned 8-byte load.
+        kernel.addStruct("flags_holder", size: 8, members: [.init("tiny", ks32, bitOffset: 0, bitfieldSize: 3), .init("wide", ku32, bitOffset: 30, bitfieldSize: 20)])
+        // Local values: wide at bit 0 of a 4-byte unit: off 0, size 4, lshift 64-20, rshift 44, unsigned.
+        var instructions = [Int32(0), 4, 44, 44, 0, 1, 64 - 23].map { Instruction(opcode: Self.movImm64, immediate: $0) }
+        let results = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions.map(\.immediate) == [0, 8, 14, 44, 0, 1, 61])
+        #expect(results[0].targetField == CORETargetField(byteOffset: 0, byteSize: 8, isSigned: false, bitOffset: 30, bitSize: 20))
+    }
+
+    @Test func bitfieldTooWideForOneLoadIsAnError() throws {
+        var local = Local()
+        let u64 = local.builder.addInt("unsigned long", size: 8)
+        let s = local.builder.addStruct("odd", size: 8, members: [.init("f", u64, bitOffset: 0, bitfieldSize: 60)])
+        local.relocate(instruction: 0, type: s, access: "0:0", .fieldByteOffset)
+        var kernel = BTFBuilder()
+        let ku64 = kernel.addInt("unsigned long", size: 8)
+        kernel.addStruct("odd", size: 16, members: [.init("f", ku64, bitOffset: 12, bitfieldSize: 60)])
+        var instructions = [Instruction(opcode: Self.movImm64, immediate: 0)]
+        #expect {
+            try Self.apply(local, [kernel], &instructions)
+        } throws: { ($0 as? CORERelocationError)?.problem == .unsatisfiableBitfield }
+    }
+
+    @Test func enumValuesByFlavorlessEnumeratorName() throws {
+        var local = Local()
+        let mapType = local.builder.addEnum("bpf_map_type___local", values: [("BPF_MAP_TYPE_RINGBUF", 99), ("BPF_MAP_TYPE_GONE", 5), ("BIG___v2", 1)])
+        local.relocate(instruction: 0, type: mapType, access: "0", .enumValueValue)
+        local.relocate(instruction: 2, type: mapType, access: "0", .enumValueExists)
+        local.relocate(instruction: 3, type: mapType, access: "1", .enumValueExists)
+        local.relocate(instruction: 4, type: mapType, access: "1", .enumValueValue)
+        local.relocate(instruction: 5, type: mapType, access: "2", .enumValueValue)
+        var kernel = BTFBuilder()
+        kernel.addEnum("bpf_map_type", values: [("BPF_MAP_TYPE_HASH", 1), ("BPF_MAP_TYPE_RINGBUF", 27), ("BIG", 0x8000_0000)])
+        var instructions = [
+            Instruction(opcode: Self.lddw, dst: 1, immediate: 99), Instruction(opcode: 0),
+            Instruction(opcode: Self.movImm64, immediate: 1), Instruction(opcode: Self.movImm64, immediate: 1),
+            Instruction(opcode: Self.movImm64, immediate: 5),
+            Instruction(opcode: Self.lddw, dst: 1, immediate: 1), Instruction(opcode: 0),
+        ]
+        let results = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions[0].immediate == 27 && instructions[1].immediate == 0)
+        #expect(instructions[2].immediate == 1 && instructions[3].immediate == 0)
+        #expect(Self.poisoned(instructions[4]))
+        // A 32-bit enumerator is widened as signed, like libbpf's `__s32 val`.
+        #expect(results[4].targetValue == 0xffff_ffff_8000_0000)
+        #expect(instructions[5].immediate == Int32(bitPattern: 0x8000_0000) && instructions[6].immediate == -1)
+        #expect(results[0].localSpec == "[1] enum bpf_map_type___local::BPF_MAP_TYPE_RINGBUF = 99")
+    }
+
+    @Test func enum64TargetIsCompatibleWithA32BitLocalEnum() throws {
+        var local = Local()
+        let e = local.builder.addEnum("wide_enum", values: [("W_ONE", 1)])
+        local.relocate(instruction: 0, type: e, access: "0", .enumValueValue)
+        var kernel = BTFBuilder()
+        kernel.addEnum("wide_enum", size: 8, values: [("W_ONE", 0x1_0000_0001)])
+        var instructions = [Instruction(opcode: Self.lddw, immediate: 1), Instruction(opcode: 0)]
+        _ = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions[0].immediate == 1 && instructions[1].immediate == 1)
+    }
+
+    @Test func typeRelocations() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let task = local.builder.addStruct("task_struct", size: 8, members: [.init("pid", int, bitOffset: 0)])
+        let missing = local.builder.addStruct("no_such_struct", size: 4, members: [.init("x", int, bitOffset: 0)])
+        let pidType = local.builder.addTypedef("pid_t", to: int)
+        for (index, kind) in [CORERelocationKind.typeIDLocal, .typeIDTarget, .typeExists, .typeSize, .typeMatches].enumerated() {
+            local.relocate(instruction: index, type: task, access: "0", kind)
+        }
+        for (index, kind) in [CORERelocationKind.typeIDTarget, .typeExists, .typeSize, .typeMatches].enumerated() {
+            local.relocate(instruction: 5 + index, type: missing, access: "0", kind)
+        }
+        local.relocate(instruction: 9, type: pidType, access: "0", .typeMatches)
+        local.relocate(instruction: 10, type: pidType, access: "0", .typeSize)
+        var kernel = Self.kernelTask()
+        let ku32 = kernel.addInt("unsigned int", size: 4)
+        kernel.addTypedef("pid_t", to: ku32)  // unsigned in the kernel: does not match a signed int
+        // task_struct matches: struct sizes are not compared, only the local members.
+        var instructions = [Int32(2), 2, 1, 8, 1, 3, 1, 4, 1, 1, 4].map { Instruction(opcode: Self.movImm64, immediate: $0) }
+        let results = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions.map(\.immediate) == [2, 3, 1, 16, 1, 0, 0, 0, 0, 0, 4])
+        #expect(!results.contains { $0.poisoned })
+        #expect(results[0].targetTypeID == nil)
+    }
+
+    @Test func typeMatchesComparesMembersEnumsAndForwardsBehindPointers() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let node = local.builder.addForward("node")
+        let pointer = local.builder.addPointer(to: node)
+        let holder = local.builder.addStruct("holder", size: 16, members: [.init("next", pointer, bitOffset: 0), .init("count", int, bitOffset: 64)])
+        let e = local.builder.addEnum("color", values: [("RED", 0)])
+        local.relocate(instruction: 0, type: holder, access: "0", .typeMatches)
+        local.relocate(instruction: 1, type: e, access: "0", .typeMatches)
+        var kernel = BTFBuilder()
+        let kint = kernel.addInt("int", size: 4, encoding: .signed)
+        let knode = kernel.addStruct("node", size: 4, members: [.init("v", kint, bitOffset: 0)])
+        let kpointer = kernel.addPointer(to: knode)
+        // Extra members and a different order still match.
+        kernel.addStruct("holder", size: 24, members: [.init("count", kint, bitOffset: 0), .init("extra", kint, bitOffset: 32), .init("next", kpointer, bitOffset: 64)])
+        kernel.addEnum("color", values: [("GREEN", 1), ("RED", 7)])
+        var instructions = [Instruction(opcode: Self.movImm64, immediate: 1), Instruction(opcode: Self.movImm64, immediate: 1)]
+        _ = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions[0].immediate == 1 && instructions[1].immediate == 1)
+    }
+
+    @Test func ambiguousCandidatesWithDifferentOffsetsFail() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let s = local.builder.addStruct("twin", size: 4, members: [.init("x", int, bitOffset: 0)])
+        local.relocate(instruction: 0, type: s, access: "0:0", .fieldByteOffset)
+        var kernel = BTFBuilder()
+        let kint = kernel.addInt("int", size: 4, encoding: .signed)
+        kernel.addStruct("twin", size: 8, members: [.init("x", kint, bitOffset: 32)])
+        kernel.addStruct("twin___v2", size: 8, members: [.init("x", kint, bitOffset: 0)])
+        var instructions = [Instruction(opcode: Self.ldxW, src: 1)]
+        #expect {
+            try Self.apply(local, [kernel], &instructions)
+        } throws: { ($0 as? CORERelocationError)?.problem == .ambiguousTargets }
+
+        // The same answer from several candidates is fine.
+        var agreeing = BTFBuilder()
+        let aint = agreeing.addInt("int", size: 4, encoding: .signed)
+        agreeing.addStruct("twin", size: 8, members: [.init("x", aint, bitOffset: 32)])
+        agreeing.addStruct("twin___v2", size: 8, members: [.init("y", aint, bitOffset: 0), .init("x", aint, bitOffset: 32)])
+        var again = [Instruction(opcode: Self.ldxW, src: 1)]
+        _ = try Self.apply(local, [agreeing], &again)
+        #expect(again[0].offset == 4)
+    }
+
+    @Test func modulesAreSearchedOnlyWhenVmlinuxHasNoCandidate() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let conn = local.builder.addStruct("nf_conn", size: 4, members: [.init("mark", int, bitOffset: 0)])
+        local.relocate(instruction: 0, type: conn, access: "0:0", .fieldByteOffset)
+        var module = BTFBuilder()
+        let mint = module.addInt("int", size: 4, encoding: .signed)
+        module.addStruct("nf_conn", size: 16, members: [.init("pad", mint, bitOffset: 0), .init("mark", mint, bitOffset: 64)])
+        var instructions = [Instruction(opcode: Self.ldxW, src: 1)]
+        let results = try Self.apply(local, [Self.kernelTask(), module], &instructions)
+        #expect(instructions[0].offset == 8 && results[0].targetBTFIndex == 1)
+
+        var vmlinux = Self.kernelTask()
+        let vint = vmlinux.addInt("int", size: 4, encoding: .signed)
+        vmlinux.addStruct("nf_conn", size: 8, members: [.init("mark", vint, bitOffset: 32)])
+        var again = [Instruction(opcode: Self.ldxW, src: 1)]
+        let resultsWithVmlinux = try Self.apply(local, [vmlinux, module], &again)
+        #expect(again[0].offset == 4 && resultsWithVmlinux[0].targetBTFIndex == 0)
+    }
+
+    @Test func anonymousMembersArraysAndFlexibleArrays() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let index = local.builder.addInt("__ARRAY_SIZE_TYPE__", size: 4)
+        let four = local.builder.addArray(of: int, index: index, count: 4)
+        let flexible = local.builder.addArray(of: int, index: index, count: 0)
+        let s = local.builder.addStruct("packet", size: 24, members: [.init("len", int, bitOffset: 0), .init("slots", four, bitOffset: 32), .init("data", flexible, bitOffset: 160)])
+        local.relocate(instruction: 0, type: s, access: "0:0", .fieldByteOffset)
+        local.relocate(instruction: 1, type: s, access: "0:1:2", .fieldByteOffset)
+        local.relocate(instruction: 2, type: s, access: "0:2:9", .fieldByteOffset)
+        local.relocate(instruction: 3, type: s, access: "0:1:3", .fieldExists)
+        local.relocate(instruction: 4, type: s, access: "1:0", .fieldByteOffset)
+        var kernel = BTFBuilder()
+        let kint = kernel.addInt("int", size: 4, encoding: .signed)
+        let kindex = kernel.addInt("__ARRAY_SIZE_TYPE__", size: 4)
+        let three = kernel.addArray(of: kint, index: kindex, count: 3)
+        let kflexible = kernel.addArray(of: kint, index: kindex, count: 0)
+        let inner = kernel.addStruct("", size: 4, members: [.init("len", kint, bitOffset: 0)])
+        let union = kernel.addComposite(.union, name: "", size: 4, members: [.init("", inner, bitOffset: 0), .init("raw", kint, bitOffset: 0)])
+        kernel.addStruct("packet", size: 24, members: [.init("hdr", kint, bitOffset: 0), .init("", union, bitOffset: 32), .init("slots", three, bitOffset: 64), .init("data", kflexible, bitOffset: 160)])
+        var instructions = [
+            Instruction(opcode: Self.ldxW, src: 1, offset: 0), Instruction(opcode: Self.ldxW, src: 1, offset: 12),
+            Instruction(opcode: Self.ldxW, src: 1, offset: 56), Instruction(opcode: Self.movImm64, immediate: 1),
+            Instruction(opcode: Self.ldxW, src: 1, offset: 24),
+        ]
+        let results = try Self.apply(local, [kernel], &instructions)
+        #expect(instructions[0].offset == 4)
+        #expect(results[0].targetSpec == "[7] struct packet.len (0:1:0:0 @ offset 4)")
+        #expect(instructions[1].offset == 16)
+        #expect(instructions[2].offset == 56)
+        // slots[3] is past the end of the kernel's 3-element array: no match.
+        #expect(instructions[3].immediate == 0)
+        // Pointer arithmetic scales by the target struct size.
+        #expect(instructions[4].offset == 24 + 4)
+    }
+
+    @Test(arguments: ["", "0:", ":0", "0::1", "a", "0:x", "-1", "0:-1", "0:5", "0:0:0", "99999999999", "0 :1", "+0"])
+    func malformedAccessStringsAreErrors(access: String) throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let s = local.builder.addStruct("task_struct", size: 4, members: [.init("pid", int, bitOffset: 0)])
+        local.relocate(instruction: 0, type: s, access: access, .fieldByteOffset)
+        var instructions = [Instruction(opcode: Self.ldxW, src: 1)]
+        #expect {
+            try Self.apply(local, [Self.kernelTask()], &instructions)
+        } throws: { ($0 as? CORERelocationError)?.problem == .malformedAccessString }
+    }
+
+    @Test func malformedRecordsAreErrorsNeverTraps() throws {
+        func attempt(_ build: (inout Local, UInt32) -> Void, instructions: [Instruction] = [Instruction(opcode: 0xb7)]) -> CORERelocationError.Problem? {
+            var local = Local()
+            let int = local.builder.addInt("int", size: 4, encoding: .signed)
+            let s = local.builder.addStruct("task_struct", size: 4, members: [.init("pid", int, bitOffset: 0)])
+            build(&local, s)
+            var copy = instructions
+            do { _ = try Self.apply(local, [Self.kernelTask()], &copy); return nil } catch let error as CORERelocationError { return error.problem } catch { return .invalidType }
+        }
+        #expect(attempt { $0.relocate(instruction: 0, type: $1, access: "0:0", rawKind: 77) } == .unsupportedKind)
+        #expect(attempt { $0.relocate(instruction: 0, type: $1, access: "0:0", .typeExists) } == .malformedAccessString)
+        #expect(attempt { $0.relocate(instruction: 5, type: $1, access: "0:0", .fieldByteOffset) } == .badInstruction)
+        #expect(attempt { local, _ in local.relocate(instruction: 0, type: 999, access: "0:0", .fieldByteOffset) } == .invalidType)
+        #expect(attempt { $0.relocate(instruction: 0, type: $1, access: "1", .enumValueValue) } == .malformedAccessString)
+        #expect(attempt({ $0.relocate(instruction: 0, type: $1, access: "0:0", .fieldByteOffset) }, instructions: [Instruction(opcode: 0x61, offset: 3)]) == .unexpectedInstructionValue)
+        #expect(attempt({ $0.relocate(instruction: 0, type: $1, access: "0:0", .fieldByteOffset) }, instructions: [Instruction(opcode: 0x05)]) == .badInstruction)
+        #expect(attempt({ $0.relocate(instruction: 0, type: $1, access: "0:0", .fieldByteOffset) }, instructions: [Instruction(opcode: 0x0f)]) == .badInstruction)
+        #expect(attempt { local, _ in
+            let anonymous = local.builder.addStruct("", size: 4, members: [])
+            local.relocate(instruction: 0, type: anonymous, access: "0", .typeExists)
+        } == .anonymousLocalType)
+        var bad = Local()
+        bad.records = [CORERelocationRecord(instructionByteOffset: 0, typeID: 1, accessStringOffset: 9999, rawKind: 0)]
+        _ = bad.builder.addInt("int", size: 4)
+        var instructions = [Instruction(opcode: 0xb7)]
+        #expect(throws: CORERelocationError.self) { try Self.apply(bad, [], &instructions) }
+    }
+
+    @Test func essentialNames() {
+        #expect(CORETypeRules.essentialName("task_struct___mine") == "task_struct")
+        #expect(CORETypeRules.essentialName("task_struct___a___b") == "task_struct___a")
+        #expect(CORETypeRules.essentialName("a____b") == "a____b")
+        #expect(CORETypeRules.essentialName("___x") == "___x")
+        #expect(CORETypeRules.essentialName("x___") == "x___")
+        #expect(CORETypeRules.essentialName("") == "")
+    }
+}
