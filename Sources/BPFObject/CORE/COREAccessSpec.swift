@@ -213,7 +213,12 @@ struct COREAccessSpec {
             if let accessor = accessors.first, let enumType = try? CORETypeRules.resolve(btf, rootTypeID),
                accessor.index < enumType.vlen {
                 let enumerator = enumType.enumerators[accessor.index]
-                let value = enumType.kind == .enum ? String(UInt32(truncatingIfNeeded: enumerator.value)) : String(enumerator.value)
+                let value = switch (enumType.kind == .enum, enumType.kindFlag) {
+                case (true, true): String(Int32(truncatingIfNeeded: enumerator.value))
+                case (true, false): String(UInt32(truncatingIfNeeded: enumerator.value))
+                case (false, true): String(Int64(bitPattern: enumerator.value))
+                case (false, false): String(enumerator.value)
+                }
                 text += "::\(enumerator.name) = \(value)"
             }
             return text

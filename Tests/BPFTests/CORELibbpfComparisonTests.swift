@@ -1,0 +1,218 @@
+import BPFObject
+import Foundation
+import Testing
+
+/// CO-RE relocation against the real kernel BTF, compared with libbpf relocation by relocation.
+/// Benchmarks/CORERelocation/core_relocations.bpf.c is compiled at test time against a vmlinux.h
+/// written by BTFCHeaderWriter; libbpf (linked into a small C oracle built at test time, needs
+/// libbpf-dev) opens and loads the object with debug logging, which reports every relocation's
+/// specs and patched values, then prints the relocated instructions. CORERelocator resolves the
+/// same records against /sys/kernel/btf/vmlinux and must agree on every spec, value, poisoning
+/// and final instruction.
+@Suite(.kernel, .serialized) struct CORELibbpfComparisonTests {
+    static let sourceDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Benchmarks/CORERelocation")
+
+    struct Run {
+        let status: Int32
+        let output: String
+        let errors: String
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Read before waiting so a large log cannot fill the pipe and stall the child.
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+                   errors: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// What libbpf logged and left behind for one relocation of one program.
+    struct LibbpfRelocation {
+        var localSpec: String?
+        var matchedSpec: String?
+        var poisonedInstructions: [Int] = []
+        /// (instruction, field, old, new) for each "patched insn" line.
+        var patches: [(instruction: Int, field: String, old: String, new: UInt64)] = []
+    }
+
+    struct LibbpfLog {
+        var relocations: [String: [Int: LibbpfRelocation]] = [:]
+        var instructions: [String: [Int: Instruction]] = [:]
+    }
+
+    /// Drops libbpf's `<kind> ` prefix from a spec.
+    static func stripKind(_ spec: Substring) -> String {
+        guard spec.hasPrefix("<"), let end = spec.firstIndex(of: ">") else { return String(spec) }
+        return String(spec[spec.index(end, offsetBy: 2)...])
+    }
+
+    static func parse(_ log: String) -> LibbpfLog {
+        var parsed = LibbpfLog()
+        for rawLine in log.split(separator: "\n") {
+            let line = rawLine.hasPrefix("libbpf: ") ? rawLine.dropFirst(8) : rawLine[...]
+            if line.hasPrefix("INSN ") {
+                let fields = line.split(separator: " ")
+                guard fields.count == 8, let index = Int(fields[2]), let code = UInt8(fields[3]), let dst = UInt8(fields[4]),
+                      let src = UInt8(fields[5]), let offset = Int16(fields[6]), let imm = Int32(fields[7]) else { continue }
+                parsed.instructions[String(fields[1]), default: [:]][index] = Instruction(opcode: code, dst: dst, src: src, offset: offset, immediate: imm)
+                continue
+            }
+            // prog 'NAME': relo #N: REST
+            guard line.hasPrefix("prog '"), let nameEnd = line.dropFirst(6).firstIndex(of: "'") else { continue }
+            let program = String(line[line.index(line.startIndex, offsetBy: 6)..<nameEnd])
+            let afterName = line[nameEnd...].dropFirst(2)
+            guard afterName.hasPrefix(" relo #"), let colon = afterName.firstIndex(of: ":"),
+                  let number = Int(afterName[afterName.index(afterName.startIndex, offsetBy: 7)..<colon]) else { continue }
+            let rest = afterName[colon...].dropFirst(2)
+            var relocation = parsed.relocations[program]?[number] ?? LibbpfRelocation()
+            if rest.hasPrefix("<") {
+                relocation.localSpec = stripKind(rest)
+            } else if rest.hasPrefix("matching candidate #") {
+                if relocation.matchedSpec == nil, let space = rest.dropFirst(20).firstIndex(of: " ") {
+                    relocation.matchedSpec = stripKind(rest[space...].dropFirst())
+                }
+            } else if rest.hasPrefix("substituting insn #") {
+                if let index = Int(rest.dropFirst(19).prefix { $0.isNumber }) { relocation.poisonedInstructions.append(index) }
+            } else if rest.hasPrefix("patched insn #") {
+                // patched insn #I (CLASS) FIELD OLD -> NEW
+                let words = rest.split(separator: " ")
+                if words.count >= 8, let index = Int(words[2].dropFirst()), let new = UInt64(words[words.count - 1]) {
+                    relocation.patches.append((index, String(words[words.count - 4]), String(words[words.count - 3]), new))
+                }
+            }
+            parsed.relocations[program, default: [:]][number] = relocation
+        }
+        return parsed
+    }
+
+    /// Writes vmlinux.h, compiles `source` from Benchmarks/CORERelocation with clang and the
+    /// libbpf oracle with cc, and runs the oracle on the object: (object path, libbpf's output).
+    static func compileAndRunLibbpf(_ source: String, in work: URL, vmlinux: BTF) throws -> (object: String, log: String) {
+        try BTFCHeaderWriter(btf: vmlinux).header().write(to: work.appendingPathComponent("vmlinux.h"), atomically: true, encoding: .utf8)
+        let object = work.appendingPathComponent(source.replacingOccurrences(of: ".c", with: ".o")).path
+        let compile = try run("/opt/swift/usr/bin/clang", [
+            "-target", "bpf", "-g", "-O2", "-I", work.path, "-c",
+            sourceDirectory.appendingPathComponent(source).path, "-o", object,
+        ])
+        try #require(compile.status == 0, "clang failed: \(compile.errors)")
+        let oracle = work.appendingPathComponent("libbpf_relocation_oracle").path
+        let build = try run("/usr/bin/cc", [
+            "-O1", sourceDirectory.appendingPathComponent("libbpf_relocation_oracle.c").path, "-lbpf", "-o", oracle,
+        ])
+        try #require(build.status == 0, "building the libbpf oracle failed (is libbpf-dev installed?): \(build.errors)")
+        let oracleRun = try run(oracle, [object])
+        try #require(oracleRun.status == 0, "libbpf could not open the object: \(oracleRun.output)\(oracleRun.errors)")
+        return (object, oracleRun.output)
+    }
+
+    static func workDirectory() throws -> URL {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-core-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        return work
+    }
+
+    /// The object's BTF, BTF.ext and, per CO-RE section, the program name and its instructions.
+    static func loadObject(_ path: String) throws -> (btf: BTF, sections: [(program: String, records: [CORERelocationRecord], instructions: [Instruction])]) {
+        let elf = try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        let localBTF = try BTF(Array(elf.data(of: try #require(elf.section(named: ".BTF")))))
+        let ext = try BTFExt(Array(elf.data(of: try #require(elf.section(named: ".BTF.ext")))))
+        let symbols = try elf.symbols()
+        var sections: [(program: String, records: [CORERelocationRecord], instructions: [Instruction])] = []
+        for section in ext.coreRelocations {
+            let elfSection = try #require(elf.section(named: try ext.sectionName(section, in: localBTF)))
+            let program = try #require(symbols.first { Int($0.sectionIndex) == elfSection.index && $0.type == .function && $0.value == 0 }).name
+            sections.append((program, section.records, [Instruction](decodingInstructions: Array(try elf.data(of: elfSection)))))
+        }
+        return (localBTF, sections)
+    }
+
+    @Test func relocationsMatchLibbpf() throws {
+        let work = try Self.workDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let vmlinux = try BTF(contentsOfFile: "/sys/kernel/btf/vmlinux")
+        let (object, log) = try Self.compileAndRunLibbpf("core_relocations.bpf.c", in: work, vmlinux: vmlinux)
+        let libbpf = Self.parse(log)
+        let (localBTF, sections) = try Self.loadObject(object)
+
+        var compared = 0
+        var kindsSeen = Set<UInt32>()
+        var poisonedCount = 0
+        for (program, records, original) in sections {
+            var instructions = original
+            let results = try CORERelocator.apply(records: records, to: &instructions, localBTF: localBTF, targets: [vmlinux])
+            let expected = try #require(libbpf.relocations[program], "libbpf logged no relocations for \(program)")
+            let libbpfInstructions = try #require(libbpf.instructions[program], "libbpf printed no instructions for \(program)")
+            #expect(results.count == expected.count, "\(program): \(results.count) relocations, libbpf \(expected.count)")
+
+            for result in results {
+                let context = "\(program) relo #\(result.relocationIndex) <\(result.kind.name)> \(result.localSpec)"
+                kindsSeen.insert(result.kind.rawValue)
+                guard let theirs = expected[result.relocationIndex] else {
+                    Issue.record("\(context): libbpf did not log it")
+                    continue
+                }
+                compared += 1
+                #expect(theirs.localSpec == result.localSpec, "\(context): local spec")
+                #expect(theirs.matchedSpec == result.targetSpec, "\(context): matched target spec")
+                if result.poisoned {
+                    poisonedCount += 1
+                    #expect(theirs.poisonedInstructions.contains(result.instructionIndex), "\(context): libbpf did not poison it (\(theirs.patches))")
+                } else {
+                    #expect(theirs.poisonedInstructions.isEmpty, "\(context): libbpf poisoned it, we patched \(result.targetValue)")
+                    let valuePatch = theirs.patches.first { $0.field != "mem_sz" }
+                    #expect(valuePatch?.instruction == result.instructionIndex, "\(context): instruction index")
+                    #expect(valuePatch?.new == result.targetValue, "\(context): libbpf patched \(valuePatch.map { "\($0.new)" } ?? "nothing"), we \(result.targetValue)")
+                    let sizePatch = theirs.patches.first { $0.field == "mem_sz" }
+                    #expect(sizePatch?.new == result.memorySizeChange.map { UInt64($0.to) }, "\(context): load size change")
+                }
+                // The instruction (both slots of lddw) must be exactly what libbpf left.
+                var slots = [result.instructionIndex]
+                if original[result.instructionIndex].opcode == 0x18 { slots.append(result.instructionIndex + 1) }
+                for slot in slots {
+                    #expect(libbpfInstructions[slot] == instructions[slot], "\(context): insn #\(slot) ours \(instructions[slot]) libbpf \(String(describing: libbpfInstructions[slot]))")
+                }
+            }
+        }
+        // The fixture exercises every kind, poisoning included: the comparison cannot pass empty.
+        #expect(compared >= 60, "only \(compared) relocations compared")
+        #expect(kindsSeen == Set(CORERelocationKind.allCases.map(\.rawValue)), "kinds not exercised: \(Set(CORERelocationKind.allCases.map(\.rawValue)).subtracting(kindsSeen))")
+        #expect(poisonedCount >= 4)
+    }
+
+    /// libbpf refuses an unsigned 32-bit enumerator with the top bit set (it sign-extends
+    /// enumerator values, so the compiled-in value does not validate): so must we, at the same
+    /// relocation, while the one before it is patched identically.
+    @Test func refusesWhatLibbpfRefuses() throws {
+        let work = try Self.workDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let vmlinux = try BTF(contentsOfFile: "/sys/kernel/btf/vmlinux")
+        let (object, log) = try Self.compileAndRunLibbpf("core_rejected.bpf.c", in: work, vmlinux: vmlinux)
+        // libbpf: "prog 'core_rejected': relo #1: unexpected insn #5 (LDIMM64) value: ..."
+        let refusal = try #require(log.split(separator: "\n").first { $0.contains("unexpected insn #") },
+                                   "libbpf accepted the relocation:\n\(log)")
+        let relocationNumber = try #require(Int(refusal.split(separator: "#")[1].prefix { $0.isNumber }))
+        let instructionNumber = try #require(Int(refusal.split(separator: "#")[2].prefix { $0.isNumber }))
+        #expect(log.contains("LOAD RESULT -22"))
+
+        let (localBTF, sections) = try Self.loadObject(object)
+        let section = try #require(sections.first)
+        var instructions = section.instructions
+        #expect {
+            try CORERelocator.apply(records: section.records, to: &instructions, localBTF: localBTF, targets: [vmlinux])
+        } throws: { error in
+            guard let error = error as? CORERelocationError else { return false }
+            return error.problem == .unexpectedInstructionValue && error.relocationIndex == relocationNumber
+                && error.instructionIndex == instructionNumber
+        }
+    }
+}
