@@ -187,12 +187,11 @@ struct COREAccessSpec {
             // Speculate this member is the one; undone below if not.
             bitOffset += Int(member.bitOffset)
             raw.append(member.index)
-            let name = member.name
-            if name.isEmpty {
+            if member.isAnonymous {
                 if let found = try matchMember(localAccessor, localBTF: localBTF, in: member.type) { return found }
-            } else if name == wanted {
+            } else if member.btf.string(at: member.nameOffset, equals: wanted) {
                 guard try CORETypeRules.fieldsAreCompatible(local: localBTF, localMember.type, target: btf, member.type) else { return nil }
-                accessors.append(COREAccessor(typeID: type.id, index: member.index, name: name))
+                accessors.append(COREAccessor(typeID: type.id, index: member.index, name: wanted))
                 return member.type
             }
             bitOffset -= Int(member.bitOffset)

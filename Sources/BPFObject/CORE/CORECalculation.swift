@@ -1,3 +1,5 @@
+import Foundation
+
 /// A field's layout under one spec: what FIELD_* relocations read.
 struct COREFieldLayout {
     /// False when the last accessor is an array index rather than a named member.
@@ -231,14 +233,41 @@ struct CORECandidateFinder {
     }
 
     private mutating func flavoredIDs(in index: Int, essentialName: String) -> [UInt32] {
-        if flavored[index] == nil {
-            var table: [String: [UInt32]] = [:]
-            for (name, ids) in targets[index].nameIndex where name.utf8.count > 4 && name.contains("___") {
-                let essential = CORETypeRules.essentialName(name)
-                if essential != name { table[essential, default: []].append(contentsOf: ids) }
-            }
-            flavored[index] = table
-        }
+        if flavored[index] == nil { flavored[index] = COREFlavoredNames.table(for: targets[index]) }
         return flavored[index]?[essentialName] ?? []
+    }
+}
+
+/// Per target BTF, the types whose names carry a `___flavor` suffix, by essential name. Building
+/// it scans every name once, so it is kept for as long as the BTF object lives (vmlinux BTF is
+/// typically shared by every object a process loads).
+enum COREFlavoredNames {
+    private final class Entry: @unchecked Sendable {
+        weak var btf: BTF?
+        let table: [String: [UInt32]]
+        init(btf: BTF, table: [String: [UInt32]]) {
+            self.btf = btf
+            self.table = table
+        }
+    }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var entries: [ObjectIdentifier: Entry] = [:]
+
+    static func table(for btf: BTF) -> [String: [UInt32]] {
+        let key = ObjectIdentifier(btf)
+        lock.lock()
+        let cached = entries[key]
+        lock.unlock()
+        if let cached, cached.btf === btf { return cached.table }
+        var table: [String: [UInt32]] = [:]
+        for (name, ids) in btf.nameIndex where name.utf8.count > 4 && name.contains("___") {
+            let essential = CORETypeRules.essentialName(name)
+            if essential != name { table[essential, default: []].append(contentsOf: ids) }
+        }
+        lock.lock()
+        entries = entries.filter { $0.value.btf != nil }
+        entries[key] = Entry(btf: btf, table: table)
+        lock.unlock()
+        return table
     }
 }

@@ -58,17 +58,19 @@ public enum CORERelocator {
     /// Resolves `records` (from .BTF.ext, for the program section whose instructions are given)
     /// and patches `instructions` in place. `targets`: vmlinux BTF first, then module BTFs
     /// (split on vmlinux); modules are searched only when vmlinux has no candidate, like libbpf.
-    /// Throws `CORERelocationError` for what libbpf rejects; relocations whose target is
-    /// missing poison their instruction instead.
+    /// Throws `CORERelocationError` for what libbpf rejects (leaving `instructions` unchanged);
+    /// relocations whose target is missing poison their instruction instead.
     public static func apply(records: [CORERelocationRecord], to instructions: inout [Instruction], localBTF: BTF, targets: [BTF]) throws -> [CORERelocationResult] {
         var candidates = CORECandidateFinder(targets: targets)
         var results: [CORERelocationResult] = []
         results.reserveCapacity(records.count)
+        // Patch a copy so a failing relocation leaves the caller's instructions untouched.
+        var patched = instructions
         for (relocationIndex, record) in records.enumerated() {
             let instructionIndex = Int(record.instructionByteOffset / 8)
             do {
                 var result = try resolve(record, relocationIndex: relocationIndex, localBTF: localBTF, candidates: &candidates)
-                try patch(&instructions, with: &result)
+                try patch(&patched, with: &result)
                 results.append(result)
             } catch let failure as COREFailure {
                 throw CORERelocationError(relocationIndex: relocationIndex, instructionIndex: instructionIndex,
@@ -80,6 +82,7 @@ public enum CORERelocator {
                                           problem: .invalidType, detail: "\(error)")
             }
         }
+        instructions = patched
         return results
     }
 
