@@ -346,3 +346,85 @@ import Testing
         #expect(CORETypeRules.essentialName("") == "")
     }
 }
+
+/// Random records, access strings and instructions against small BTF graphs (including a type
+/// cycle through an array): every outcome must be a result or a CORERelocationError, never a trap
+/// or a hang.
+@Suite struct CORERelocationRobustnessTests {
+    struct SeededGenerator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func graph(flavor: String, shift: UInt32) -> BTFBuilder {
+        var builder = BTFBuilder()
+        let int = builder.addInt("int", size: 4, encoding: .signed)
+        let u8 = builder.addInt("unsigned char", size: 1)
+        let index = builder.addInt("__ARRAY_SIZE_TYPE__", size: 4)
+        let array = builder.addArray(of: int, index: index, count: 3)
+        let empty = builder.addArray(of: int, index: index, count: 0)
+        let inner = builder.addStruct("", size: 4, members: [.init("a", int, bitOffset: 0)])
+        let e = builder.addEnum("kind\(flavor)", values: [("K_ONE", 1), ("K_TWO", -2)])
+        let wide = builder.addEnum("wide\(flavor)", size: 8, values: [("W_BIG", 1 << 40)])
+        let outer = builder.addStruct("outer\(flavor)", size: 40, members: [
+            .init("x", int, bitOffset: shift), .init("", inner, bitOffset: 32 + shift), .init("arr", array, bitOffset: 64),
+            .init("bits", u8, bitOffset: 160 + shift, bitfieldSize: 3), .init("k", e, bitOffset: 192), .init("w", wide, bitOffset: 256),
+            .init("tail", empty, bitOffset: 320),
+        ])
+        let pointer = builder.addPointer(to: outer)
+        builder.addTypedef("outer_t\(flavor)", to: outer)
+        builder.addStruct("linked\(flavor)", size: 8, members: [.init("next", pointer, bitOffset: 0)])
+        // A struct that contains itself through an array: sizes cannot be computed.
+        let selfArrayID = UInt32(builder.typeCount + 2)
+        let cyclic = builder.addStruct("cyclic", size: 4, members: [.init("me", selfArrayID, bitOffset: 0)])
+        builder.addArray(of: cyclic, index: index, count: 1)
+        _ = builder.addString("0")
+        return builder
+    }
+
+    @Test func randomRecordsNeverTrap() throws {
+        var random = SeededGenerator(state: 0x5EED)
+        let tokens = ["0", "1", "2", "3", "4", "5", "6", "7", "9", "65535", "4294967295", ":", "::", "-1", "x", " "]
+        var outcomes = (resolved: 0, results: 0, errors: 0)
+        for round in 0..<3000 {
+            var local = CORERelocationTests.Local()
+            local.builder = Self.graph(flavor: round % 2 == 0 ? "" : "___v\(round % 3)", shift: 0)
+            let typeCount = UInt32(local.builder.typeCount)
+            for _ in 0..<Int.random(in: 1...2, using: &random) {
+                var access = ""
+                for _ in 0..<Int.random(in: 0...6, using: &random) { access += tokens.randomElement(using: &random)! }
+                if Int.random(in: 0..<4, using: &random) > 0 { access = (0..<(Bool.random(using: &random) ? Int.random(in: 1...4, using: &random) : Int.random(in: 1...70, using: &random))).map { _ in String(Int.random(in: 0...3, using: &random)) }.joined(separator: ":") }
+                local.relocate(instruction: Int.random(in: 0...5, using: &random), type: Bool.random(using: &random) ? 9 : UInt32.random(in: 0...typeCount + 2, using: &random),
+                               access: access, rawKind: UInt32.random(in: 0...14, using: &random))
+            }
+            let target = Self.graph(flavor: "", shift: UInt32.random(in: 0...2, using: &random) * 8)
+            var instructions = (0..<Int.random(in: 0...6, using: &random)).map { _ in
+                Instruction(opcode: [0x61, 0x79, 0x71, 0x63, 0x62, 0xb7, 0x07, 0x18, 0x00, 0x85, 0x05, 0x0f, 0xbf].randomElement(using: &random)!,
+                            dst: UInt8.random(in: 0...10, using: &random), src: UInt8.random(in: 0...10, using: &random),
+                            offset: Int16.random(in: -2...40, using: &random), immediate: Int32.random(in: -2...40, using: &random))
+            }
+            let before = instructions
+            do {
+                let resolved = try CORERelocator.resolve(records: local.records, localBTF: BTF(local.builder.encode()), targets: [BTF(target.encode())])
+                #expect(resolved.count == local.records.count)
+                outcomes.resolved += 1
+            } catch is CORERelocationError {}
+            do {
+                let results = try CORERelocationTests.apply(local, [target], &instructions)
+                #expect(results.count == local.records.count)
+                outcomes.results += 1
+            } catch is CORERelocationError {
+                #expect(instructions == before)
+                outcomes.errors += 1
+            }
+        }
+        // Both paths are exercised.
+        #expect(outcomes.resolved > 50 && outcomes.errors > 1000, "\(outcomes)")
+    }
+}
