@@ -261,6 +261,44 @@ import Testing
         #expect(again[0].offset == 4 && resultsWithVmlinux[0].targetBTFIndex == 0)
     }
 
+    /// A real split module BTF (ids continue after vmlinux's, names may live in either string
+    /// section): candidates come from the module's own types, and vmlinux still wins when it has one.
+    @Test func splitModuleBTF() throws {
+        let vmlinuxBuilder = Self.kernelTask()
+        let vmlinux = try BTF(vmlinuxBuilder.encode())
+        func moduleBTF(_ structName: String) throws -> BTF {
+            var module = BTFBuilder()
+            let shift = UInt32(vmlinux.totalStringLength)
+            let name = module.addString(structName) + shift
+            let pad = module.addString("pad") + shift
+            let mark = module.addString("mark") + shift
+            // struct NAME { int pad; int mark; } with `int` from vmlinux (id 1).
+            module.addRaw([name, BTFBuilder.info(.struct, vlen: 2), 8, pad, 1, 0, mark, 1, 32])
+            return try BTF(module.encode(), base: vmlinux)
+        }
+        let module = try moduleBTF("nf_conn")
+        #expect(module.firstTypeID == UInt32(vmlinux.typeCount))
+
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let conn = local.builder.addStruct("nf_conn___local", size: 4, members: [.init("mark", int, bitOffset: 0)])
+        let task = local.builder.addStruct("task_struct", size: 4, members: [.init("pid", int, bitOffset: 0)])
+        local.relocate(instruction: 0, type: conn, access: "0:0", .fieldByteOffset)
+        local.relocate(instruction: 1, type: conn, access: "0", .typeIDTarget)
+        local.relocate(instruction: 3, type: task, access: "0:0", .fieldByteOffset)
+        let localBTF = try BTF(local.builder.encode())
+        var instructions = [
+            Instruction(opcode: Self.ldxW, src: 1), Instruction(opcode: Self.lddw, immediate: Int32(conn)), Instruction(opcode: 0),
+            Instruction(opcode: Self.ldxW, src: 1),
+        ]
+        let results = try CORERelocator.apply(records: local.records, to: &instructions, localBTF: localBTF,
+                                              targets: [vmlinux, try moduleBTF("task_struct"), module])
+        #expect(instructions[0].offset == 4 && results[0].targetBTFIndex == 2)
+        #expect(instructions[1].immediate == Int32(module.firstTypeID))
+        // task_struct is in vmlinux: the module's same-named struct is not a candidate.
+        #expect(instructions[3].offset == 8 && results[2].targetBTFIndex == 0)
+    }
+
     @Test func anonymousMembersArraysAndFlexibleArrays() throws {
         var local = Local()
         let int = local.builder.addInt("int", size: 4, encoding: .signed)
