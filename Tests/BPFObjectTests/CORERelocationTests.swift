@@ -466,3 +466,17 @@ import Testing
         #expect(outcomes.resolved > 50 && outcomes.errors > 1000, "\(outcomes)")
     }
 }
+
+extension CORERelocationTests {
+    @Test func resultDescriptionReadsLikeLibbpfsLog() throws {
+        var local = Local()
+        let int = local.builder.addInt("int", size: 4, encoding: .signed)
+        let task = local.builder.addStruct("task_struct", size: 8, members: [.init("pid", int, bitOffset: 0), .init("gone", int, bitOffset: 32)])
+        local.relocate(instruction: 0, type: task, access: "0:0", .fieldByteOffset)
+        local.relocate(instruction: 1, type: task, access: "0:1", .fieldByteOffset)
+        var instructions = [Instruction(opcode: Self.ldxW, src: 1), Instruction(opcode: Self.ldxW, src: 1, offset: 4)]
+        let results = try Self.apply(local, [Self.kernelTask()], &instructions)
+        #expect(results[0].description == "relo #0: <byte_off> [2] struct task_struct.pid (0:0 @ offset 0) -> [3] struct task_struct.pid (0:1 @ offset 8): insn #0 0 -> 8")
+        #expect(results[1].description == "relo #1: <byte_off> [2] struct task_struct.gone (0:1 @ offset 4) -> no matching target: insn #1 poisoned (no matching target type for [2] struct task_struct.gone (0:1 @ offset 4))")
+    }
+}

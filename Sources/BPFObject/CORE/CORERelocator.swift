@@ -254,3 +254,20 @@ public enum CORERelocator {
         }
     }
 }
+
+extension CORERelocationResult: CustomStringConvertible {
+    /// One line in the spirit of libbpf's debug log:
+    /// `relo #3: <byte_off> [2] struct task_struct.pid (0:0 @ offset 0) -> [114] struct task_struct.pid (0:92 @ offset 1264): insn #12 0 -> 1264`.
+    public var description: String {
+        var text = "relo #\(relocationIndex): <\(kind.name)> \(localSpec)"
+        if let targetSpec { text += " -> \(targetSpec)" } else if kind != .typeIDLocal { text += " -> no matching target" }
+        if poisoned {
+            text += ": insn #\(instructionIndex) poisoned"
+            if let reason { text += " (\(reason))" }
+        } else {
+            text += ": insn #\(instructionIndex) \(localValue) -> \(targetValue)"
+            if let change = memorySizeChange { text += ", load size \(change.from) -> \(change.to)" }
+        }
+        return text
+    }
+}
