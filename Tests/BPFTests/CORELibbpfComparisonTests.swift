@@ -273,6 +273,52 @@ import Testing
             }
             source += "    return 0;\n}\n\n"
         }
+        // Local flavors with the members in reverse order (so every offset really moves), plus a
+        // member the kernel lacks; read both through field_info and through plain loads.
+        for structName in ["task_struct", "sk_buff", "tcp_sock"] {
+            guard let id = uniqueID(structName, .struct) else { continue }
+            var declarations: [String] = []
+            var accesses: [(name: String, isInteger: Bool, isBitfield: Bool)] = []
+            for member in try accessibleMembers(of: id).reversed() {
+                let resolved = try vmlinux.type(vmlinux.skipTypedefs(member.type))
+                if let array = resolved.array, array.count == 0 { continue }  // flexible arrays must stay last
+                let isInteger = resolved.kind == .int || resolved.kind == .enum
+                let bitfield = try vmlinux.bitfieldLayout(member).bitSize
+                if bitfield > 0 {
+                    // typeof cannot name a bitfield's type: spell it from BTF.
+                    let declared = try vmlinux.type(member.type)
+                    let spelled: String
+                    switch declared.kind {
+                    case .typedef, .int: spelled = declared.name
+                    case .enum: spelled = "enum \(declared.name)"
+                    default: continue
+                    }
+                    guard !spelled.hasSuffix(" "), !declared.name.isEmpty else { continue }
+                    declarations.append("    \(spelled) \(member.name): \(bitfield);")
+                    accesses.append((member.name, true, true))
+                } else {
+                    declarations.append("    typeof(((struct \(structName) *)0)->\(member.name)) \(member.name);")
+                    accesses.append((member.name, isInteger, false))
+                }
+            }
+            source += "struct \(structName)___reversed {\n    int swiftbpf_not_in_kernel;\n" + declarations.joined(separator: "\n")
+            source += "\n} __attribute__((preserve_access_index));\n\n"
+            source += "SEC(\"raw_tp/reversed_\(structName)\")\nint reversed_\(structName)(unsigned long long *ctx)\n{\n"
+            source += "    struct \(structName)___reversed *q = (struct \(structName)___reversed *)ctx[0];\n"
+            source += "    keep(field_info(q->swiftbpf_not_in_kernel, 2));\n    keep(field_info(q->swiftbpf_not_in_kernel, 0));\n"
+            count += 2
+            for access in accesses {
+                for kind in access.isInteger ? [0, 1, 2, 3, 4, 5] : [0, 1, 2] {
+                    source += "    keep(field_info(q->\(access.name), \(kind)));\n"
+                    count += 1
+                }
+                if access.isInteger && !access.isBitfield {
+                    source += "    keep(q->\(access.name));\n"
+                    count += 1
+                }
+            }
+            source += "    return 0;\n}\n\n"
+        }
         source += "SEC(\"raw_tp/all_types\")\nint all_types(unsigned long long *ctx)\n{\n"
         let structNames = vmlinux.typeIDs(of: .struct).compactMap { id -> String? in
             guard let type = try? vmlinux.type(id), !type.name.isEmpty, uniqueID(type.name, .struct) == id else { return nil }
@@ -314,7 +360,7 @@ import Testing
         let (object, log) = try Self.compileAndRunLibbpf(generated.path, in: work, vmlinux: vmlinux)
         let libbpf = Self.parse(log)
         let (localBTF, sections) = try Self.loadObject(object)
-        var compared = 0, mismatches = 0
+        var compared = 0, mismatches = 0, moved = 0, poisoned = 0
         for (program, records, original) in sections {
             var instructions = original
             let results = try CORERelocator.apply(records: records, to: &instructions, localBTF: localBTF, targets: [vmlinux])
@@ -323,6 +369,7 @@ import Testing
             #expect(results.count == expected.count, "\(program): \(results.count) relocations, libbpf \(expected.count)")
             for result in results {
                 compared += 1
+                if result.poisoned { poisoned += 1 } else if result.localValue != result.targetValue { moved += 1 }
                 var slots = [result.instructionIndex]
                 if original[result.instructionIndex].opcode == 0x18 { slots.append(result.instructionIndex + 1) }
                 let theirs = expected[result.relocationIndex]
@@ -336,7 +383,9 @@ import Testing
                 }
             }
         }
-        print("CO-RE: \(compared) generated relocations compared with libbpf, \(mismatches) differ")
+        print("CO-RE: \(compared) generated relocations compared with libbpf (\(moved) changed value, \(poisoned) poisoned), \(mismatches) differ")
+        // The reversed flavors really move fields; the member the kernel lacks is poisoned.
+        #expect(moved > 1000 && poisoned >= 3, "moved \(moved), poisoned \(poisoned)")
         #expect(compared == expectedCount && compared > 1000, "compared \(compared) of \(expectedCount) generated")
     }
 }
