@@ -480,3 +480,27 @@ extension CORERelocationTests {
         #expect(results[1].description == "relo #1: <byte_off> [2] struct task_struct.gone (0:1 @ offset 4) -> no matching target: insn #1 poisoned (no matching target type for [2] struct task_struct.gone (0:1 @ offset 4))")
     }
 }
+
+extension CORERelocationTests {
+    /// An index past a local array's end is malformed (libbpf: -EINVAL), unless the array is a
+    /// flexible last member; a non-last zero-length array gets no such leeway.
+    @Test func localArrayBounds() throws {
+        func attempt(_ access: String) -> CORERelocationError.Problem? {
+            var local = Local()
+            let int = local.builder.addInt("int", size: 4, encoding: .signed)
+            let index = local.builder.addInt("__ARRAY_SIZE_TYPE__", size: 4)
+            let four = local.builder.addArray(of: int, index: index, count: 4)
+            let empty = local.builder.addArray(of: int, index: index, count: 0)
+            let s = local.builder.addStruct("task_struct", size: 20, members: [
+                .init("pid", four, bitOffset: 0), .init("gap", empty, bitOffset: 128), .init("tail", empty, bitOffset: 128),
+            ])
+            local.relocate(instruction: 0, type: s, access: access, .fieldExists)
+            var instructions = [Instruction(opcode: Self.movImm64, immediate: 1)]
+            do { _ = try Self.apply(local, [Self.kernelTask()], &instructions); return nil } catch let error as CORERelocationError { return error.problem } catch { return .invalidType }
+        }
+        #expect(attempt("0:0:3") == nil)
+        #expect(attempt("0:0:4") == .malformedAccessString)
+        #expect(attempt("0:2:100") == nil)
+        #expect(attempt("0:1:0") == .malformedAccessString)
+    }
+}

@@ -348,7 +348,7 @@ import Testing
         return (source, count)
     }
 
-    /// Hundreds of relocations over real kernel structs, types and enums, generated from vmlinux
+    /// Thousands of relocations over real kernel structs, types and enums, generated from vmlinux
     /// BTF: every patched instruction must equal libbpf's.
     @Test func everyMemberOfBigKernelStructsMatchesLibbpf() throws {
         let work = try Self.workDirectory()
