@@ -92,7 +92,7 @@ public final class BTF: @unchecked Sendable {
             self.offsets = layout.offsets
             self.base = base
             self.firstTypeID = base.map { UInt32($0.typeCount) } ?? 1
-            self.stringOffsetBase = base.map { UInt32($0.totalStringLength) } ?? 0
+            self.stringOffsetBase = UInt32(clamping: base?.totalStringLength ?? 0)
             self.isBigEndian = layout.isBigEndian
         } catch {
             if isMapped { munmap(storage.baseAddress, storage.count) } else { storage.deallocate() }

@@ -137,7 +137,7 @@ enum BTFParser {
         }
         layout.offsets = offsets
         let typeCount = UInt32(firstID + offsets.count)
-        let totalStrings = (base.map { UInt32($0.totalStringLength) } ?? 0) + UInt32(stringLength)
+        let totalStrings = UInt32(clamping: (base?.totalStringLength ?? 0) + stringLength)
         if largestName >= totalStrings || largestType >= typeCount {
             try findOutOfRange(raw, offsets: offsets, firstID: firstID, typeCount: typeCount, totalStrings: totalStrings)
         }
