@@ -346,7 +346,7 @@ final class BTFCEmitter {
 
     /// Fills bits `from..<to` so the next member lands exactly at `to`: unnamed `long` bitfields,
     /// each within one 64-bit unit so the compiler places it where it is written; gaps over
-    /// 64 bytes (huge or malformed sizes) become one named `char` array instead of thousands
+    /// 512 bytes (huge or malformed sizes) become one named `char` array instead of thousands
     /// of lines.
     private func padding(from: UInt64, to: UInt64, indent: String) -> String {
         var text = ""
@@ -358,7 +358,7 @@ final class BTFCEmitter {
                 cursor += chunk
             }
         }
-        if to - from > 512 {
+        if to - from > 4096 {
             bits(upTo: (cursor + 63) / 64 * 64)
             let bytes = (to - cursor) / 64 * 8
             text += indent + "char __pad_\(cursor / 8)[\(bytes)];\n"
