@@ -109,24 +109,11 @@ import Testing
     }
 }
 
-/// Just enough ELF64 reading to pull a section out of a clang-built BPF object in tests.
+/// Pulls a section out of a clang-built BPF object with the pure ELF reader.
 enum BTFTestELF {
     static func section(_ name: String, in bytes: [UInt8]) throws -> [UInt8] {
-        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
-        func u64(_ at: Int) -> Int { u32(at) | u32(at + 4) << 32 }
-        guard bytes.count > 64, bytes[0...3] == [0x7f, 0x45, 0x4c, 0x46] else { throw BTFError.notFound("an ELF header") }
-        let sectionHeaders = u64(0x28), count = u16(0x3c), names = u16(0x3e)
-        let nameTable = u64(sectionHeaders + names * 64 + 24)
-        for index in 0..<count {
-            let header = sectionHeaders + index * 64
-            let nameStart = nameTable + u32(header)
-            let sectionName = String(decoding: bytes[nameStart...].prefix { $0 != 0 }, as: UTF8.self)
-            if sectionName == name {
-                let offset = u64(header + 24), size = u64(header + 32)
-                return Array(bytes[offset..<(offset + size)])
-            }
-        }
-        throw BTFError.notFound("ELF section \(name)")
+        let elf = try ELFFile(bytes: bytes)
+        guard let section = elf.section(named: name) else { throw BTFError.notFound("ELF section \(name)") }
+        return Array(try elf.data(of: section))
     }
 }
