@@ -77,6 +77,8 @@ enum bpf_enum_value_kind {
 		const void *__bpf_bf_at = (const void *)(s) + \
 			__builtin_preserve_field_info((s)->field, BPF_FIELD_BYTE_OFFSET); \
 		unsigned long long __bpf_bf; \
+		/* One relocated offset for all four loads, not one folded into each. */ \
+		barrier_var(__bpf_bf_at); \
 		switch (__builtin_preserve_field_info((s)->field, BPF_FIELD_BYTE_SIZE)) { \
 		case 1: __bpf_bf = *(const unsigned char *)__bpf_bf_at; break; \
 		case 2: __bpf_bf = *(const unsigned short *)__bpf_bf_at; break; \
