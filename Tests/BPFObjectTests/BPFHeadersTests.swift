@@ -14,10 +14,10 @@ enum BPFHeadersFixture {
     static let clang = "/opt/swift/usr/bin/clang"
     static let libbpfInclude = "/usr/include"
 
-    /// Test programs compared with libbpf 1.1 (the installed oracle); `loops` needs bpf_for,
-    /// which libbpf gained later.
+    /// Test programs compared with libbpf 1.1 (the installed oracle); `loops` (bpf_for) and
+    /// `features` (bpf_core_cast, __arg_ctx, ...) use what libbpf gained later.
     static let comparedPrograms = ["task_core", "tp_btf", "kprobes", "uprobe", "xdp_count"]
-    static let allPrograms = comparedPrograms + ["loops"]
+    static let allPrograms = comparedPrograms + ["loops", "features"]
 
     struct CommandResult {
         var status: Int32
@@ -230,6 +230,30 @@ struct BPFHeadersCompileTests {
         let vmlinux = try BPFHeadersFixture.vmlinuxDirectory.get()
         return try BPFHeadersFixture.run(BPFHeadersFixture.clang, ["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"] + flags
             + ["-I", BPFHeadersFixture.includeDirectory, "-I", vmlinux, "-c", base + ".c", "-o", base + ".o"])
+    }
+
+    /// __ulong puts a 64-bit number in a map definition as an enum (libbpf 1.3+ reads it;
+    /// 1.1 does not, so this is compile-only), and the two field_exists forms agree.
+    @Test func mapExtraAndFieldForms() throws {
+        let result = try compileSnippet("""
+            #include "vmlinux.h"
+            #include <bpf/bpf_helpers.h>
+            #include <bpf/bpf_core_read.h>
+            struct {
+                __uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+                __uint(max_entries, 64);
+                __type(value, __u32);
+                __ulong(map_extra, 0x100000003ULL);
+                __uint(pinning, LIBBPF_PIN_BY_NAME);
+            } bloom SEC(".maps");
+            SEC("tp_btf/sched_switch") int f(void *ctx) {
+                struct task_struct *t = (void *)0;
+                return bpf_core_field_exists(t->pid) + bpf_core_field_exists(struct task_struct, pid)
+                    + bpf_core_field_offset(t->tgid) + bpf_core_field_size(struct task_struct, comm);
+            }
+            char LICENSE[] SEC("license") = "GPL";
+            """)
+        #expect(result.status == 0, "\(result.output)")
     }
 
     @Test func endianMacrosFoldConstants() throws {

@@ -9,7 +9,7 @@ import Testing
 @Suite("BPF-side headers: programs load and work in the kernel", .kernel, .serialized,
        .enabled(if: BPFHeadersLoad.toolsAvailable))
 struct BPFHeadersLoadTests {
-    @Test(arguments: ["task_core", "tp_btf", "kprobes", "uprobe", "xdp_count", "loops"])
+    @Test(arguments: ["task_core", "tp_btf", "kprobes", "uprobe", "xdp_count", "loops", "features"])
     func loadsIntoTheKernel(program: String) throws {
         let loaded = try BPFHeadersLoad.load(program)
         defer { loaded.remove() }
@@ -17,6 +17,7 @@ struct BPFHeadersLoadTests {
             "task_core": ["on_sched_switch"], "tp_btf": ["on_switch_btf"],
             "kprobes": ["on_unlinkat", "on_unlinkat_return", "on_openat"],
             "uprobe": ["on_call", "on_return"], "xdp_count": ["count_protocols"], "loops": ["run_loops"],
+            "features": ["features", "tail_target", "dump_task"],
         ]
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: loaded.programs)) == expected[program])
     }
@@ -38,6 +39,25 @@ struct BPFHeadersLoadTests {
         #expect(int32(at: 4) == 5)
         let text = value[8..<40].prefix { $0 != 0 }
         #expect(String(decoding: text, as: UTF8.self) == "sum=45 n=5")
+    }
+
+    /// bpf_tail_call_static into a prog array filled from its `__array` initialiser, weak ksym
+    /// checks, bpf_core_cast, kernel type ids, type_matches, container_of, __arg_ctx.
+    @Test func tailCallAndKernelSymbolChecksRun() throws {
+        let loaded = try BPFHeadersLoad.load("features")
+        defer { loaded.remove() }
+        let program = try Program(adopting: Pinning.open(loaded.programs + "/features"))
+        let run = try program.testRun(TestRunInput(data: [UInt8](repeating: 0, count: 64)))
+        #expect(run.returnValue == 1, "tail_target returns 1; features alone would return 0")
+        let bss = try Map(adopting: Pinning.open(try loaded.map(endingWith: "_bss")))
+        let value = try #require(try bss.lookup([0, 0, 0, 0]))
+        let results = (0..<8).map { index in
+            (0..<8).reduce(UInt64(0)) { $0 | UInt64(value[index * 8 + $1]) << (8 * UInt64($1)) }
+        }
+        // [0] set by the tail-called program; [1] bpf_rdonly_cast exists; [2] a missing weak
+        // kfunc does not; [3]-[7] task pid via bpf_core_cast, type ids, type_matches,
+        // container_of, __arg_ctx call (KERNEL_VERSION saturating at sublevel 255 adds 0).
+        #expect(results == [42, 1, 0, 1, 1, 1, 1, 1])
     }
 
     /// bpf_htons/bpf_ntohs/bpf_ntohl decide the verdict for real packets.
