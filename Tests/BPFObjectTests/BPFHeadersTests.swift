@@ -38,10 +38,11 @@ enum BPFHeadersFixture {
     }
 
     /// A directory holding vmlinux.h written by our BTFCHeaderWriter from the running kernel's BTF,
-    /// made once per test process.
+    /// rewritten once per test process (atomically, so concurrent runs see a whole file) at a
+    /// fixed path so runs do not accumulate copies.
     static let vmlinuxDirectory: Result<String, Error> = Result {
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sbpf-headers-vmlinux-\(getpid())").path
+            .appendingPathComponent("sbpf-headers-vmlinux").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/sys/kernel/btf/vmlinux")))
         let header = try BTFCHeaderWriter(btf: BTF(bytes)).header()

@@ -139,9 +139,10 @@ enum BPFHeadersLoad {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// vmlinux.h from our BTFCHeaderWriter, once per process.
+    /// vmlinux.h from our BTFCHeaderWriter, rewritten once per process at a fixed path; objects
+    /// get the pid in their names.
     static let vmlinuxDirectory: Result<String, Error> = Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-headers-load-\(getpid())").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-headers-load").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/sys/kernel/btf/vmlinux")))
         try BTFCHeaderWriter(btf: BTF(bytes)).header().write(toFile: directory + "/vmlinux.h", atomically: true, encoding: .utf8)
@@ -152,7 +153,8 @@ enum BPFHeadersLoad {
     /// `bpftool prog loadall`, pinning programs and maps under /sys/fs/bpf/sbpf_headers_<pid>_<name>.
     static func load(_ name: String) throws -> Loaded {
         let vmlinux = try vmlinuxDirectory.get()
-        let object = vmlinux + "/\(name).o"
+        let object = vmlinux + "/\(name)-\(getpid()).o"
+        defer { try? FileManager.default.removeItem(atPath: object) }
         let compiled = try run(clang, ["-target", "bpf", "-D__TARGET_ARCH_x86", "-g", "-O2", "-Wall", "-Werror",
                                        "-I", repositoryRoot.appendingPathComponent("bpf/include").path, "-I", vmlinux,
                                        "-c", repositoryRoot.appendingPathComponent("bpf/include/tests/\(name).bpf.c").path,
