@@ -221,7 +221,8 @@ struct BPFHeadersCompileTests {
         #expect(elf.section(named: ".rodata") != nil && elf.section(named: ".bss") != nil)
     }
 
-    private func compileSnippet(_ body: String, flags: [String] = ["-D__TARGET_ARCH_x86"]) throws -> BPFHeadersFixture.CommandResult {
+    private func compileSnippet(_ body: String, flags: [String] = ["-D__TARGET_ARCH_x86"],
+                                keepObject inspect: ((String) throws -> Void)? = nil) throws -> BPFHeadersFixture.CommandResult {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-headers-snippet-\(getpid())-\(UUID().uuidString)").path
         try body.write(toFile: base + ".c", atomically: true, encoding: .utf8)
         defer {
@@ -229,8 +230,10 @@ struct BPFHeadersCompileTests {
             try? FileManager.default.removeItem(atPath: base + ".o")
         }
         let vmlinux = try BPFHeadersFixture.vmlinuxDirectory.get()
-        return try BPFHeadersFixture.run(BPFHeadersFixture.clang, ["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"] + flags
-            + ["-I", BPFHeadersFixture.includeDirectory, "-I", vmlinux, "-c", base + ".c", "-o", base + ".o"])
+        let result = try BPFHeadersFixture.run(BPFHeadersFixture.clang, ["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"]
+            + ["-I", BPFHeadersFixture.includeDirectory] + flags + ["-I", vmlinux, "-c", base + ".c", "-o", base + ".o"])
+        if result.status == 0, let inspect { try inspect(base + ".o") }
+        return result
     }
 
     /// __ulong puts a 64-bit number in a map definition as an enum (libbpf 1.3+ reads it;
@@ -254,6 +257,35 @@ struct BPFHeadersCompileTests {
             }
             char LICENSE[] SEC("license") = "GPL";
             """)
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    /// Without vmlinux.h: UAPI headers, and x86 registers by their <asm/ptrace.h> names (rdi at
+    /// offset 112, rsi at 104 of the user-space struct pt_regs).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/include/x86_64-linux-gnu/asm/ptrace.h")))
+    func compilesWithUAPIHeadersInsteadOfVmlinux() throws {
+        let result = try compileSnippet("""
+            #include <linux/bpf.h>
+            #include <linux/if_ether.h>
+            #include <linux/ptrace.h>
+            #include <bpf/bpf_helpers.h>
+            #include <bpf/bpf_endian.h>
+            #include <bpf/bpf_tracing.h>
+            SEC("xdp") int x(struct xdp_md *ctx) {
+                struct ethhdr *eth = (void *)(long)ctx->data;
+                if ((void *)(eth + 1) > (void *)(long)ctx->data_end) return XDP_PASS;
+                return eth->h_proto == bpf_htons(ETH_P_IP) ? XDP_DROP : XDP_PASS;
+            }
+            SEC("kprobe/f") int BPF_KPROBE(f, long a, long b) { return a + b; }
+            char LICENSE[] SEC("license") = "GPL";
+            """, flags: ["-D__TARGET_ARCH_x86", "-I", "/usr/include/x86_64-linux-gnu"], keepObject: { object in
+                let elf = try ELFFile(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: object))))
+                let code = Array(try elf.data(of: try #require(elf.section(named: "kprobe/f"))))
+                // BPF_LDX | BPF_MEM | BPF_DW (0x79) from r1 (src nibble 1): the two offsets loaded.
+                let offsets = stride(from: 0, to: code.count, by: 8).filter { code[$0] == 0x79 && code[$0 + 1] >> 4 == 1 }
+                    .map { Int(code[$0 + 2]) | Int(code[$0 + 3]) << 8 }
+                #expect(Set(offsets) == [112, 104])
+            })
         #expect(result.status == 0, "\(result.output)")
     }
 
