@@ -173,23 +173,21 @@ static __always_inline void bpf_tail_call_static(void *ctx, const void *map, con
 #define __bpf_store_12(array, i, x, ...) __bpf_store_1(array, i, x) __bpf_store_11(array, i + 1, __VA_ARGS__)
 
 /* The helpers taking a format plus an array of u64 arguments (bpf_snprintf, bpf_seq_printf,
- * bpf_trace_vprintk) share this: the format lives in .rodata, the arguments on the stack. */
-#define __bpf_with_arg_array(call, fmt, ...) \
+ * bpf_trace_vprintk) share this: the format lives in .rodata, the arguments on the stack, and
+ * `call` is evaluated with __bpf_fmt, __bpf_args and __bpf_args_len(args) in scope. */
+#define __bpf_args_len(...) (__bpf_nargs(__VA_ARGS__) * sizeof(unsigned long long))
+#define __bpf_format_call(call, fmt, ...) \
 	({ \
 		static const char __bpf_fmt[] = fmt; \
 		unsigned long long __bpf_args[__bpf_nargs(__VA_ARGS__) ? __bpf_nargs(__VA_ARGS__) : 1]; \
 		__bpf_store_args(__bpf_args, ##__VA_ARGS__) \
-		call(__bpf_fmt, sizeof(__bpf_fmt), __bpf_args, __bpf_nargs(__VA_ARGS__) * sizeof(__bpf_args[0])); \
+		call; \
 	})
 
 /* bpf_snprintf into `out`; returns the length including the NUL, or a negative error. */
 #define BPF_SNPRINTF(out, out_size, fmt, ...) \
-	({ \
-		static const char __bpf_fmt[] = fmt; \
-		unsigned long long __bpf_args[__bpf_nargs(__VA_ARGS__) ? __bpf_nargs(__VA_ARGS__) : 1]; \
-		__bpf_store_args(__bpf_args, ##__VA_ARGS__) \
-		bpf_snprintf(out, out_size, __bpf_fmt, __bpf_args, __bpf_nargs(__VA_ARGS__) * sizeof(__bpf_args[0])); \
-	})
+	__bpf_format_call(bpf_snprintf(out, out_size, __bpf_fmt, __bpf_args, __bpf_args_len(__VA_ARGS__)), \
+			  fmt, ##__VA_ARGS__)
 
 /* bpf_trace_printk takes at most 3 arguments in registers; bpf_trace_vprintk (Linux 5.16)
  * takes up to 12 in an array. bpf_printk picks by count, so short calls keep working on older
@@ -199,7 +197,9 @@ static __always_inline void bpf_tail_call_static(void *ctx, const void *map, con
 		static const char __bpf_fmt[] = fmt; \
 		bpf_trace_printk(__bpf_fmt, sizeof(__bpf_fmt), ##__VA_ARGS__); \
 	})
-#define __bpf_printk_array(fmt, ...) __bpf_with_arg_array(bpf_trace_vprintk, fmt, ##__VA_ARGS__)
+#define __bpf_printk_array(fmt, ...) \
+	__bpf_format_call(bpf_trace_vprintk(__bpf_fmt, sizeof(__bpf_fmt), __bpf_args, __bpf_args_len(__VA_ARGS__)), \
+			  fmt, ##__VA_ARGS__)
 #define __bpf_printk_by_count(...) \
 	__bpf_pick14(_, ##__VA_ARGS__, __bpf_printk_array, __bpf_printk_array, __bpf_printk_array, \
 		     __bpf_printk_array, __bpf_printk_array, __bpf_printk_array, __bpf_printk_array, \

@@ -288,12 +288,7 @@ struct pt_regs___sbpf_arm64 {
 /* ---- seq_file output for iterator programs ----------------------------------------------- */
 
 #define BPF_SEQ_PRINTF(seq, fmt, ...) \
-	({ \
-		static const char __bpf_fmt[] = fmt; \
-		unsigned long long __bpf_args[__bpf_nargs(__VA_ARGS__) ? __bpf_nargs(__VA_ARGS__) : 1]; \
-		__bpf_store_args(__bpf_args, ##__VA_ARGS__) \
-		bpf_seq_printf(seq, __bpf_fmt, sizeof(__bpf_fmt), __bpf_args, \
-			       __bpf_nargs(__VA_ARGS__) * sizeof(__bpf_args[0])); \
-	})
+	__bpf_format_call(bpf_seq_printf(seq, __bpf_fmt, sizeof(__bpf_fmt), __bpf_args, __bpf_args_len(__VA_ARGS__)), \
+			  fmt, ##__VA_ARGS__)
 
 #endif /* __SWIFTBPF_BPF_TRACING_H */
