@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "BPF", targets: ["BPF"]),
         .library(name: "BPFObject", targets: ["BPFObject"]),
+        .library(name: "BPFTrace", targets: ["BPFTrace"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
     ],
     dependencies: [
@@ -18,11 +19,14 @@ let package = Package(
         .target(name: "BPFObject"),
         // Kernel-facing: syscalls, maps, programs, links, event streams.
         .target(name: "BPF", dependencies: ["BPFObject", "CBPFSys"]),
+        // The tracing language: syntax (pure, Foundation only, fuzzable alone), later sema and codegen.
+        .target(name: "BPFTrace", dependencies: ["BPF", "BPFObject"]),
         .executableTarget(
             name: "swiftbpf",
-            dependencies: ["BPF", "BPFObject", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BPF", "BPFObject", "BPFTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
+        .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
     ],
     swiftLanguageModes: [.v5]
