@@ -15,7 +15,7 @@ public struct ParseResult: Sendable {
 public struct Parser {
     /// Nesting deeper than this is refused with "too deeply nested" (bpftrace's bison stack would
     /// say "memory exhausted"); it keeps recursion far from the thread's stack limit.
-    public static let maximumNesting = 256
+    public static let maximumNesting = 128
 
     private var lexer: Lexer
     private var lookahead: Token?
@@ -430,99 +430,119 @@ public struct Parser {
         return try parseConditional()
     }
 
-    /// Binary operator levels, loosest first; all left-associative.
-    private static let binaryLevels: [[(Token.Kind, BinaryOperator)]] = [
-        [(.logicalOr, .logicalOr)],
-        [(.logicalAnd, .logicalAnd)],
-        [(.pipe, .bitOr)],
-        [(.caret, .bitXor)],
-        [(.ampersand, .bitAnd)],
-        [(.equal, .equal), (.notEqual, .notEqual)],
-        [(.lessEqual, .lessEqual), (.greaterEqual, .greaterEqual), (.less, .less), (.greater, .greater)],
-        [(.shiftLeft, .shiftLeft), (.shiftRight, .shiftRight)],
-        [(.plus, .add), (.minus, .subtract)],
-        [(.star, .multiply), (.slash, .divide), (.percent, .modulo)],
-    ]
-
-    private mutating func parseBinary(level: Int) throws -> Expression {
-        if level == Parser.binaryLevels.count { return try parseCast() }
-        var left = try parseBinary(level: level + 1)
-        while true {
-            let token = peek()
-            guard let match = Parser.binaryLevels[level].first(where: { $0.0 == token.kind }) else { return left }
-            consume()
-            let right = try parseBinary(level: level + 1)
-            left = Expression(.binary(match.1, left, right), range: left.range.union(right.range), operatorRange: token.range)
+    /// The binding level of a binary operator (C's, loosest first); all are left-associative.
+    private static func binaryOperator(_ kind: Token.Kind) -> (level: Int, op: BinaryOperator)? {
+        switch kind {
+        case .logicalOr: return (0, .logicalOr)
+        case .logicalAnd: return (1, .logicalAnd)
+        case .pipe: return (2, .bitOr)
+        case .caret: return (3, .bitXor)
+        case .ampersand: return (4, .bitAnd)
+        case .equal: return (5, .equal)
+        case .notEqual: return (5, .notEqual)
+        case .lessEqual: return (6, .lessEqual)
+        case .greaterEqual: return (6, .greaterEqual)
+        case .less: return (6, .less)
+        case .greater: return (6, .greater)
+        case .shiftLeft: return (7, .shiftLeft)
+        case .shiftRight: return (7, .shiftRight)
+        case .plus: return (8, .add)
+        case .minus: return (8, .subtract)
+        case .star: return (9, .multiply)
+        case .slash: return (9, .divide)
+        case .percent: return (9, .modulo)
+        default: return nil
         }
+    }
+
+    /// Precedence climbing: one frame per operator of rising binding instead of one per C level.
+    private mutating func parseBinary(level minimum: Int) throws -> Expression {
+        var left = try parseCast()
+        // Each operator applied deepens the tree's left spine; count it so that destroying or
+        // printing the tree cannot overflow the stack either.
+        var deepened = 0
+        defer { nesting -= deepened }
+        while let (level, op) = Parser.binaryOperator(kind), level >= minimum {
+            let token = consume()
+            try enterNesting(at: token.reportRange)
+            deepened += 1
+            let right = try parseBinary(level: level + 1)
+            left = Expression(.binary(op, left, right), range: left.range.union(right.range), operatorRange: token.range)
+        }
+        return left
     }
 
     /// cast_expr: `(name) e`, `(name *) e`, `(name **) e`, or a unary expression.
     private mutating func parseCast() throws -> Expression {
-        let open = peek()
-        if open.kind == .leftParen {
-            let second = peekSecond()
-            if second.kind == .identifier || second.kind == .structTypeName {
-                let third = peekThird()
-                if third.kind == .rightParen || third.kind == .star {
-                    consume()
-                    consume()
-                    var pointerDepth = 0
-                    while kind == .star, pointerDepth < 2 {
-                        consume()
-                        pointerDepth += 1
-                    }
-                    guard kind == .rightParen else {
-                        throw unexpected(expecting: pointerDepth == 1 ? [.rightParen, .star] : [.rightParen])
-                    }
-                    consume()
-                    try enterNesting(at: open.reportRange)
-                    defer { leaveNesting() }
-                    let operand = try parseCast()
-                    return Expression(.cast(TypeName(name: second.text, pointerDepth: pointerDepth), operand),
-                                      range: open.range.union(operand.range))
-                }
-            }
+        guard kind == .leftParen, let (open, type) = try parseCastPrefix() else { return try parseUnary() }
+        try enterNesting(at: open)
+        defer { leaveNesting() }
+        let operand = try parseCast()
+        return Expression(.cast(type, operand), range: SourceRange(begin: open.begin, end: operand.range.end))
+    }
+
+    /// `(name)`, `(name *)`, `(name **)` before an operand. As in bpftrace's grammar, `(` followed
+    /// by a plain name and `)` or `*` is always a cast.
+    private mutating func parseCastPrefix() throws -> (SourceRange, TypeName)? {
+        let second = peekSecond()
+        guard second.kind == .identifier || second.kind == .structTypeName else { return nil }
+        let third = peekThird()
+        guard third.kind == .rightParen || third.kind == .star else { return nil }
+        let open = consume()
+        consume()
+        var pointerDepth = 0
+        while kind == .star, pointerDepth < 2 {
+            consume()
+            pointerDepth += 1
         }
-        return try parseUnary()
+        guard kind == .rightParen else {
+            throw unexpected(expecting: pointerDepth == 1 ? [.rightParen, .star] : [.rightParen])
+        }
+        consume()
+        return (open.range, TypeName(name: second.text, pointerDepth: pointerDepth))
+    }
+
+    private static func prefixOperator(_ kind: Token.Kind) -> UnaryOperator? {
+        switch kind {
+        case .star: return .dereference
+        case .tilde: return .bitNot
+        case .bang: return .logicalNot
+        case .minus: return .negate
+        default: return nil
+        }
     }
 
     private mutating func parseUnary() throws -> Expression {
-        let token = peek()
-        let op: UnaryOperator
-        switch token.kind {
-        case .star: op = .dereference
-        case .tilde: op = .bitNot
-        case .bang: op = .logicalNot
-        case .minus:
-            if peekSecond().kind == .integer {
-                // `-N` is a literal in bpftrace's grammar (it wins over unary minus).
-                consume()
-                let literal = consume()
-                return Expression(.integer(Int64(bitPattern: 0 &- literal.integerValue)), range: token.range.union(literal.range))
-            }
-            op = .negate
+        switch kind {
+        case .minus where peekSecond().kind == .integer:
+            return try parseLeaf()  // `-N` is a literal in bpftrace's grammar (it wins over unary minus)
         case .increment, .decrement:
-            consume()
-            let target = peek()
-            let isIncrement = token.kind == .increment
-            switch target.kind {
-            case .map, .variable:
-                let operand = try parsePrimary()
-                return Expression(.unary(isIncrement ? .increment : .decrement, operand, postfix: false),
-                                  range: token.range.union(operand.range), operatorRange: token.range)
-            case _ where target.kind.isIdentLike:
-                throw fail("The \(isIncrement ? "++" : "--") operator must be applied to a map or variable", at: token.reportRange)
-            default:
-                throw unexpected()
-            }
+            return try parsePrefixIncrement()
         default:
-            return try parsePostfix()
+            break
         }
-        consume()
+        guard let op = Parser.prefixOperator(kind) else { return try parsePostfix() }
+        let token = consume()
         try enterNesting(at: token.reportRange)
         defer { leaveNesting() }
         let operand = try parseCast()
         return Expression(.unary(op, operand, postfix: false), range: token.range.union(operand.range), operatorRange: token.range)
+    }
+
+    private mutating func parsePrefixIncrement() throws -> Expression {
+        let token = consume()
+        let isIncrement = token.kind == .increment
+        let target = peek()
+        switch target.kind {
+        case .map, .variable:
+            let operand = try parsePrimary()
+            return Expression(.unary(isIncrement ? .increment : .decrement, operand, postfix: false),
+                              range: token.range.union(operand.range), operatorRange: token.range)
+        case _ where target.kind.isIdentLike:
+            throw fail("The \(isIncrement ? "++" : "--") operator must be applied to a map or variable", at: token.reportRange)
+        default:
+            throw unexpected()
+        }
     }
 
     private mutating func parsePostfix() throws -> Expression {
@@ -533,52 +553,126 @@ public struct Parser {
         case .map, .variable: canIncrement = true
         default: canIncrement = false
         }
+        var deepened = 0
+        defer { nesting -= deepened }
         while true {
-            let token = peek()
-            switch token.kind {
-            case .dot:
-                consume()
-                let field = peek()
-                if field.kind == .integer {
-                    consume()
-                    let index = Int(clamping: field.integerValue)
-                    expression = Expression(.tupleIndex(expression, index), range: expression.range.union(field.range), operatorRange: field.range)
-                } else if field.kind.isIdentLike {
-                    consume()
-                    expression = Expression(.field(expression, name: field.text, arrow: false), range: expression.range.union(field.range), operatorRange: token.range)
-                } else {
-                    throw unexpected()
-                }
-            case .arrow:
-                consume()
-                let field = peek()
-                guard field.kind.isIdentLike else { throw unexpected() }
-                consume()
-                let dereference = Expression(.unary(.dereference, expression, postfix: false), range: expression.range, operatorRange: token.range)
-                expression = Expression(.field(dereference, name: field.text, arrow: true), range: expression.range.union(field.range), operatorRange: token.range)
-            case .leftBracket:
-                consume()
-                let index = try parseExpression()
-                let close = try expect(.rightBracket)
-                expression = Expression(.index(expression, index), range: expression.range.union(close.range), operatorRange: token.range)
-            case .increment, .decrement:
-                guard canIncrement else {
-                    if first.kind.isIdentLike, expression.range == first.range {
-                        throw fail("The \(token.kind == .increment ? "++" : "--") operator must be applied to a map or variable", at: first.reportRange)
-                    }
-                    return expression
-                }
-                consume()
-                expression = Expression(.unary(token.kind == .increment ? .increment : .decrement, expression, postfix: true),
-                                        range: expression.range.union(token.range), operatorRange: token.range)
+            switch kind {
+            case .dot, .arrow, .leftBracket, .increment, .decrement:
+                try enterNesting(at: peek().reportRange)
+                deepened += 1
             default:
                 return expression
             }
+            guard let applied = try parsePostfixOperator(on: expression, first: first, canIncrement: canIncrement) else {
+                return expression
+            }
+            expression = applied
             canIncrement = false
         }
     }
 
+    /// One of `.field`, `.0`, `->field`, `[index]`, `++`, `--` applied to `expression`, or nil
+    /// when `++`/`--` does not apply (bpftrace allows them on maps and variables only).
+    private mutating func parsePostfixOperator(on expression: Expression, first: Token, canIncrement: Bool) throws -> Expression? {
+        let token = peek()
+        switch token.kind {
+        case .dot:
+            consume()
+            let field = peek()
+            if field.kind == .integer {
+                consume()
+                let index = Int(clamping: field.integerValue)
+                return Expression(.tupleIndex(expression, index), range: expression.range.union(field.range), operatorRange: field.range)
+            }
+            guard field.kind.isIdentLike else { throw unexpected() }
+            consume()
+            return Expression(.field(expression, name: field.text, arrow: false), range: expression.range.union(field.range), operatorRange: token.range)
+        case .arrow:
+            consume()
+            let field = peek()
+            guard field.kind.isIdentLike else { throw unexpected() }
+            consume()
+            let dereference = Expression(.unary(.dereference, expression, postfix: false), range: expression.range, operatorRange: token.range)
+            return Expression(.field(dereference, name: field.text, arrow: true), range: expression.range.union(field.range), operatorRange: token.range)
+        case .leftBracket:
+            return try parseIndex(on: expression)
+        default:
+            guard canIncrement else {
+                if first.kind.isIdentLike, expression.range == first.range {
+                    throw fail("The \(token.kind == .increment ? "++" : "--") operator must be applied to a map or variable", at: first.reportRange)
+                }
+                return nil
+            }
+            consume()
+            return Expression(.unary(token.kind == .increment ? .increment : .decrement, expression, postfix: true),
+                              range: expression.range.union(token.range), operatorRange: token.range)
+        }
+    }
+
+    private mutating func parseIndex(on expression: Expression) throws -> Expression {
+        let open = consume()
+        let index = try parseExpression()
+        let close = try expect(.rightBracket)
+        return Expression(.index(expression, index), range: expression.range.union(close.range), operatorRange: open.range)
+    }
+
+    /// The recursive descent keeps each function on the nesting path small: debug builds give a
+    /// function one stack slot per local of every branch, so leaf cases live apart.
     private mutating func parsePrimary() throws -> Expression {
+        switch kind {
+        case .leftParen: return try parseParenthesized()
+        case .map: return try parseMap()
+        case .call, .callBuiltin: return try parseCallOrStackBuiltin()
+        default: return try parseLeaf()
+        }
+    }
+
+    private mutating func parseCallOrStackBuiltin() throws -> Expression {
+        let token = consume()
+        if token.kind == .callBuiltin {
+            if kind == .leftParen { return try parseCallArguments(name: token) }
+            return Expression(.builtin(token.text), range: token.range)
+        }
+        guard kind == .leftParen else {
+            if kind == .increment || kind == .decrement {
+                throw fail("The \(kind == .increment ? "++" : "--") operator must be applied to a map or variable", at: token.reportRange)
+            }
+            throw unexpected(expecting: [.increment, .decrement])
+        }
+        return try parseCallArguments(name: token)
+    }
+
+    private mutating func parseMap() throws -> Expression {
+        let token = consume()
+        guard kind == .leftBracket else { return Expression(.map(name: token.text, keys: []), range: token.range) }
+        consume()
+        var keys: [Expression] = []
+        repeat {
+            if !keys.isEmpty { consume() }
+            keys.append(try parseExpression())
+        } while kind == .comma
+        let close = try expect(.rightBracket, orAlso: [.comma])
+        return Expression(.map(name: token.text, keys: keys), range: token.range.union(close.range))
+    }
+
+    private mutating func parseParenthesized() throws -> Expression {
+        let token = consume()
+        var first = try parseExpression()
+        guard kind == .comma else {
+            let close = try expect(.rightParen, orAlso: [.comma])
+            first.range = token.range.union(close.range)
+            return first
+        }
+        var elements = [first]
+        while kind == .comma {
+            consume()
+            elements.append(try parseExpression())
+        }
+        let close = try expect(.rightParen, orAlso: [.comma])
+        return Expression(.tuple(elements), range: token.range.union(close.range))
+    }
+
+    private mutating func parseLeaf() throws -> Expression {
         let token = peek()
         switch token.kind {
         case .integer:
@@ -603,19 +697,6 @@ public struct Parser {
             consume()
             if kind == .leftParen { throw fail("Unknown function: \(token.text)", at: token.reportRange) }
             return Expression(.identifier(token.text), range: token.range)
-        case .callBuiltin:
-            consume()
-            if kind == .leftParen { return try parseCallArguments(name: token) }
-            return Expression(.builtin(token.text), range: token.range)
-        case .call:
-            consume()
-            guard kind == .leftParen else {
-                if kind == .increment || kind == .decrement {
-                    throw fail("The \(kind == .increment ? "++" : "--") operator must be applied to a map or variable", at: token.reportRange)
-                }
-                throw unexpected(expecting: [.increment, .decrement])
-            }
-            return try parseCallArguments(name: token)
         case .positionalParameter:
             consume()
             let digits = token.text.dropFirst()
@@ -629,33 +710,6 @@ public struct Parser {
         case .variable:
             consume()
             return Expression(.variable(token.text), range: token.range)
-        case .map:
-            consume()
-            guard kind == .leftBracket else { return Expression(.map(name: token.text, keys: []), range: token.range) }
-            consume()
-            var keys: [Expression] = []
-            repeat {
-                if !keys.isEmpty { consume() }
-                keys.append(try parseExpression())
-            } while kind == .comma
-            let close = try expect(.rightBracket, orAlso: [.comma])
-            return Expression(.map(name: token.text, keys: keys), range: token.range.union(close.range))
-        case .leftParen:
-            consume()
-            try enterNesting(at: token.reportRange)
-            defer { leaveNesting() }
-            let first = try parseExpression()
-            guard kind == .comma else {
-                _ = try expect(.rightParen, orAlso: [.comma])
-                return first
-            }
-            var elements = [first]
-            while kind == .comma {
-                consume()
-                elements.append(try parseExpression())
-            }
-            let close = try expect(.rightParen, orAlso: [.comma])
-            return Expression(.tuple(elements), range: token.range.union(close.range))
         default:
             throw unexpected()
         }
