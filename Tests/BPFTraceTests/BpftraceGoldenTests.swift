@@ -6,16 +6,8 @@ import Testing
 /// `bpftrace -d -e PROGRAM`): the exact diagnostics for malformed programs, and the exact `-d`
 /// parser tree for well-formed ones.
 @Suite struct BpftraceGoldenTests {
-    /// Programs where we knowingly differ. bpftrace lexes `struct x` up to the next ')' or '*',
-    /// swallowing ';' and misplacing later columns; we stop at the name.
-    static let knownDifferences: Set<String> = [
-        "BEGIN { @x = sizeof(struct x; }",
-        "BEGIN { @x = (struct foo *)1; @y = (struct foo)  ; }",
-    ]
-
     @Test(arguments: Golden.cases("syntax-errors.json"))
     func syntaxErrors(_ golden: CapturedCase) {
-        guard !Self.knownDifferences.contains(golden.program) else { return }
         let result = Parser.parse(golden.program)
         if golden.parses {
             #expect(result.succeeded, "bpftrace parses this; we said: \(renderedDiagnostics(golden.program))")

@@ -42,6 +42,9 @@ public struct DiagnosticList: Sendable {
     public var warnings: [Diagnostic] { all.filter { $0.severity == .warning } }
 
     public mutating func append(_ diagnostic: Diagnostic) { all.append(diagnostic) }
+    mutating func truncate(to count: Int) {
+        if all.count > count { all.removeLast(all.count - count) }
+    }
     public mutating func error(_ message: String, at range: SourceRange) { all.append(.error(message, at: range)) }
     public mutating func warning(_ message: String, at range: SourceRange) { all.append(.warning(message, at: range)) }
 }

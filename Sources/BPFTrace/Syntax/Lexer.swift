@@ -15,6 +15,9 @@ public struct Lexer {
     private var position = SourcePosition.start
     /// bpftrace's `loc.begin`: moved only over whitespace and newlines (its `loc.step()`).
     private var reportBegin = SourcePosition.start
+    /// Columns bpftrace's locations run ahead of the text on this line: its lexer counts the
+    /// ')' or '*' that ends a `struct name` type twice (it puts it back and reads it again).
+    private var reportDrift = 0
 
     public init(file: SourceFile) {
         self.file = file
@@ -36,6 +39,7 @@ public struct Lexer {
         if bytes[position.offset] == UInt8(ascii: "\n") {
             position.line += 1
             position.column = 1
+            reportDrift = 0
         } else {
             position.column += 1
         }
@@ -47,9 +51,18 @@ public struct Lexer {
     }
 
     /// bpftrace's `loc.step()`.
-    private mutating func step() { reportBegin = position }
+    private mutating func step() {
+        reportBegin = position
+        reportBegin.column += reportDrift
+    }
 
-    private var reportRange: SourceRange { SourceRange(begin: reportBegin, end: position) }
+    private var reportEnd: SourcePosition {
+        var end = position
+        end.column += reportDrift
+        return end
+    }
+
+    private var reportRange: SourceRange { SourceRange(begin: reportBegin, end: reportEnd) }
 
     private mutating func error(_ message: String) {
         diagnostics.error(message, at: reportRange)
@@ -66,6 +79,12 @@ public struct Lexer {
 
     static func isIdentStart(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) || c == UInt8(ascii: "_")
+    }
+
+    /// bpftrace's path characters: [_\-./a-zA-Z0-9#*].
+    static func isPathCharacter(_ c: UInt8) -> Bool {
+        isIdentChar(c) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "/")
+            || c == UInt8(ascii: "#") || c == UInt8(ascii: "*")
     }
 
     static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
@@ -181,7 +200,21 @@ public struct Lexer {
             return kind
         }
         switch c {
-        case UInt8(ascii: ":"): return take(1, .colon)
+        case UInt8(ascii: ":"):
+            // As in bpftrace, ':' directly followed by path characters is one "path" token, even
+            // in expressions: `a ? b:c` is a syntax error there, and so it is here.
+            guard let next = n, Lexer.isPathCharacter(next) || next == UInt8(ascii: "\\") else { return take(1, .colon) }
+            advance()
+            while let c = peek() {
+                if c == UInt8(ascii: "\\"), let escaped = peek(1), escaped != UInt8(ascii: "\n") {
+                    advance(2)
+                } else if Lexer.isPathCharacter(c) {
+                    advance()
+                } else {
+                    break
+                }
+            }
+            return .attachPoint
         case UInt8(ascii: ";"): return take(1, .semicolon)
         case UInt8(ascii: "{"): return take(1, .leftBrace)
         case UInt8(ascii: "}"): return take(1, .rightBrace)
@@ -285,14 +318,29 @@ public struct Lexer {
             if peek() == UInt8(ascii: ";") { advance() }
             return makeToken(.cDefinition, from: start)
         }
-        guard !name.isEmpty else {
-            // `struct` alone: bpftrace would swallow text up to ')' or '*'; report clearly instead.
-            error("expected a name after '\(keyword)'")
-            return nil
+        // A type name. bpftrace's lexer takes everything up to the next ')' or '*' as the name
+        // (trimmed), without stepping its location over the spaces; then reads that ')' or '*'
+        // again, which puts its columns one ahead for the rest of the line. Both kept.
+        while let c = peek(), c != UInt8(ascii: ")"), c != UInt8(ascii: "*") {
+            let wasNewline = c == UInt8(ascii: "\n")
+            advance()
+            if wasNewline { step() }
         }
-        // The type name: keep the words on one line for clean locations.
-        advance(nameEnd)
-        return makeToken(.structTypeName, from: start, text: keyword + " " + name)
+        guard peek() != nil else {
+            // bpftrace's lexer ends the input here without a message.
+            return makeToken(.endOfFile, from: position, text: "")
+        }
+        let written = String(decoding: bytes[(start.offset + keyword.utf8.count)..<position.offset], as: UTF8.self)
+        let typeName = written.trimmingCharacters(in: .whitespacesAndNewlines)
+        reportDrift += 1
+        var token = makeToken(.structTypeName, from: start, text: keyword + " " + typeName)
+        // The exact range ends at the name.
+        var nameEndPosition = token.range.end
+        let trailing = written.utf8.reversed().prefix { Lexer.isSpace($0) }.count
+        nameEndPosition.offset -= trailing
+        nameEndPosition.column = max(1, nameEndPosition.column - trailing)
+        token.range.end = nameEndPosition
+        return token
     }
 
     private mutating func lexNumber(start: SourcePosition) -> Token? {
@@ -357,9 +405,10 @@ public struct Lexer {
                 token.text = String(decoding: value, as: UTF8.self)
                 return token
             case UInt8(ascii: "\n"):
+                let driftBeforeNewline = reportDrift
                 advance()
                 // bpftrace counts the newline into the location before reporting it.
-                diagnostics.error("unterminated string", at: SourceRange(begin: reportBegin, end: SourcePosition(line: position.line - 1, column: columnAfterNewline(), offset: position.offset)))
+                diagnostics.error("unterminated string", at: SourceRange(begin: reportBegin, end: SourcePosition(line: position.line - 1, column: columnAfterNewline() + driftBeforeNewline, offset: position.offset)))
                 step()
                 return nil
             case UInt8(ascii: "\\"):
@@ -428,13 +477,34 @@ public struct Lexer {
         skipTrivia()
         let start = position
         var inField = false
+        // Inside a bpftrace PATH token (':' and the path characters after it).
+        var inPath = false
         var text: [UInt8] = []
         scan: while let c = peek() {
             switch c {
-            case UInt8(ascii: ":"):
-                inField = true
+            case _ where Lexer.isSpace(c):
+                // bpftrace joins the tokens of a specifier across whitespace (`kprobe: f`); stop
+                // where the next text cannot continue one.
+                var ahead = 0
+                while let s = peek(ahead), Lexer.isSpace(s) { ahead += 1 }
+                guard let next = peek(ahead), Lexer.continuesAttachPoint(next, following: peek(ahead + 1)) else { break scan }
+                while let s = peek(), Lexer.isSpace(s) { advance() }
+                step()
+            case UInt8(ascii: "$"):
+                // Only positional parameters (`uprobe:$1:f`); `$name` ends the specifier.
+                guard let d = peek(1), Lexer.isDigit(d) else { break scan }
                 text.append(c)
                 advance()
+                while let d = peek(), Lexer.isDigit(d) {
+                    text.append(d)
+                    advance()
+                }
+            case UInt8(ascii: ":"):
+                inField = true
+                inPath = true
+                text.append(c)
+                advance()
+                continue scan
             case UInt8(ascii: "\""):
                 // A quoted field (USDT paths with spaces): keep quotes in the raw text.
                 text.append(c)
@@ -470,39 +540,67 @@ public struct Lexer {
                 }
                 text.append(c)
                 advance()
-            case UInt8(ascii: "*"), UInt8(ascii: "?"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "$"):
+            case UInt8(ascii: "*"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "["), UInt8(ascii: "]"):
+                // `++`, `+=`, `*=` are operator tokens in bpftrace and end the specifier.
+                if c == UInt8(ascii: "+") || c == UInt8(ascii: "*"), let n = peek(1),
+                   n == UInt8(ascii: "=") || (c == UInt8(ascii: "+") && n == UInt8(ascii: "+")), !(inPath && c == UInt8(ascii: "*")) {
+                    break scan
+                }
                 text.append(c)
                 advance()
             default:
-                if Lexer.isIdentChar(c) {
-                    text.append(c)
-                    advance()
-                } else {
-                    break scan
+                guard Lexer.isIdentChar(c) else { break scan }
+                if !inPath, Lexer.isIdentStart(c) {
+                    // A word outside a path is a token of its own: keywords end the specifier.
+                    var end = 0
+                    while let w = peek(end), Lexer.isIdentChar(w) { end += 1 }
+                    let word = String(decoding: bytes[position.offset..<(position.offset + end)], as: UTF8.self)
+                    if Lexer.keywords.contains(word) { break scan }
+                    text.append(contentsOf: bytes[position.offset..<(position.offset + end)])
+                    advance(end)
+                    continue scan
                 }
+                text.append(c)
+                advance()
             }
+            if !(inPath && (Lexer.isPathCharacter(c) || c == UInt8(ascii: "\\"))) { inPath = false }
         }
         guard position.offset > start.offset else { return nil }
         return makeToken(.attachPoint, from: start, text: String(decoding: text, as: UTF8.self))
+    }
+
+    static let keywords: Set<String> = ["if", "else", "unroll", "while", "for", "return", "continue", "break", "struct", "union", "enum"]
+
+    static func continuesAttachPoint(_ c: UInt8, following: UInt8?) -> Bool {
+        if isIdentChar(c) { return true }
+        switch c {
+        case UInt8(ascii: ":"), UInt8(ascii: "*"), UInt8(ascii: "."), UInt8(ascii: "+"),
+             UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "\""):
+            return true
+        case UInt8(ascii: "$"):
+            return following.map(isDigit) ?? false
+        default:
+            return false
+        }
     }
 
     /// Saves and restores the lexer, for the parser's one-token lookahead across modes.
     public struct Checkpoint {
         fileprivate var position: SourcePosition
         fileprivate var reportBegin: SourcePosition
+        fileprivate var reportDrift: Int
         fileprivate var diagnosticCount: Int
     }
 
     public var checkpoint: Checkpoint {
-        Checkpoint(position: position, reportBegin: reportBegin, diagnosticCount: diagnostics.all.count)
+        Checkpoint(position: position, reportBegin: reportBegin, reportDrift: reportDrift, diagnosticCount: diagnostics.all.count)
     }
 
     public mutating func restore(_ checkpoint: Checkpoint) {
         position = checkpoint.position
         reportBegin = checkpoint.reportBegin
-        var kept = DiagnosticList()
-        for diagnostic in diagnostics.all.prefix(checkpoint.diagnosticCount) { kept.append(diagnostic) }
-        diagnostics = kept
+        reportDrift = checkpoint.reportDrift
+        diagnostics.truncate(to: checkpoint.diagnosticCount)
     }
 }
 

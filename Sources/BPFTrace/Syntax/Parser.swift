@@ -59,7 +59,7 @@ public struct Parser {
     }
 
     private var kind: Token.Kind {
-        mutating get { peek().kind }
+        mutating get { lookahead?.kind ?? peek().kind }
     }
 
     @discardableResult
@@ -672,6 +672,13 @@ public struct Parser {
         return Expression(.tuple(elements), range: token.range.union(close.range))
     }
 
+    /// bpftrace reports an unknown function once its arguments have parsed (errors inside them,
+    /// and unknown functions nested in them, come first).
+    private mutating func unknownFunction(_ name: Token) throws -> Abort {
+        _ = try parseCallArguments(name: name)
+        return fail("Unknown function: \(name.text)", at: name.reportRange)
+    }
+
     private mutating func parseLeaf() throws -> Expression {
         let token = peek()
         switch token.kind {
@@ -687,15 +694,15 @@ public struct Parser {
             return Expression(.string(token.stringValue), range: token.range)
         case .stackMode:
             consume()
-            if kind == .leftParen { throw fail("Unknown function: \(token.text)", at: token.reportRange) }
+            if kind == .leftParen { throw try unknownFunction(token) }
             return Expression(.stackMode(token.text), range: token.range)
         case .builtin:
             consume()
-            if kind == .leftParen { throw fail("Unknown function: \(token.text)", at: token.reportRange) }
+            if kind == .leftParen { throw try unknownFunction(token) }
             return Expression(.builtin(token.text), range: token.range)
         case .identifier, .structTypeName:
             consume()
-            if kind == .leftParen { throw fail("Unknown function: \(token.text)", at: token.reportRange) }
+            if kind == .leftParen { throw try unknownFunction(token) }
             return Expression(.identifier(token.text), range: token.range)
         case .positionalParameter:
             consume()
@@ -728,6 +735,18 @@ public struct Parser {
         if name.text == "sizeof" || name.text == "offsetof", peek().kind == .structTypeName {
             let typeToken = consume()
             var type = TypeName(name: typeToken.text)
+            // bpftrace's lexer reads `struct x, a.b` up to the ')' as one type name; split it.
+            if name.text == "offsetof", let comma = typeToken.text.firstIndex(of: ",") {
+                type.name = typeToken.text[..<comma].trimmingCharacters(in: .whitespacesAndNewlines)
+                let fields = typeToken.text[typeToken.text.index(after: comma)...]
+                    .split(separator: ".", omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                guard !fields.isEmpty, fields.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Lexer.isIdentChar) }) else {
+                    throw fail("offsetof expects a struct type and a field name", at: typeToken.reportRange)
+                }
+                let close = try expect(.rightParen)
+                return Expression(.offsetof(type, fields: fields), range: name.range.union(close.range))
+            }
             while kind == .star {
                 consume()
                 type.pointerDepth += 1
