@@ -282,64 +282,46 @@ public struct Lexer {
         }
     }
 
-    /// After `struct`/`union`/`enum`: either a definition (`struct X { ... }`, kept as text for the C
-    /// side) or a type name (`struct X` in a cast or sizeof).
+    /// After `struct`/`union`/`enum`, as bpftrace's lexer does: text up to the first '{', ')' or
+    /// '*'. A '{' makes it a definition (kept whole, to the matching brace and a `;` right after
+    /// it, for the C side); ')' or '*' makes it a type name in a cast or sizeof (`struct x`).
     private mutating func lexStructOrType(keyword: String, start: SourcePosition) -> Token? {
-        // Look ahead without consuming: name, then '{' or not.
-        var ahead = 0
-        func byte(_ i: Int) -> UInt8? { peek(i) }
-        while let s = byte(ahead), Lexer.isSpace(s) { ahead += 1 }
-        var nameEnd = ahead
-        while let s = byte(nameEnd), Lexer.isIdentChar(s) { nameEnd += 1 }
-        var afterName = nameEnd
-        while let s = byte(afterName), Lexer.isSpace(s) { afterName += 1 }
-        let name = String(decoding: bytes[(position.offset + ahead)..<(position.offset + nameEnd)], as: UTF8.self)
-        if byte(afterName) == UInt8(ascii: "{") {
-            // A definition: consume to the matching brace (and a directly following ';').
-            for _ in 0..<afterName {
-                let wasNewline = peek() == UInt8(ascii: "\n")
-                advance()
-                if wasNewline { step() }
-            }
-            var depth = 0
-            while let s = peek() {
-                advance()
-                if s == UInt8(ascii: "\n") { step() }
-                if s == UInt8(ascii: "{") { depth += 1 }
-                if s == UInt8(ascii: "}") {
-                    depth -= 1
-                    if depth == 0 { break }
-                }
-            }
-            if depth != 0 {
-                error("end of file in \(keyword) definition")
-                return makeToken(.endOfFile, from: position, text: "")
-            }
-            if peek() == UInt8(ascii: ";") { advance() }
-            return makeToken(.cDefinition, from: start)
-        }
-        // A type name. bpftrace's lexer takes everything up to the next ')' or '*' as the name
-        // (trimmed), without stepping its location over the spaces; then reads that ')' or '*'
-        // again, which puts its columns one ahead for the rest of the line. Both kept.
-        while let c = peek(), c != UInt8(ascii: ")"), c != UInt8(ascii: "*") {
+        // bpftrace does not step its location over the spaces in here, only over newlines.
+        while let c = peek(), c != UInt8(ascii: ")"), c != UInt8(ascii: "*"), c != UInt8(ascii: "{") {
             let wasNewline = c == UInt8(ascii: "\n")
             advance()
             if wasNewline { step() }
         }
-        guard peek() != nil else {
+        guard let end = peek() else {
             // bpftrace's lexer ends the input here without a message.
             return makeToken(.endOfFile, from: position, text: "")
         }
+        if end == UInt8(ascii: "{") {
+            var depth = 0
+            while let c = peek() {
+                advance()
+                if c == UInt8(ascii: "\n") { step() }
+                if c == UInt8(ascii: "{") { depth += 1 }
+                if c == UInt8(ascii: "}") {
+                    depth -= 1
+                    if depth == 0 { break }
+                }
+            }
+            if depth != 0 { return makeToken(.endOfFile, from: position, text: "") }
+            if peek() == UInt8(ascii: ";") { advance() }
+            return makeToken(.cDefinition, from: start)
+        }
+        // The ')' or '*' is read twice by bpftrace, which puts its columns one ahead.
         let written = String(decoding: bytes[(start.offset + keyword.utf8.count)..<position.offset], as: UTF8.self)
         let typeName = written.trimmingCharacters(in: .whitespacesAndNewlines)
         reportDrift += 1
-        var token = makeToken(.structTypeName, from: start, text: keyword + " " + typeName)
+        var token = makeToken(.structTypeName, from: start, text: typeName.isEmpty ? keyword : keyword + " " + typeName)
         // The exact range ends at the name.
-        var nameEndPosition = token.range.end
         let trailing = written.utf8.reversed().prefix { Lexer.isSpace($0) }.count
-        nameEndPosition.offset -= trailing
-        nameEndPosition.column = max(1, nameEndPosition.column - trailing)
-        token.range.end = nameEndPosition
+        if trailing > 0, !written.utf8.contains(UInt8(ascii: "\n")) {
+            token.range.end.offset -= trailing
+            token.range.end.column -= trailing
+        }
         return token
     }
 

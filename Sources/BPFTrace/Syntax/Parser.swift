@@ -80,11 +80,10 @@ public struct Parser {
 
     /// Looks at the token after the lookahead without consuming anything.
     private mutating func peekSecond() -> Token {
-        let first = peek()
+        _ = peek() // the lookahead must be read before the lexer can go past it
         let saved = lexer.checkpoint
         let second = lexer.next()
         lexer.restore(saved)
-        _ = first
         return second
     }
 
