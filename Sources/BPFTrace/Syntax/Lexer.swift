@@ -458,7 +458,6 @@ public struct Lexer {
     public mutating func scanAttachPoint() -> Token? {
         skipTrivia()
         let start = position
-        var inField = false
         // Inside a bpftrace PATH token (':' and the path characters after it).
         var inPath = false
         var text: [UInt8] = []
@@ -482,7 +481,6 @@ public struct Lexer {
                     advance()
                 }
             case UInt8(ascii: ":"):
-                inField = true
                 inPath = true
                 text.append(c)
                 advance()
@@ -502,24 +500,31 @@ public struct Lexer {
                     text.append(s)
                     advance()
                 }
+                if peek() == UInt8(ascii: "\n") {
+                    // As bpftrace: the string is dropped, its error counts the newline, and the
+                    // specifier goes on on the next line.
+                    let drift = reportDrift
+                    advance()
+                    diagnostics.error("unterminated string", at: SourceRange(begin: reportBegin, end: SourcePosition(line: position.line - 1, column: columnAfterNewline() + drift, offset: position.offset)))
+                    step()
+                    text.removeLast()
+                    continue scan
+                }
                 guard peek() == UInt8(ascii: "\"") else {
                     error("unterminated string")
                     break scan
                 }
                 text.append(UInt8(ascii: "\""))
                 advance()
-            case UInt8(ascii: "\\") where inField:
+            case UInt8(ascii: "\\") where inPath:
                 guard let n = peek(1), !Lexer.isSpace(n) else { break scan }
                 text.append(c)
                 text.append(n)
                 advance(2)
             case UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "#"):
-                // Paths only after a ':' (`uprobe:/bin/sh`); before one, '/' opens a predicate.
-                guard inField else { break scan }
-                if c == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "/") || peek(1) == UInt8(ascii: "*"), text.last == UInt8(ascii: ":") {
-                    // `kprobe:// comment` is not a path
-                    break scan
-                }
+                // Only inside a path (`uprobe:/bin/sh`, right after a ':'); elsewhere '/' opens
+                // a predicate.
+                guard inPath else { break scan }
                 text.append(c)
                 advance()
             case UInt8(ascii: "*"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "["), UInt8(ascii: "]"):
