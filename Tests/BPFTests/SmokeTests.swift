@@ -47,3 +47,32 @@ struct ObjectInfoSmokeTests {
         #expect(reopened.valueSize == 16)
     }
 }
+
+@Suite(.kernel)
+struct TestRunShapeTests {
+    /// Raw tracepoint programs take a context only; repeat/data/ctx_out must stay zero.
+    @Test func rawTracepointRunsOnContext() throws {
+        var asm = Assembler()
+        asm.load(.doubleWord, .r0, .r1, 0) // r0 = args[0]
+        asm.exit()
+        let program = try Program(ProgramSpec(name: "rawtp_run", type: .rawTracepoint, instructions: try asm.assemble()))
+        let context = withUnsafeBytes(of: UInt64(41).littleEndian) { Array($0) }
+        let result = try program.testRun(TestRunInput(context: context, repeatCount: 5))
+        #expect(result.returnValue == 41)
+    }
+
+    /// A refusal the kernel reports as ENOTSUPP still comes with the verifier's log.
+    @Test func nonEACCESRejectionCarriesLog() throws {
+        let array = try Map(MapSpec(name: "two_entries", type: .array, keySize: 4, valueSize: 8, maxEntries: 2))
+        var asm = Assembler()
+        asm.loadMapValue(.r1, fd: try array.fd.value())
+        asm.mov(.r0, 0)
+        asm.exit()
+        do {
+            _ = try Program(ProgramSpec(name: "direct_value", type: .xdp, instructions: try asm.assemble()))
+            Issue.record("direct value access into a 2-entry array was accepted")
+        } catch BPFError.verifierRejected(let rejection) {
+            #expect(!rejection.log.isEmpty)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import BPFObject
 import CBPFSys
+import Synchronization
 
 /// A BPF map in the kernel, owning its file descriptor.
 ///
@@ -17,6 +18,12 @@ public final class Map: @unchecked Sendable {
 
     /// Creates a new map from `spec`.
     public convenience init(_ spec: MapSpec) throws {
+        try self.init(spec, options: MapCreateOptions())
+    }
+
+    /// Creates a new map from `spec` with creation details that are not part of the spec
+    /// (BTF type ids, which local-storage maps require).
+    public convenience init(_ spec: MapSpec, options: MapCreateOptions) throws {
         var attr = sbpf_map_create_attr()
         attr.map_type = spec.type.rawValue
         attr.key_size = spec.keySize
@@ -29,6 +36,11 @@ public final class Map: @unchecked Sendable {
             attr.map_flags |= MapFlags.numaNode.rawValue
         }
         setObjectName(spec.name, into: &attr.map_name)
+        if let btf = options.btf {
+            attr.btf_fd = UInt32(bitPattern: try btf.fd.value())
+            attr.btf_key_type_id = btf.keyTypeID
+            attr.btf_value_type_id = btf.valueTypeID
+        }
         var innerMap: Map?
         if let innerSpec = spec.innerMapSpec {
             innerMap = try Map(innerSpec)
@@ -38,10 +50,11 @@ public final class Map: @unchecked Sendable {
         let fd = try BPFSyscall.callReturningFD(.mapCreate, &attr, label: label) { errno in
             switch errno {
             case .EINVAL: "the kernel refused this map definition (type \(spec.type.name), key \(spec.keySize) B, value \(spec.valueSize) B, \(spec.maxEntries) entries, flags 0x\(String(spec.flags, radix: 16))): unsupported type or flag, or sizes this type does not allow"
+            case .EPERM: BPFPrivileges.mapCreationDeniedMeaning
             default: nil
             }
         }
-        withExtendedLifetime(innerMap) {}
+        withExtendedLifetime((innerMap, options.btf)) {}
         self.init(fd: fd, name: spec.name, type: spec.type, keySize: Int(spec.keySize),
                   valueSize: Int(spec.valueSize), maxEntries: Int(spec.maxEntries), flags: MapFlags(rawValue: attr.map_flags))
     }
@@ -86,7 +99,7 @@ public final class Map: @unchecked Sendable {
             value.withUnsafeMutableBytes { valueBuffer in
                 var attr = sbpf_map_elem_attr()
                 attr.map_fd = UInt32(bitPattern: fd.rawValue)
-                attr.key = kernelPointer(keyBuffer.baseAddress)
+                attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
                 attr.value = kernelPointer(valueBuffer.baseAddress)
                 attr.flags = flags
                 return BPFSyscall.invoke(.mapLookupElem, &attr)
@@ -107,7 +120,7 @@ public final class Map: @unchecked Sendable {
             value.withUnsafeBytes { valueBuffer in
                 var attr = sbpf_map_elem_attr()
                 attr.map_fd = UInt32(bitPattern: fd.rawValue)
-                attr.key = kernelPointer(keyBuffer.baseAddress)
+                attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
                 attr.value = kernelPointer(valueBuffer.baseAddress)
                 attr.flags = flags.rawValue
                 return BPFSyscall.invoke(.mapUpdateElem, &attr)
@@ -119,7 +132,7 @@ public final class Map: @unchecked Sendable {
                 case .E2BIG: "\(self.label) is full: all \(self.maxEntries) entries are used"
                 case .EEXIST: "the key already exists and the update asked for a new element only (noExist)"
                 case .ENOENT: "the key does not exist and the update asked for an existing element only (exist)"
-                case .EPERM where self.flags.contains(.readOnly) || self.isFrozen: "\(self.label) is read-only or frozen"
+                case .EPERM: self.writeDeniedReason
                 default: nil
                 }
             }
@@ -133,7 +146,7 @@ public final class Map: @unchecked Sendable {
         let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
             var attr = sbpf_map_elem_attr()
             attr.map_fd = UInt32(bitPattern: fd.rawValue)
-            attr.key = kernelPointer(keyBuffer.baseAddress)
+            attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
             return BPFSyscall.invoke(.mapDeleteElem, &attr)
         }
         switch result {
@@ -153,7 +166,7 @@ public final class Map: @unchecked Sendable {
             attr.value = kernelPointer(nextBuffer.baseAddress)
             if let key {
                 return key.withUnsafeBytes { keyBuffer in
-                    attr.key = kernelPointer(keyBuffer.baseAddress)
+                    attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
                     return BPFSyscall.invoke(.mapGetNextKey, &attr)
                 }
             }
@@ -166,6 +179,10 @@ public final class Map: @unchecked Sendable {
         }
     }
 
+    /// Whether this map type answered the batch commands: 0 not tried yet, 1 yes, 2 no
+    /// (atomic: maps are shared between threads).
+    let batchLookupSupport = Atomic<UInt8>(0)
+
     /// Whether `freeze()` was called through this object.
     public internal(set) var isFrozen = false
 
@@ -175,6 +192,25 @@ public final class Map: @unchecked Sendable {
     func failure(_ command: BPFCommand, _ errno: Errno, meaning: ((Errno) -> String?)? = nil) -> BPFError {
         if errno == .EBADF, !fd.isOpen { return .closed(label) }
         return .syscall(SystemCallFailure(operation: command.description, errno: errno, subject: label, meaning: meaning?(errno)))
+    }
+}
+
+/// Map creation details beyond `MapSpec`.
+public struct MapCreateOptions: @unchecked Sendable {
+    /// BTF describing the key and value (`btf_fd`, `btf_key_type_id`, `btf_value_type_id`).
+    public var btf: MapBTFTypes?
+    public init(btf: MapBTFTypes? = nil) { self.btf = btf }
+}
+
+/// A loaded BTF object and the ids of a map's key and value types in it.
+public struct MapBTFTypes: @unchecked Sendable {
+    public var fd: OwnedFileDescriptor
+    public var keyTypeID: UInt32
+    public var valueTypeID: UInt32
+    public init(fd: OwnedFileDescriptor, keyTypeID: UInt32, valueTypeID: UInt32) {
+        self.fd = fd
+        self.keyTypeID = keyTypeID
+        self.valueTypeID = valueTypeID
     }
 }
 

@@ -3,7 +3,15 @@ import CBPFSys
 /// Pinning kernel objects in bpffs so they outlive the process (BPF_OBJ_PIN / BPF_OBJ_GET).
 public enum Pinning {
     /// Pins the object behind `fd` at `path` (inside a bpffs mount, normally /sys/fs/bpf).
+    ///
+    /// If `path` is under /sys/fs/bpf and no bpffs is mounted there, one is mounted first;
+    /// missing parent directories inside bpffs are created.
     public static func pin(_ fd: OwnedFileDescriptor, at path: String) throws {
+        let normalized = BPFFileSystem.normalize(path)
+        if normalized.hasPrefix(BPFFileSystem.defaultMountPoint + "/"), !BPFFileSystem.contains(BPFFileSystem.defaultMountPoint) {
+            try BPFFileSystem.mountIfNeeded(at: BPFFileSystem.defaultMountPoint)
+        }
+        try BPFFileSystem.createParentDirectories(of: normalized)
         var attr = sbpf_obj_attr()
         attr.bpf_fd = UInt32(bitPattern: try fd.value())
         try path.withCString { cPath in

@@ -81,15 +81,16 @@ public final class Program: @unchecked Sendable {
                 // The log did not fit: the kernel (6.4+) tells the size it needs.
                 let needed = Int(attr.log_true_size)
                 logSize = min(ProgramLoadOptions.maximumLogSize, needed > logSize ? needed + 1 : logSize * 4)
-            case .failure(let errno) where logSize == 0 && (errno == .EACCES || errno == .EINVAL):
-                // Possibly a verifier rejection: load again with a log to explain it.
+            case .failure(let errno) where logSize == 0 && errno != .EPERM && errno != .ENOMEM:
+                // Possibly a verifier rejection (EACCES, EINVAL, ENOTSUPP, E2BIG...): load again
+                // with a log to explain it.
                 logSize = options.initialLogSize
             case .failure(let errno):
-                if errno == .EACCES || errno == .EINVAL, !logText.isEmpty {
+                if !logText.isEmpty {
                     throw BPFError.verifierRejected(VerifierRejection(programName: spec.name.isEmpty ? label : spec.name, errno: errno, log: logText))
                 }
                 let meaning: String? = switch errno {
-                case .EPERM: "loading programs needs root, or CAP_BPF plus CAP_PERFMON (tracing) or CAP_NET_ADMIN (networking)"
+                case .EPERM: Program.btfAttachedLoadRefusal(spec) ?? "loading programs needs root, or CAP_BPF plus CAP_PERFMON (tracing) or CAP_NET_ADMIN (networking)"
                 case .E2BIG: "the program is too large (\(spec.instructions.count) instructions) for this kernel"
                 default: nil
                 }
@@ -111,7 +112,10 @@ public final class Program: @unchecked Sendable {
                 input.context.withUnsafeBytes { contextIn in
                     contextOut.withUnsafeMutableBytes { contextOutBuffer in
                         attr.prog_fd = UInt32(bitPattern: fd.rawValue)
-                        attr.repeat = input.repeatCount
+                        // Raw tracepoint and syscall programs run once on a context only: the
+                        // kernel refuses repeat, data and ctx_out for them (EINVAL).
+                        let contextOnly = type == .rawTracepoint || type == .rawTracepointWritable || type == .syscall
+                        attr.repeat = contextOnly ? 0 : input.repeatCount
                         attr.flags = input.flags
                         attr.cpu = input.cpu ?? 0
                         if !input.data.isEmpty {
@@ -123,8 +127,10 @@ public final class Program: @unchecked Sendable {
                         if !input.context.isEmpty {
                             attr.ctx_in = kernelPointer(contextIn.baseAddress)
                             attr.ctx_size_in = UInt32(input.context.count)
-                            attr.ctx_out = kernelPointer(contextOutBuffer.baseAddress)
-                            attr.ctx_size_out = UInt32(contextOutBuffer.count)
+                            if !contextOnly {
+                                attr.ctx_out = kernelPointer(contextOutBuffer.baseAddress)
+                                attr.ctx_size_out = UInt32(contextOutBuffer.count)
+                            }
                         }
                         return BPFSyscall.invoke(.progTestRun, &attr)
                     }

@@ -6,6 +6,14 @@ public enum OpcodeClass: UInt8, Sendable {
 /// eBPF registers. r10 is the read-only frame pointer.
 public enum Register: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case r0 = 0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10
+    /// BPF_REG_AX (r11): the kernel's auxiliary register, used by verifier rewrites (`may_goto`
+    /// counters) and constant blinding. It appears only in kernel-translated programs; the
+    /// verifier rejects it in programs being loaded, and `allCases` leaves it out.
+    case ax = 11
+
+    /// The registers a program may use: r0 through r10.
+    public static var allCases: [Register] { [.r0, .r1, .r2, .r3, .r4, .r5, .r6, .r7, .r8, .r9, .r10] }
+
     public var description: String { "r\(rawValue)" }
 }
 
@@ -69,4 +77,67 @@ public enum OpcodeByte {
     public static let call: UInt8 = 0x85
     public static let exit: UInt8 = 0x95
     public static let loadImm64: UInt8 = 0x18
+}
+
+extension PseudoSource: CaseIterable {}
+extension CallKind: CaseIterable {}
+
+/// The `mode` field of load and store opcodes (bits 5–7).
+public enum AccessMode: UInt8, Sendable, CaseIterable {
+    /// 64-bit immediate (`lddw`, with size `doubleWord` only).
+    case immediate = 0x00
+    /// Legacy packet access `r0 = *(size *)skb[imm]`.
+    case packetAbsolute = 0x20
+    /// Legacy packet access `r0 = *(size *)skb[src + imm]`.
+    case packetIndirect = 0x40
+    case memory = 0x60
+    /// Sign-extending load (BPF_MEMSX, LDX only).
+    case memorySignExtend = 0x80
+    /// Atomic operation; the kind is in `imm` (STX only).
+    case atomic = 0xc0
+}
+
+/// Atomic read-modify-write operations (`imm` of STX|ATOMIC; BPF_FETCH = 0x01 returns the old value).
+public enum AtomicOperation: Int32, Sendable, CaseIterable {
+    case add = 0x00, or = 0x40, and = 0x50, xor = 0xa0
+    case fetchAdd = 0x01, fetchOr = 0x41, fetchAnd = 0x51, fetchXor = 0xa1
+    /// `src = xchg(*(dst + off), src)` (always fetches).
+    case exchange = 0xe1
+    /// `r0 = cmpxchg(*(dst + off), r0, src)` (always fetches).
+    case compareExchange = 0xf1
+
+    /// True for operations that write the old value back into a register.
+    public var fetches: Bool { rawValue & 0x01 != 0 }
+
+    /// The plain arithmetic operation of add/or/and/xor (with or without fetch).
+    public var arithmetic: ALUOperation? {
+        switch self {
+        case .add, .fetchAdd: .add
+        case .or, .fetchOr: .or
+        case .and, .fetchAnd: .and
+        case .xor, .fetchXor: .xor
+        case .exchange, .compareExchange: nil
+        }
+    }
+}
+
+/// Opcode-byte and field constants from include/uapi/linux/bpf.h and bpf_common.h.
+extension OpcodeByte {
+    /// `code` of JMP that is a call (BPF_CALL).
+    public static let callCode: UInt8 = 0x80
+    /// `code` of JMP that is exit (BPF_EXIT).
+    public static let exitCode: UInt8 = 0x90
+    /// `code` of JMP that is a conditional pseudo-jump (BPF_JCOND, currently only may_goto).
+    public static let conditionalPseudoJumpCode: UInt8 = 0xe0
+    /// BPF_ATOMIC `imm` of a load-acquire (kernel 6.15+).
+    public static let loadAcquire: Int32 = 0x100
+    /// BPF_ATOMIC `imm` of a store-release (kernel 6.15+).
+    public static let storeRelease: Int32 = 0x110
+    /// `off` of ALU64 MOV|X that makes it an arena address-space cast (BPF_ADDR_SPACE_CAST).
+    public static let addressSpaceCastOffset: Int16 = 1
+    /// `off` of ALU64 MOV|X that the verifier uses for per-CPU address moves (BPF_ADDR_PERCPU,
+    /// kernel-internal, seen only in translated programs).
+    public static let perCPUAddressOffset: Int16 = -1
+    /// ST mode of the verifier's speculation barrier (BPF_NOSPEC, kernel-internal).
+    public static let speculationBarrier: UInt8 = 0xc2
 }

@@ -1,0 +1,30 @@
+import BPFObject
+
+extension Program {
+    /// Attaches this kprobe-type program to a user-space function: on entry (uprobe) or on return
+    /// (uretprobe), in every process that runs the binary or only in `target.processID`.
+    ///
+    /// - Parameter referenceCounterOffset: file offset of a USDT semaphore the kernel increments
+    ///   while the probe exists (0 for none; PMU only).
+    public func attachUprobe(_ target: UprobeTarget, isReturn: Bool = false, referenceCounterOffset: UInt64 = 0,
+                             mechanism: ProbeMechanism = .automatic) throws -> PerfEventLink {
+        let label = "\(isReturn ? "uretprobe" : "uprobe") \(target)"
+        guard type == .kprobe else {
+            throw BPFError.invalidArgument("\(label) needs a kprobe-type program (uprobes run kprobe programs); '\(name)' is \(type.name)")
+        }
+        let (path, offset) = try target.resolve()
+        if referenceCounterOffset != 0, mechanism == .tracefs {
+            throw BPFError.invalidArgument("\(label): a reference counter (USDT semaphore) needs the uprobe PMU, not tracefs")
+        }
+        // The uprobe PMU's format/ref_ctr_offset is config:32-63.
+        let (event, cleanup) = try DynamicProbe.open(
+            kind: .uprobe, isReturn: isReturn, target: path, offset: offset, processID: target.processID,
+            mechanism: mechanism, extraConfig: referenceCounterOffset << 32, label: label)
+        return try PerfEventLink(program: self, perfEvent: event, description: label, cleanup: cleanup)
+    }
+
+    /// `attachUprobe(target, isReturn: true)`.
+    public func attachUretprobe(_ target: UprobeTarget, mechanism: ProbeMechanism = .automatic) throws -> PerfEventLink {
+        try attachUprobe(target, isReturn: true, mechanism: mechanism)
+    }
+}
