@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "BPF", targets: ["BPF"]),
         .library(name: "BPFObject", targets: ["BPFObject"]),
+        .library(name: "BPFTrace", targets: ["BPFTrace"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
     ],
     dependencies: [
@@ -18,9 +19,11 @@ let package = Package(
         .target(name: "BPFObject"),
         // Kernel-facing: syscalls, maps, programs, links, event streams.
         .target(name: "BPF", dependencies: ["BPFObject", "CBPFSys"]),
+        // The tracing language: syntax (pure, Foundation only, fuzzable alone), later sema and codegen.
+        .target(name: "BPFTrace", dependencies: ["BPF", "BPFObject"]),
         .executableTarget(
             name: "swiftbpf",
-            dependencies: ["BPF", "BPFObject", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BPF", "BPFObject", "BPFTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Ring and perf buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
         .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/RingBuffer"),
@@ -29,6 +32,7 @@ let package = Package(
         // Benchmarks/run-btf.sh: BTF parsing against libbpf's btf__parse.
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
+        .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
     ],
     swiftLanguageModes: [.v5]
