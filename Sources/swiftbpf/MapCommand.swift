@@ -343,7 +343,7 @@ enum MapListing {
         return out + "\n"
     }
 
-    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         let info = map.info
         let fdInfo = try? FileDescriptorInfo(fd: map.fd)
         writer.beginObject()
@@ -402,7 +402,7 @@ enum MapElements {
             return writer.document
         }
         if decodable, let formatted {
-            var writer = JSONWriter(pretty: true)
+            var writer = BPFToolJSONWriter(pretty: true)
             writer.beginArray()
             for value in formatted { decodedObject(value, perCPU: perCPU, into: &writer) }
             writer.endArray()
@@ -420,7 +420,7 @@ enum MapElements {
             return writer.document
         }
         if let formatted {
-            var writer = JSONWriter(pretty: true)
+            var writer = BPFToolJSONWriter(pretty: true)
             decodedObject(formatted, perCPU: perCPU, into: &writer)
             return writer.document
         }
@@ -455,7 +455,7 @@ enum MapElements {
     }
 
     /// `{"key": K, "value": V}`, or `"values": [{"cpu": N, "value": V}, ...]` for per-CPU maps.
-    static func decodedObject(_ decoded: (key: FormattedValue, values: [FormattedValue]), perCPU: Bool, into writer: inout JSONWriter) {
+    static func decodedObject(_ decoded: (key: FormattedValue, values: [FormattedValue]), perCPU: Bool, into writer: inout BPFToolJSONWriter) {
         writer.beginObject()
         writer.name("key")
         writer.formatted(decoded.key)
@@ -478,7 +478,7 @@ enum MapElements {
     }
 
     static func json(_ entry: MapDumpEntry, perCPU: Bool, formatted: (key: FormattedValue, values: [FormattedValue])? = nil,
-                     into writer: inout JSONWriter) {
+                     into writer: inout BPFToolJSONWriter) {
         writer.beginObject()
         writer.name("key")
         writer.hexBytes(entry.key)

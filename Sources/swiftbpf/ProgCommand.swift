@@ -150,7 +150,7 @@ enum ProgramListing {
         return out + "\n"
     }
 
-    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         let info = program.info
         writer.beginObject()
         writer.field("id", info.id)

@@ -201,6 +201,6 @@ struct NetListRenderingTests {
     }
 
     @Test func jsonStringsAreEscaped() {
-        #expect(BPFToolStyleJSONWriter.quoted("a\"b\\c\n\u{01}") == #""a\"b\\c\n\u0001""#)
+        #expect(BPFToolJSONWriter.quoted("a\"b\\c\n\u{01}") == #""a\"b\\c\n\u0001""#)
     }
 }
