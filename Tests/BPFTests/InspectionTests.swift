@@ -73,7 +73,7 @@ struct InspectionTests {
     }
 
     @Test func cgroupLinkInfo() throws {
-        let path = "/sys/fs/cgroup/unified/sbpf_inspect_cg"
+        let path = "/sys/fs/cgroup/unified/sbpf_inspect_cg_\(getpid())"
         mkdir(path, 0o755)
         defer { rmdir(path) }
         let cgroup = open(path, O_RDONLY | O_DIRECTORY)
