@@ -24,14 +24,9 @@ extension Map {
     public func lookupAndDelete(_ key: [UInt8] = [], flags: MapLookupFlags = []) throws -> [UInt8]? {
         if keySize > 0 { try checkKey(key) }
         var value = [UInt8](repeating: 0, count: valueBufferSize)
-        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+        let result = key.withUnsafeBytes { keyBuffer in
             value.withUnsafeMutableBytes { valueBuffer in
-                var attr = sbpf_map_elem_attr()
-                attr.map_fd = UInt32(bitPattern: fd.rawValue)
-                attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0
-                attr.value = kernelPointer(valueBuffer.baseAddress)
-                attr.flags = flags.rawValue
-                return BPFSyscall.invoke(.mapLookupAndDeleteElem, &attr)
+                elementCall(.mapLookupAndDeleteElem, key: keyBuffer, value: valueBuffer.baseAddress, flags: flags.rawValue)
             }
         }
         switch result {
