@@ -136,7 +136,7 @@ struct CgroupMountInfoTests {
             """
         #expect(Cgroup.cgroup2MountPoints(inMountInfo: text) == ["/sys/fs/cgroup/unified", "/mnt/with space"])
         #expect(Cgroup.cgroup2MountPoints(inMountInfo: "") == [])
-        #expect(Cgroup.unescapeMountField("a\\134b\\0") == "a\\b\\0")
+        #expect(MountInfo.unescape("a\\134b\\0") == "a\\b\\0")
     }
 }
 
