@@ -513,9 +513,9 @@ struct CLILinkTests {
     }
 
     @Test func pinAndDetachACgroupLink() throws {
-        let directory = "/sys/fs/cgroup/unified/sbpf_inspect_cli_cg_\(getpid())"
-        mkdir(directory, 0o755)
-        defer { rmdir(directory) }
+        let testCgroup = try TestCgroup()
+        defer { testCgroup.remove() }
+        let directory = testCgroup.path
         let cgroup = open(directory, O_RDONLY | O_DIRECTORY)
         try #require(cgroup >= 0)
         defer { close(cgroup) }
