@@ -343,7 +343,7 @@ enum MapListing {
         return out + "\n"
     }
 
-    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         let info = map.info
         let fdInfo = try? FileDescriptorInfo(fd: map.fd)
         writer.beginObject()
@@ -402,7 +402,7 @@ enum MapElements {
             return writer.document
         }
         if decodable, let formatted {
-            var writer = JSONWriter(pretty: true)
+            var writer = BPFToolJSONWriter(pretty: true)
             writer.beginArray()
             for value in formatted { decodedObject(value, perCPU: perCPU, into: &writer) }
             writer.endArray()
@@ -420,7 +420,7 @@ enum MapElements {
             return writer.document
         }
         if let formatted {
-            var writer = JSONWriter(pretty: true)
+            var writer = BPFToolJSONWriter(pretty: true)
             decodedObject(formatted, perCPU: perCPU, into: &writer)
             return writer.document
         }
@@ -454,48 +454,44 @@ enum MapElements {
         "key:\n\(ByteSyntax.hexDump(key))\n\nNot found\n"
     }
 
-    /// `{"key": K, "value": V}`, or `"values": [{"cpu": N, "value": V}, ...]` for per-CPU maps.
-    static func decodedObject(_ decoded: (key: FormattedValue, values: [FormattedValue]), perCPU: Bool, into writer: inout JSONWriter) {
-        writer.beginObject()
+    /// The members `"key": K` and `"value": V`, or for per-CPU maps
+    /// `"values": [{"cpu": N, "value": V}, ...]`, with keys and values written by `write`.
+    static func keyAndValues<Element>(key: Element, values: [Element], perCPU: Bool, into writer: inout BPFToolJSONWriter,
+                                      write: (Element, inout BPFToolJSONWriter) -> Void) {
         writer.name("key")
-        writer.formatted(decoded.key)
+        write(key, &writer)
         if perCPU {
             writer.name("values")
             writer.beginArray()
-            for (cpu, value) in decoded.values.enumerated() {
+            for (cpu, value) in values.enumerated() {
                 writer.beginObject()
                 writer.field("cpu", cpu)
                 writer.name("value")
-                writer.formatted(value)
+                write(value, &writer)
                 writer.endObject()
             }
             writer.endArray()
-        } else if let value = decoded.values.first {
+        } else if let value = values.first {
             writer.name("value")
-            writer.formatted(value)
+            write(value, &writer)
         }
+    }
+
+    /// One element decoded through BTF: `{"key": K, "value": V}` or its per-CPU form.
+    static func decodedObject(_ decoded: (key: FormattedValue, values: [FormattedValue]), perCPU: Bool, into writer: inout BPFToolJSONWriter) {
+        writer.beginObject()
+        keyAndValues(key: decoded.key, values: decoded.values, perCPU: perCPU, into: &writer) { $1.formatted($0) }
         writer.endObject()
     }
 
+    /// One element as bytes (`"0x2a"` strings), followed by its BTF-decoded `"formatted"` form if any.
     static func json(_ entry: MapDumpEntry, perCPU: Bool, formatted: (key: FormattedValue, values: [FormattedValue])? = nil,
-                     into writer: inout JSONWriter) {
+                     into writer: inout BPFToolJSONWriter) {
         writer.beginObject()
-        writer.name("key")
-        writer.hexBytes(entry.key)
-        if perCPU {
-            writer.name("values")
-            writer.beginArray()
-            for (cpu, value) in entry.values.enumerated() {
-                writer.beginObject()
-                writer.field("cpu", cpu)
-                writer.name("value")
-                writer.hexBytes(value)
-                writer.endObject()
-            }
-            writer.endArray()
-        } else {
-            writer.name("value")
-            writer.hexBytes(entry.values.first ?? [])
+        // Without per-CPU values a "value" is always written, even an empty one.
+        let values = perCPU ? entry.values : [entry.values.first ?? []]
+        keyAndValues(key: entry.key, values: values, perCPU: perCPU, into: &writer) {
+            $1.hexBytes($0)
         }
         if let formatted {
             writer.name("formatted")

@@ -66,11 +66,8 @@ struct ProgCommand: ParsableCommand {
                     guard word == "opcodes" else { throw BPFError.invalidArgument("unexpected argument '\(word)' (expected: opcodes)") }
                     opcodes = true
                 }
-                let programs = try KernelObjects.programs(matching: selector)
-                guard programs.count == 1 else {
-                    throw BPFError.invalidArgument("\(programs.count) programs match; select one by id")
-                }
-                emit(TranslatedListing.render(try TranslatedProgram(fd: programs[0].fd), opcodes: opcodes, output: output))
+                let program = try KernelObjects.program(matching: selector)
+                emit(TranslatedListing.render(try TranslatedProgram(fd: program.fd), opcodes: opcodes, output: output))
             }
         }
     }
@@ -86,9 +83,7 @@ struct ProgCommand: ParsableCommand {
             try reportingErrors(output) {
                 let (selector, rest) = try ObjectSelector.parse(words, allowsTag: true)
                 guard let path = rest.first, rest.count == 1 else { throw BPFError.invalidArgument("expected one path to pin at") }
-                let programs = try KernelObjects.programs(matching: selector)
-                guard programs.count == 1 else { throw BPFError.invalidArgument("\(programs.count) programs match; select one by id") }
-                try Pinning.pin(programs[0].fd, at: path)
+                try Pinning.pin(KernelObjects.program(matching: selector).fd, at: path)
                 acknowledge(output)
             }
         }
@@ -150,7 +145,7 @@ enum ProgramListing {
         return out + "\n"
     }
 
-    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         let info = program.info
         writer.beginObject()
         writer.field("id", info.id)

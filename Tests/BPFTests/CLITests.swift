@@ -66,7 +66,7 @@ final class BPFToolMap {
     let fd: OwnedFileDescriptor
 
     init(name: String, type: String, key: Int, value: Int, entries: Int) throws {
-        path = "/sys/fs/bpf/sbpf_inspect_\(name)"
+        path = "/sys/fs/bpf/sbpf_inspect_\(name)_\(getpid())"
         unlink(path)
         let created = try CommandRunner.bpftool("map", "create", path, "type", type, "key", "\(key)", "value", "\(value)",
                                                 "entries", "\(entries)", "name", name)
@@ -193,8 +193,8 @@ struct CLIMapTests {
     }
 
     @Test func createPinFreezeAndQueueCommandsLikeBPFTool() throws {
-        let path = "/sys/fs/bpf/sbpf_inspect_created"
-        let second = "/sys/fs/bpf/sbpf_inspect_created_too"
+        let path = "/sys/fs/bpf/sbpf_inspect_created_\(getpid())"
+        let second = "/sys/fs/bpf/sbpf_inspect_created_too_\(getpid())"
         unlink(path)
         unlink(second)
         defer { unlink(path); unlink(second) }
@@ -277,7 +277,7 @@ struct CLIMapTests {
         let compiled = try CommandRunner.run("/opt/swift/usr/bin/clang",
                                              ["-O2", "-g", "-target", "bpf", "-c", directory + "/typed.bpf.c", "-o", directory + "/typed.o"])
         try #require(compiled.status == 0, "clang -target bpf failed: \(compiled.stderr)")
-        let pin = "/sys/fs/bpf/sbpf_inspect_typed"
+        let pin = "/sys/fs/bpf/sbpf_inspect_typed_\(getpid())"
         unlink(pin)
         defer { unlink(pin) }
         let loaded = try CommandRunner.bpftool("prog", "load", directory + "/typed.o", pin)
@@ -459,7 +459,7 @@ struct CLIProgramTests {
         let clang = "/opt/swift/usr/bin/clang"
         let compiled = try CommandRunner.run(clang, ["-O2", "-g", "-target", "bpf", "-c", directory + "/prog.bpf.c", "-o", directory + "/prog.o"])
         try #require(compiled.status == 0, "clang -target bpf failed: \(compiled.stderr)")
-        let pin = "/sys/fs/bpf/sbpf_inspect_src"
+        let pin = "/sys/fs/bpf/sbpf_inspect_src_\(getpid())"
         unlink(pin)
         defer { unlink(pin) }
         let loaded = try CommandRunner.bpftool("prog", "load", directory + "/prog.o", pin)
@@ -513,9 +513,9 @@ struct CLILinkTests {
     }
 
     @Test func pinAndDetachACgroupLink() throws {
-        let directory = "/sys/fs/cgroup/unified/sbpf_inspect_cli_cg"
-        mkdir(directory, 0o755)
-        defer { rmdir(directory) }
+        let testCgroup = try TestCgroup()
+        defer { testCgroup.remove() }
+        let directory = testCgroup.path
         let cgroup = open(directory, O_RDONLY | O_DIRECTORY)
         try #require(cgroup >= 0)
         defer { close(cgroup) }
@@ -523,7 +523,7 @@ struct CLILinkTests {
                                               instructions: [Instruction(opcode: 0xb7, dst: 0, immediate: 1), Instruction(opcode: 0x95)]))
         let link = try KernelLink.create(program: program, targetFD: cgroup, attachType: .cgroupInetIngress, description: "cgroup ingress")
         let id = try link.info().id
-        let path = "/sys/fs/bpf/sbpf_inspect_link"
+        let path = "/sys/fs/bpf/sbpf_inspect_link_\(getpid())"
         unlink(path)
         defer { unlink(path) }
         let pin = try CommandRunner.swiftbpf("link", "pin", "id", "\(id)", path)

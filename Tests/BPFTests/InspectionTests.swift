@@ -73,9 +73,9 @@ struct InspectionTests {
     }
 
     @Test func cgroupLinkInfo() throws {
-        let path = "/sys/fs/cgroup/unified/sbpf_inspect_cg"
-        mkdir(path, 0o755)
-        defer { rmdir(path) }
+        let testCgroup = try TestCgroup()
+        defer { testCgroup.remove() }
+        let path = testCgroup.path
         let cgroup = open(path, O_RDONLY | O_DIRECTORY)
         try #require(cgroup >= 0)
         defer { close(cgroup) }

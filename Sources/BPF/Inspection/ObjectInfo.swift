@@ -266,6 +266,8 @@ public struct FileDescriptorInfo: Sendable {
     /// For prog_array maps: the type of the programs it may hold, once one was added.
     public var ownerProgramType: UInt32? { fields["owner_prog_type"].flatMap { UInt32($0) } }
     public var ownerJited: Bool? { fields["owner_jited"].flatMap { Int($0) }.map { $0 != 0 } }
+    /// The descriptor's open(2) flags (`flags:`, printed in octal by fs/proc/fd.c), e.g. O_RDONLY.
+    public var fileFlags: Int? { fields["flags"].flatMap { Int($0, radix: 8) } }
 }
 
 /// One kernel object found by enumeration: its descriptor (owned) and its info.

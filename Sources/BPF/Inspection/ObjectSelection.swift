@@ -65,6 +65,14 @@ extension KernelObjects {
         return found
     }
 
+    /// The one program `selector` names, for commands that act on a single program; a name or
+    /// tag shared by several programs is refused.
+    public static func program(matching selector: ObjectSelector) throws -> InspectedObject<ProgramInfo> {
+        let programs = try programs(matching: selector)
+        guard programs.count == 1 else { throw BPFError.invalidArgument("\(programs.count) programs match; select one by id") }
+        return programs[0]
+    }
+
     /// The maps `selector` names. Throws `.notFound` when none matches.
     public static func maps(matching selector: ObjectSelector) throws -> [InspectedObject<MapInfo>] {
         let found: [InspectedObject<MapInfo>]

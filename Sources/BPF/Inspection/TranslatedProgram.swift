@@ -62,7 +62,10 @@ public struct TranslatedProgram: Sendable {
         }
     }
 
-    private func disassembler() -> Disassembler {
+    /// A disassembler for these instructions that names rewritten helper and kfunc calls and
+    /// subprogram calls by kernel symbol, as bpftool does; a plain one when /proc/kallsyms
+    /// hides addresses.
+    public func disassembler() -> Disassembler {
         var wanted: Set<UInt64> = []
         let base = KernelSymbols.address(of: "__bpf_call_base")
         if let base {
