@@ -27,7 +27,8 @@ let package = Package(
         // Benchmarks/run-btf.sh: BTF parsing against libbpf's btf__parse.
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
-        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
+        // Fixtures/ holds BPF C sources the tests compile with clang at run time.
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )
