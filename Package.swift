@@ -13,7 +13,7 @@ let package = Package(
     ],
     targets: [
         // The few calls Swift cannot make (variadic syscall(2), ioctl) and the UAPI structs.
-        .target(name: "CBPFSys"),
+        .target(name: "CBPFSys", linkerSettings: [.linkedLibrary("z")]),
         // Pure: instruction set, ELF, BTF, object specs. No syscalls.
         .target(name: "BPFObject"),
         // Kernel-facing: syscalls, maps, programs, links, event streams.

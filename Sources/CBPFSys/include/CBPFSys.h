@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "CBPFSysEvents.h"
+#include "CBPFSysGzip.h"
 
 #define SBPF_ALIGNED_U64 uint64_t __attribute__((aligned(8)))
 
