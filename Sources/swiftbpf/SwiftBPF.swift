@@ -9,6 +9,7 @@ struct SwiftBPF: ParsableCommand {
         abstract: "The eBPF toolkit for Linux, in Swift.",
         subcommands: [
             BTFCommand.self,
+            ObjectCommand.self,
         ]
     )
 }
