@@ -22,8 +22,10 @@ let package = Package(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Ring buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
-        .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject", "CBPFSys"], path: "Benchmarks/RingBuffer"),
+        // Ring and perf buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
+        .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/RingBuffer"),
+        // Tracing attach benchmark (Benchmarks/run-tracing.sh runs it against libbpf).
+        .executableTarget(name: "swiftbpf-bench-tracing", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Tracing"),
         // Benchmarks/run-btf.sh: BTF parsing against libbpf's btf__parse.
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),

@@ -1,17 +1,18 @@
-// Ring buffer consumer benchmark: the Swift `RingBufferReader` against libbpf's
-// `ring_buffer__poll`, both reading the same kernel producer. Run it through
+// Event stream consumer benchmark: the Swift `RingBufferReader` / `PerfBuffer` against libbpf's
+// `ring_buffer__poll` / `perf_buffer__poll`, reading the same kernel producer. Run it through
 // Benchmarks/run-ringbuf.sh, which builds both consumers and prints the comparison table.
 //
-//   swiftbpf-bench-ringbuf run --consumer swift|libbpf [--c-consumer PATH] --scenario drain|live
-//                              --ring-size BYTES --events N --record BYTES
-//   swiftbpf-bench-ringbuf consume --pin PATH --scenario drain|live     (the Swift consumer)
+//   swiftbpf-bench-ringbuf run --kind ringbuf|perfbuf --consumer swift|libbpf [--c-consumer PATH]
+//                              --scenario drain|live --ring-size BYTES --events N --record BYTES
+//   swiftbpf-bench-ringbuf consume --kind K --pin PATH --scenario S --ring-size B  (Swift consumer)
+//
+// For perfbuf, --ring-size is the data size of each CPU's ring.
 //
 // Each consumer runs as its own process, opening the ring buffer map from a bpffs pin, so the
 // two are measured the same way. The producer is a raw tracepoint program that calls
 // bpf_ringbuf_reserve/submit in a bounded loop, 8192 records per BPF_PROG_TEST_RUN.
 import BPF
 import BPFObject
-import CBPFSys
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +22,7 @@ import Glibc
 
 struct Options {
     var command = ""
+    var kind = "ringbuf"
     var consumer = "swift"
     var cConsumer = ""
     var scenario = "live"
@@ -37,6 +39,7 @@ func parseOptions() -> Options {
     while let flag = arguments.popFirst() {
         guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
         switch flag {
+        case "--kind": options.kind = value
         case "--consumer": options.consumer = value
         case "--c-consumer": options.cConsumer = value
         case "--scenario": options.scenario = value
@@ -71,46 +74,50 @@ func threadCPUNanoseconds() -> Int64 {
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
-/// BPF_OBJ_GET with the attribute's size cut at its last field (`path_fd`): the kernel
-/// rejects non-zero bytes past the fields it knows (CHECK_ATTR), and the tail padding of a
-/// Swift-built `sbpf_obj_attr` is not guaranteed to be zero in optimised builds.
-func openPinned(_ path: String) throws -> OwnedFileDescriptor {
-    let fd: Int = path.withCString { cPath in
-        let attr = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
-        defer { attr.deallocate() }
-        attr.initializeMemory(as: UInt8.self, repeating: 0, count: 24)
-        attr.storeBytes(of: UInt64(UInt(bitPattern: cPath)), as: UInt64.self)
-        return sbpf_bpf(BPFCommand.objGet.rawValue, attr, 20)
-    }
-    guard fd >= 0 else { throw BPFError.syscall(SystemCallFailure(operation: "BPF_OBJ_GET", errno: .current, subject: path)) }
-    return OwnedFileDescriptor(adopting: Int32(fd), label: "pinned map \(path)")
-}
-
 nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
 
 func consume(_ options: Options) throws {
-    let map = try Map(adopting: try openPinned(options.pin))
+    let map = try Map(adopting: try Pinning.open(options.pin))
     // The tally lives behind a pointer, like the C consumer's context: a captured `var` would
     // add Swift's dynamic exclusivity checks to every record.
     let tally = UnsafeMutablePointer<(count: Int, checksum: UInt64)>.allocate(capacity: 1)
     tally.initialize(to: (0, 0))
-    let reader = try RingBufferReader(map) { record in
-        tally.pointee.count += 1
-        tally.pointee.checksum &+= record.load(as: UInt64.self)
-    }
-    var mallocsBefore = mallocCalls()
-    let start = ContinuousClock.now
-    var cpuStart = threadCPUNanoseconds()
-    if options.scenario == "drain" {
-        try reader.consumeAvailable()
+    let poll: (Duration) throws -> Void
+    let consumeAvailable: () throws -> Void
+    if options.kind == "perfbuf" {
+        let buffer = try PerfBuffer(map, options: .init(pagesPerCPU: max(1, options.ringSize / Int(getpagesize()))), onSample: { _, data in
+            tally.pointee.count += 1
+            tally.pointee.checksum &+= data.loadUnaligned(as: UInt64.self)
+        })
+        poll = { try buffer.poll(timeout: $0) }
+        consumeAvailable = { try buffer.consumeAvailable() }
     } else {
-        signal(SIGUSR1) { _ in stopRequested = 1 }
+        let reader = try RingBufferReader(map) { record in
+            tally.pointee.count += 1
+            tally.pointee.checksum &+= record.load(as: UInt64.self)
+        }
+        poll = { try reader.poll(timeout: $0) }
+        consumeAvailable = { try reader.consumeAvailable() }
+    }
+    signal(SIGUSR1) { _ in stopRequested = 1 }
+    // Ring buffer drains start with the ring already full; the others say "ready" first (a perf
+    // buffer's rings exist only once the consumer has opened them).
+    if options.kind != "ringbuf" || options.scenario != "drain" {
         print("ready")
         fflush(stdout)
-        mallocsBefore = mallocCalls()
-        cpuStart = threadCPUNanoseconds()
-        while stopRequested == 0 { try reader.poll(timeout: .milliseconds(100)) }
-        try reader.consumeAvailable()
+    }
+    if options.scenario == "drain" {
+        // Wait for the producer to finish before timing the drain.
+        while options.kind != "ringbuf", stopRequested == 0 { usleep(1000) }
+    }
+    let mallocsBefore = mallocCalls()
+    let start = ContinuousClock.now
+    let cpuStart = threadCPUNanoseconds()
+    if options.scenario == "drain" {
+        try consumeAvailable()
+    } else {
+        while stopRequested == 0 { try poll(.milliseconds(100)) }
+        try consumeAvailable()
     }
     let elapsed = ContinuousClock.now - start
     let cpu = threadCPUNanoseconds() - cpuStart
@@ -159,15 +166,58 @@ func makeProducer(ring: Map, counters: Map, recordSize: Int, iterations: Int32) 
     return try Program(ProgramSpec(name: "bench_rb_prod", type: .rawTracepoint, instructions: try asm.assemble()))
 }
 
+/// The perf buffer producer: `iterations` × bpf_perf_event_output(ctx, map, BPF_F_CURRENT_CPU,
+/// record on the stack); failed outputs are counted in `counters[0]`.
+func makePerfProducer(events: Map, counters: Map, recordSize: Int, iterations: Int32) throws -> Program {
+    precondition(recordSize % 8 == 0 && recordSize <= 256)
+    var asm = Assembler()
+    asm.mov(.r6, .r1)
+    asm.mov(.r9, 0)
+    let base = Int16(-8 - recordSize)
+    for slot in stride(from: 0, to: recordSize, by: 8) { asm.store(.doubleWord, .r10, base + Int16(slot), immediate: 0) }
+    asm.label("loop")
+    asm.store(.doubleWord, .r10, base, .r9)
+    asm.mov(.r1, .r6)
+    asm.loadMapFD(.r2, try events.fd.value())
+    asm.mov32(.r3, -1) // BPF_F_CURRENT_CPU
+    asm.mov(.r4, .r10)
+    asm.add(.r4, Int32(base))
+    asm.mov(.r5, Int32(recordSize))
+    asm.call(.perfEventOutput)
+    asm.jump(.eq, .r0, 0, to: "next")
+    asm.store(.word, .r10, -4, immediate: 0)
+    asm.loadMapFD(.r1, try counters.fd.value())
+    asm.mov(.r2, .r10)
+    asm.add(.r2, -4)
+    asm.call(.mapLookupElem)
+    asm.jump(.eq, .r0, 0, to: "next")
+    asm.mov(.r1, 1)
+    asm.atomicAdd(.doubleWord, .r0, 0, .r1)
+    asm.label("next")
+    asm.add(.r9, 1)
+    asm.jump(.lt, .r9, iterations, to: "loop")
+    asm.mov(.r0, 0)
+    asm.exit()
+    return try Program(ProgramSpec(name: "bench_pb_prod", type: .rawTracepoint, instructions: try asm.assemble()))
+}
+
 // MARK: - Harness
 
 func run(_ options: Options) throws {
-    let pin = "/sys/fs/bpf/evt_bench_rb_\(getpid())"
-    let ring = try Map(MapSpec(name: "evt_bench_rb", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.ringSize)))
+    let pin = "/sys/fs/bpf/evt_bench_\(options.kind)_\(getpid())"
     let counters = try Map(MapSpec(name: "evt_bench_cnt", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
-    let chunk = Int(ProcessInfo.processInfo.environment["BENCH_CHUNK"] ?? "8192")!
-    let producer = try makeProducer(ring: ring, counters: counters, recordSize: options.recordSize, iterations: Int32(chunk))
-    try Pinning.pin(ring.fd, at: pin)
+    // Records per test run: as many as the verifier will walk through in the producer's loop.
+    let chunk = Int(ProcessInfo.processInfo.environment["BENCH_CHUNK"] ?? (options.kind == "perfbuf" ? "512" : "8192"))!
+    let map: Map
+    let producer: Program
+    if options.kind == "perfbuf" {
+        map = try Map(MapSpec(name: "evt_bench_pb", type: .perfEventArray, keySize: 4, valueSize: 4, maxEntries: UInt32(PossibleCPUs.count)))
+        producer = try makePerfProducer(events: map, counters: counters, recordSize: options.recordSize, iterations: Int32(chunk))
+    } else {
+        map = try Map(MapSpec(name: "evt_bench_rb", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.ringSize)))
+        producer = try makeProducer(ring: map, counters: counters, recordSize: options.recordSize, iterations: Int32(chunk))
+    }
+    try Pinning.pin(map.fd, at: pin)
     defer { unlink(pin) }
 
     func produceAll() throws {
@@ -183,20 +233,21 @@ func run(_ options: Options) throws {
     let process = Process()
     if options.consumer == "swift" {
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        process.arguments = ["consume", "--pin", pin, "--scenario", options.scenario]
+        process.arguments = ["consume", "--kind", options.kind, "--pin", pin, "--scenario", options.scenario,
+                             "--ring-size", String(options.ringSize)]
     } else {
         process.executableURL = URL(fileURLWithPath: options.cConsumer)
-        process.arguments = [pin, options.scenario]
+        process.arguments = [pin, options.scenario, String(options.ringSize / Int(getpagesize()))]
     }
     let output = Pipe()
     process.standardOutput = output
     var wallStart = ContinuousClock.now
-    if options.scenario == "drain" {
+    if options.kind == "ringbuf" && options.scenario == "drain" {
         try produceAll()
         try process.run()
     } else {
         try process.run()
-        // Wait for "ready": the consumer has mapped the ring and is polling.
+        // Wait for "ready": the consumer has mapped its rings and is polling (or waiting).
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
             let byte = output.fileHandleForReading.readData(ofLength: 1)
@@ -225,7 +276,7 @@ func run(_ options: Options) throws {
     let rate = Double(delivered) / seconds
     let cpuPerEvent = Double(fields["cpu_ns"].flatMap(Int64.init) ?? 0) / Double(max(delivered, 1))
     let loss = produced > 0 ? 100 * Double(dropped) / Double(produced) : 0
-    print("consumer=\(options.consumer) scenario=\(options.scenario) ring=\(options.ringSize) record=\(options.recordSize) produced=\(produced) delivered=\(delivered) dropped=\(dropped) accounted=\(delivered + dropped == produced) seconds=\(String(format: "%.4f", seconds)) rate=\(String(format: "%.0f", rate)) loss_pct=\(String(format: "%.2f", loss)) cpu_ns_per_event=\(String(format: "%.2f", cpuPerEvent)) mallocs=\(fields["mallocs"] ?? "?")")
+    print("kind=\(options.kind) consumer=\(options.consumer) scenario=\(options.scenario) ring=\(options.ringSize) record=\(options.recordSize) produced=\(produced) delivered=\(delivered) dropped=\(dropped) accounted=\(delivered + dropped == produced) seconds=\(String(format: "%.4f", seconds)) rate=\(String(format: "%.0f", rate)) loss_pct=\(String(format: "%.2f", loss)) cpu_ns_per_event=\(String(format: "%.2f", cpuPerEvent)) mallocs=\(fields["mallocs"] ?? "?")")
 }
 
 let options = parseOptions()

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CBPFSys.h"
 #include <errno.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -24,6 +25,7 @@ int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg) {
 
 int sbpf_errno(void) { return errno; }
 
+int sbpf_setns(int fd, int nstype) { return setns(fd, nstype); }
 int sbpf_pidfd_open(pid_t pid, unsigned int flags) {
 #ifdef __NR_pidfd_open
     return (int)syscall(__NR_pidfd_open, pid, flags);

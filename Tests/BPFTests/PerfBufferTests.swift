@@ -157,7 +157,9 @@ struct PerfBufferTests {
             try producer.produce(onCPU: cpu)
             #expect(try buffer.poll(timeout: .seconds(1)) == 1)
         }
-        // With the entry gone, bpf_perf_event_output fails (-ENOENT) and the program counts it.
+        // The entry is gone (deleting an empty slot is ENOENT), so bpf_perf_event_output fails
+        // and the program counts it.
+        #expect(try events.delete(withUnsafeBytes(of: UInt32(cpu).littleEndian, Array.init)) == false)
         try producer.produce(onCPU: cpu)
         #expect(try producer.tallies() == (2, 1))
         #expect(count == 1)
@@ -199,6 +201,24 @@ struct PerfBufferTests {
         try burst.produce(onCPU: cpu)
         #expect(try buffer.poll(timeout: .seconds(2)) == 100)
         #expect(samples == 101)
+    }
+
+    @Test func failedOpenTakesBackStoredEntries() throws {
+        // CPU 63 does not exist here: opening its ring fails after CPU 0's entry was stored.
+        let events = try Map(MapSpec(name: "evt_pb_wide", type: .perfEventArray, keySize: 4, valueSize: 4, maxEntries: 64))
+        let cpu = PossibleCPUs.online[0]
+        try #require(!PossibleCPUs.online.contains(63))
+        let producer = try PerfBufferProducer(events: events, sampleSize: 8, samplesPerRun: 1)
+        #expect {
+            try PerfBuffer(events, options: .init(cpus: [cpu, 63]))
+        } throws: { error in
+            guard case BPFError.syscall(let failure) = error else { return false }
+            return failure.operation == "perf_event_open" && failure.subject == "perf buffer ring of CPU 63"
+        }
+        // No ring is left behind in the map (deleting an empty perf_event_array slot is ENOENT).
+        #expect(try events.delete(withUnsafeBytes(of: UInt32(cpu).littleEndian, Array.init)) == false)
+        try producer.produce(onCPU: cpu)
+        #expect(try producer.tallies() == (1, 1))
     }
 
     @Test func rejectsBadArguments() throws {

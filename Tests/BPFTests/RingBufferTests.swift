@@ -244,6 +244,30 @@ struct RingBufferTests {
         #expect(seen == Array(0..<10))
     }
 
+    @Test func typedRecords() throws {
+        struct Event: BitwiseCopyable { var sequence: UInt64; var again: UInt64 }
+        let map = try makeRingBufferMap(4096)
+        let producer = try RingBufferProducer(ring: map, recordSize: 16, mode: .reserve)
+        var events: [Event] = []
+        let reader = try RingBufferReader()
+        try reader.add(map, as: Event.self) { events.append($0) }
+        try producer.produce(4)
+        #expect(try reader.consumeAvailable() == 4)
+        #expect(events.map(\.sequence) == [0, 1, 2, 3])
+        #expect(events.allSatisfy { $0.sequence == $0.again })
+
+        struct TooLarge: BitwiseCopyable { var a: UInt64; var b: UInt64; var c: UInt64 }
+        let shortReader = try RingBufferReader()
+        try shortReader.add(map, as: TooLarge.self) { _ in Issue.record("a 16-byte record became a 24-byte value") }
+        try producer.produce(1)
+        #expect {
+            try shortReader.consumeAvailable()
+        } throws: { error in
+            guard case BPFError.invalidArgument(let message) = error else { return false }
+            return message.contains("shorter than TooLarge (24 bytes)")
+        }
+    }
+
     @Test func rejectsMapsThatAreNotRingBuffers() throws {
         let hash = try Map(MapSpec(name: "evt_not_rb", type: .hash, keySize: 4, valueSize: 4, maxEntries: 4))
         #expect {

@@ -62,12 +62,18 @@ public final class PerfBuffer: @unchecked Sendable {
         }
         let poller = try EventPoller(subject: "perf buffer on \(map.fd.label)")
         var rings: [PerfEventRing] = []
-        for cpu in cpus {
-            let ring = try PerfEventRing(cpu: cpu, dataPages: options.pagesPerCPU, wakeupEvents: options.wakeupEvents,
-                                         watermarkBytes: options.watermarkBytes)
-            try poller.add(try ring.event.value(), token: UInt64(rings.count), subject: ring.event.label)
-            try map.update(Self.key(cpu), Self.value(try ring.event.value()))
-            rings.append(ring)
+        do {
+            for cpu in cpus {
+                let ring = try PerfEventRing(cpu: cpu, dataPages: options.pagesPerCPU, wakeupEvents: options.wakeupEvents,
+                                             watermarkBytes: options.watermarkBytes)
+                try poller.add(try ring.event.value(), token: UInt64(rings.count), subject: ring.event.label)
+                rings.append(ring)
+                try map.update(Self.key(cpu), Self.value(try ring.event.value()))
+            }
+        } catch {
+            // A map entry holds its perf event open; take back the ones already stored.
+            for ring in rings { _ = try? map.delete(Self.key(ring.cpu)) }
+            throw error
         }
         self.map = map
         self.rings = rings

@@ -93,7 +93,10 @@ public final class RingBuffer: @unchecked Sendable {
                 // Producers read the consumer position on every reservation; publishing it
                 // per record would move its cache line back and forth for each one. Publish
                 // each quarter of the ring instead (and when the batch ends), which frees
-                // space soon enough for producers of a small, busy ring.
+                // space soon enough for producers of a small, busy ring. No wakeup is lost by
+                // publishing late: the kernel wakes readers only when a commit finds the
+                // consumer caught up (bpf_ringbuf_commit), we re-read the producer position
+                // after each publish, and epoll's poll (ringbuf_map_poll) reports any data left.
                 if consumer &- published >= publishInterval {
                     sbpf_store_release_u64(consumerPosition, consumer)
                     published = consumer

@@ -100,3 +100,20 @@ public final class RingBufferReader: @unchecked Sendable {
         poller.wake()
     }
 }
+
+extension RingBufferReader {
+    /// Adds `map` with a handler that receives each record as a `Record` value, loaded from the
+    /// record's first `MemoryLayout<Record>.size` bytes (any alignment), for records laid out
+    /// like a C struct the program submits. A record shorter than `Record` is a
+    /// `BPFError.invalidArgument` thrown from `poll`, naming both sizes.
+    @discardableResult
+    public func add<Record: BitwiseCopyable>(_ map: Map, as type: Record.Type, handler: @escaping (Record) throws -> Void) throws -> Int {
+        let label = map.fd.label
+        return try add(map) { bytes in
+            guard bytes.count >= MemoryLayout<Record>.size else {
+                throw BPFError.invalidArgument("a record of \(bytes.count) bytes from \(label) is shorter than \(Record.self) (\(MemoryLayout<Record>.size) bytes)")
+            }
+            try handler(bytes.loadUnaligned(as: Record.self))
+        }
+    }
+}

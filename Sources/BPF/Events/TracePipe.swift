@@ -29,7 +29,7 @@ public final class TracePipe: @unchecked Sendable {
 
     /// Opens the trace pipe (mounting tracefs if needed), or the file at `path`.
     public init(path: String? = nil) throws {
-        let path = try path ?? (TracefsLocation.root() + "/trace_pipe")
+        let path = try path ?? (Tracefs.root() + "/trace_pipe")
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let errno = Errno.current

@@ -1,3 +1,4 @@
+import Foundation
 import BPFObject
 import CBPFSys
 
@@ -192,4 +193,119 @@ public enum KernelObjects {
             errno == .ENOENT ? "there is no \(kind.noun) with id \(id)" : nil
         }
     }
+}
+
+// MARK: - Instructions, fdinfo and enumeration
+
+extension ProgramInfo {
+    /// The program as the kernel runs it after verification and rewriting
+    /// (`xlated_prog_insns`: map fds replaced by map ids/addresses, helper calls resolved).
+    /// Empty when the kernel hides it (kernel.kptr_restrict, missing CAP_SYS_ADMIN).
+    public static func translatedInstructions(fd: OwnedFileDescriptor) throws -> [UInt8] {
+        try programBytes(fd: fd, length: { $0.xlated_prog_len }) { info, length, address in
+            info.xlated_prog_len = length
+            info.xlated_prog_insns = address
+        }
+    }
+
+    /// The JIT-compiled machine code (`jited_prog_insns`); empty when the program is interpreted.
+    public static func jitedCode(fd: OwnedFileDescriptor) throws -> [UInt8] {
+        try programBytes(fd: fd, length: { $0.jited_prog_len }) { info, length, address in
+            info.jited_prog_len = length
+            info.jited_prog_insns = address
+        }
+    }
+
+    /// Asks for the size first, then the bytes: the kernel copies at most what we offer.
+    private static func programBytes(
+        fd: OwnedFileDescriptor,
+        length: (sbpf_prog_info) -> UInt32,
+        request: (inout sbpf_prog_info, UInt32, UInt64) -> Void
+    ) throws -> [UInt8] {
+        var sizing = sbpf_prog_info()
+        try objectInfo(fd: fd, into: &sizing)
+        let size = Int(length(sizing))
+        guard size > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var info = sbpf_prog_info()
+        try bytes.withUnsafeMutableBytes { buffer in
+            request(&info, UInt32(size), kernelPointer(buffer.baseAddress))
+            try objectInfo(fd: fd, into: &info)
+        }
+        return Array(bytes.prefix(min(size, Int(length(info)))))
+    }
+}
+
+/// The `key: value` lines the kernel prints in /proc/self/fdinfo/FD for a BPF object
+/// (`memlock`, `frozen`, `owner_prog_type`, `prog_tag`, ...): facts bpf_*_info does not carry.
+public struct FileDescriptorInfo: Sendable {
+    public let fields: [String: String]
+
+    public init(fd: OwnedFileDescriptor) throws {
+        let path = "/proc/self/fdinfo/\(try fd.value())"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw BPFError.notFound(what: path, detail: "cannot read the kernel's fdinfo for \(fd.label)")
+        }
+        self.init(parsing: text)
+    }
+
+    public init(parsing text: String) {
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon].trimmingCharacters(in: .whitespaces)
+            fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        self.fields = fields
+    }
+
+    /// Bytes charged to the memory cgroup (or, on old kernels, RLIMIT_MEMLOCK) for the object.
+    public var memlock: UInt64? { fields["memlock"].flatMap { UInt64($0) } }
+    /// Whether a map was frozen with BPF_MAP_FREEZE.
+    public var isFrozen: Bool { fields["frozen"].flatMap { Int($0) }.map { $0 != 0 } ?? false }
+    /// For prog_array maps: the type of the programs it may hold, once one was added.
+    public var ownerProgramType: UInt32? { fields["owner_prog_type"].flatMap { UInt32($0) } }
+    public var ownerJited: Bool? { fields["owner_jited"].flatMap { Int($0) }.map { $0 != 0 } }
+}
+
+/// One kernel object found by enumeration: its descriptor (owned) and its info.
+public struct InspectedObject<Info: Sendable>: Sendable {
+    public let fd: OwnedFileDescriptor
+    public let info: Info
+}
+
+extension KernelObjects {
+    /// Opens every object of `kind` and reads its info with `read`.
+    ///
+    /// Objects are freed concurrently by other processes: one that vanishes between
+    /// GET_NEXT_ID and GET_FD_BY_ID (ENOENT) is skipped, not reported as an error.
+    public static func all<Info>(
+        _ kind: KernelObjectKind,
+        info read: (OwnedFileDescriptor) throws -> Info
+    ) throws -> [InspectedObject<Info>] {
+        var objects: [InspectedObject<Info>] = []
+        for id in try ids(of: kind) {
+            let fd: OwnedFileDescriptor
+            do {
+                fd = try open(kind, id: id)
+            } catch let error as BPFError where error.errno == .ENOENT {
+                continue
+            }
+            do {
+                objects.append(InspectedObject(fd: fd, info: try read(fd)))
+            } catch let error as BPFError where error.errno == .ENOENT {
+                continue // released while we were reading it (e.g. a link's target went away)
+            }
+        }
+        return objects
+    }
+
+    /// Every program with its info, by ascending id.
+    public static func programs() throws -> [InspectedObject<ProgramInfo>] { try all(.program, info: ProgramInfo.init(fd:)) }
+    /// Every map with its info, by ascending id.
+    public static func maps() throws -> [InspectedObject<MapInfo>] { try all(.map, info: MapInfo.init(fd:)) }
+    /// Every link with its info, by ascending id.
+    public static func links() throws -> [InspectedObject<LinkInfo>] { try all(.link, info: LinkInfo.init(fd:)) }
+    /// Every BTF object (vmlinux, modules, programs') with its info, by ascending id.
+    public static func btfObjects() throws -> [InspectedObject<BTFInfo>] { try all(.btf, info: BTFInfo.init(fd:)) }
 }

@@ -1,5 +1,10 @@
 import BPFObject
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Where a uprobe goes: a binary or library and a place in it.
 public struct UprobeTarget: Sendable, CustomStringConvertible {
@@ -68,17 +73,42 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
     }
 
     static func readELF(_ path: String) throws -> ELFFile {
-        let data: Data
+        let bytes = try readWholeFile(path)
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw BPFError.notFound(what: "binary \(path)", detail: "it cannot be read: \(error.localizedDescription)")
-        }
-        do {
-            return try ELFFile(bytes: [UInt8](data))
+            return try ELFFile(bytes: bytes)
         } catch let error as ELFError {
             throw BPFError.invalidArgument("\(path) is not a usable ELF file: \(error)")
         }
+    }
+
+    /// The file's bytes, read straight into the array (one copy; binaries can be large).
+    static func readWholeFile(_ path: String) throws -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let error = Errno.current
+            throw BPFError.notFound(what: "binary \(path)", detail: "it cannot be opened: \(error.name) (\(error.summary))")
+        }
+        defer { Glibc.close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_size >= 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            throw BPFError.invalidArgument("\(path) is not a regular file")
+        }
+        let size = Int(status.st_size)
+        var failure: Errno?
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            while count < size {
+                let got = Glibc.read(fd, buffer.baseAddress! + count, size - count)
+                if got > 0 { count += got; continue }
+                if got < 0, Errno.current == .EINTR { continue }
+                if got < 0 { failure = .current }
+                break // EOF early: the file shrank; parse what is there
+            }
+        }
+        if let failure {
+            throw BPFError.syscall(SystemCallFailure(operation: "read", errno: failure, subject: path))
+        }
+        return bytes
     }
 
     // MARK: Finding the binary
@@ -124,8 +154,7 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
         let looksLikeLibrary = binary.hasPrefix("lib") || binary.contains(".so")
         if looksLikeLibrary || processID == nil {
             searched.append("/etc/ld.so.cache")
-            if let bytes = try? [UInt8](Data(contentsOf: URL(fileURLWithPath: "/etc/ld.so.cache"))),
-               let cache = try? DynamicLinkerCache(bytes: bytes),
+            if let cache = SystemLinkerCache.shared.current(),
                let path = cache.paths(for: binary, abi: DynamicLinkerCache.nativeABI).first(where: { files.fileExists(atPath: $0) }) {
                 return path
             }
@@ -151,5 +180,27 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
     static func matchesLibraryName(_ file: String, _ name: String) -> Bool {
         let stem = name.hasPrefix("lib") ? name : "lib" + name
         return file == stem || file.hasPrefix(stem.hasSuffix(".so") ? stem + "." : stem + ".so") || file == stem + ".so"
+    }
+}
+
+/// /etc/ld.so.cache parsed once and parsed again only when ldconfig has rewritten it.
+final class SystemLinkerCache: @unchecked Sendable {
+    static let shared = SystemLinkerCache()
+    static let path = "/etc/ld.so.cache"
+    private let lock = NSLock()
+    private var cached: (modified: timespec, size: Int, cache: DynamicLinkerCache)?
+
+    func current() -> DynamicLinkerCache? {
+        var status = stat()
+        guard stat(Self.path, &status) == 0 else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached, cached.size == Int(status.st_size), cached.modified.tv_sec == status.st_mtim.tv_sec,
+           cached.modified.tv_nsec == status.st_mtim.tv_nsec {
+            return cached.cache
+        }
+        guard let bytes = try? UprobeTarget.readWholeFile(Self.path), let cache = try? DynamicLinkerCache(bytes: bytes) else { return nil }
+        cached = (status.st_mtim, Int(status.st_size), cache)
+        return cache
     }
 }

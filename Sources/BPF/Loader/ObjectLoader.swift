@@ -301,25 +301,13 @@ struct LoadSession {
         return "\(file):\(record.line): \(text)"
     }
 
-    /// The kernel BTF id a tp_btf/fentry/fexit/fmod_ret/lsm/iter program attaches to, named
-    /// as the kernel names it: `btf_trace_<tp>` typedefs, `bpf_lsm_<hook>` and `bpf_iter_<name>`
-    /// functions, or the traced function itself.
+    /// The kernel BTF id a tp_btf/fentry/fexit/fmod_ret/lsm/iter program attaches to
+    /// (`BTFAttachTarget` knows how the kernel names each kind's target).
     mutating func attachBTFID(for program: ObjectProgramSpec) throws -> UInt32 {
-        let target = program.attachTarget
-        guard !target.isEmpty else {
+        guard !program.attachTarget.isEmpty else {
             throw BPFError.invalidArgument("program '\(program.name)' in section '\(program.sectionName)' names no attach target (expected '\(program.sectionName)/<target>')")
         }
-        let btf = try kernelBTF()
-        let (name, kind): (String, BTFKind) = switch program.spec.expectedAttachType {
-        case .traceRawTp: ("btf_trace_" + target, .typedef)
-        case .lsmMac, .lsmCgroup: ("bpf_lsm_" + target, .function)
-        case .traceIter: ("bpf_iter_" + target, .function)
-        default: (target, .function)
-        }
-        guard let id = btf.typeIDs(named: name, kind: kind).first else {
-            throw BPFError.notFound(what: "attach target '\(target)' of program '\(program.name)'", detail: "no \(kind) named '\(name)' in /sys/kernel/btf/vmlinux")
-        }
-        return id
+        return try BTFAttachTarget(program.sectionName).typeID(in: kernelBTF())
     }
 }
 

@@ -170,34 +170,37 @@ public struct ELFFile: Sendable {
     /// The symbols of a SHT_SYMTAB or SHT_DYNSYM section, in table order (index 0 is the null
     /// symbol), names resolved through the section's linked string table.
     public func symbols(in table: ELFSection) throws -> [ELFSymbol] {
-        guard table.type == .symtab || table.type == .dynsym else {
-            throw ELFError.malformed("section \(table.displayName) is not a symbol table (type \(table.type))")
-        }
-        let entrySize = table.entrySize == 0 ? UInt64(Self.symbolSize) : table.entrySize
-        guard entrySize >= UInt64(Self.symbolSize) else {
-            throw ELFError.malformed("symbol table \(table.displayName) has entry size \(entrySize), less than \(Self.symbolSize)")
-        }
-        let range = try reader.range(offset: table.offset, size: table.size, what: "symbol table \(table.displayName)")
-        let strings = try section(at: Int(table.link), for: "symbol table \(table.displayName)")
-        let stringRange = try reader.range(offset: strings.offset, size: strings.size, what: "string table \(strings.displayName)")
-        let count = Int(table.size / entrySize)
+        let layout = try symbolTableLayout(table)
+        let count = Int(table.size / layout.entrySize)
         var result: [ELFSymbol] = []
         result.reserveCapacity(count)
-        for index in 0..<count {
-            let base = range.lowerBound + index * Int(entrySize)
-            let nameOffset = try reader.u32(base)
-            let info = try reader.u8(base + 4)
-            result.append(ELFSymbol(
-                index: index,
-                name: nameOffset == 0 ? "" : try reader.string(in: stringRange, at: UInt64(nameOffset), what: "symbol \(index)"),
-                binding: ELFSymbolBinding(rawValue: info >> 4),
-                type: ELFSymbolType(rawValue: info & 0xf),
-                visibility: try reader.u8(base + 5) & 0x3,
-                sectionIndex: try reader.u16(base + 6),
-                value: try reader.u64(base + 8),
-                size: try reader.u64(base + 16)))
-        }
+        for index in 0..<count { result.append(try symbol(at: index, layout: layout)) }
         return result
+    }
+
+    /// Entry `index` of symbol table `table`.
+    public func symbol(at index: Int, in table: ELFSection) throws -> ELFSymbol {
+        let layout = try symbolTableLayout(table)
+        guard index >= 0, index < Int(table.size / layout.entrySize) else {
+            throw ELFError.malformed("symbol index \(index) is past the end of \(table.displayName)")
+        }
+        return try symbol(at: index, layout: layout)
+    }
+
+    func symbol(at index: Int, layout: (entries: Range<Int>, entrySize: UInt64, strings: Range<Int>)) throws -> ELFSymbol {
+        let (range, entrySize, stringRange) = layout
+        let base = range.lowerBound + index * Int(entrySize)
+        let nameOffset = try reader.u32(base)
+        let info = try reader.u8(base + 4)
+        return ELFSymbol(
+            index: index,
+            name: nameOffset == 0 ? "" : try reader.string(in: stringRange, at: UInt64(nameOffset), what: "symbol \(index)"),
+            binding: ELFSymbolBinding(rawValue: info >> 4),
+            type: ELFSymbolType(rawValue: info & 0xf),
+            visibility: try reader.u8(base + 5) & 0x3,
+            sectionIndex: try reader.u16(base + 6),
+            value: try reader.u64(base + 8),
+            size: try reader.u64(base + 16))
     }
 
     // MARK: Addresses

@@ -30,6 +30,9 @@ int sbpf_ioctl_int(int fd, unsigned long request, unsigned long arg);
 int sbpf_ioctl_ptr(int fd, unsigned long request, void *arg);
 /// The errno of the calling thread (Swift's `errno` is fine too; this is for C callers' symmetry).
 int sbpf_errno(void);
+/// setns(2), which Glibc does not export to Swift: moves the calling thread into the namespace
+/// behind `fd` (`nstype` CLONE_NEWNET = 0x40000000 for network namespaces).
+int sbpf_setns(int fd, int nstype);
 /// pidfd_open(2) (Linux 5.3): a descriptor for process `pid`, the key of task-storage maps.
 int sbpf_pidfd_open(pid_t pid, unsigned int flags);
 /// statfs(2)'s f_type for `path` (e.g. BPF_FS_MAGIC 0xcafe4a11), or -1 with errno set.
@@ -113,6 +116,7 @@ struct sbpf_prog_load_attr {
     uint32_t core_relo_rec_size;
     uint32_t log_true_size;
     int32_t prog_token_fd;
+    uint32_t fd_array_cnt; // 6.14+; also keeps the tail zeroed, see sbpf_obj_attr
 };
 
 /// BPF_OBJ_PIN, BPF_OBJ_GET
@@ -121,6 +125,10 @@ struct sbpf_obj_attr {
     uint32_t bpf_fd;
     uint32_t file_flags;
     int32_t path_fd;
+    // Named so that Swift's zeroing init() clears it: the kernel refuses non-zero bytes past
+    // the command's last field (CHECK_ATTR), and tail padding is not zeroed in optimised
+    // builds (BPF_OBJ_GET/PIN failed with EINVAL now and then in release builds).
+    uint32_t _tail_zero;
 };
 
 /// BPF_PROG_ATTACH, BPF_PROG_DETACH
@@ -151,6 +159,7 @@ struct sbpf_prog_test_run_attr {
     uint32_t flags;
     uint32_t cpu;
     uint32_t batch_size;
+    uint32_t _tail_zero; // zeroed tail, see sbpf_obj_attr
 };
 
 /// BPF_PROG_GET_NEXT_ID, BPF_MAP_GET_NEXT_ID, BPF_BTF_GET_NEXT_ID, BPF_LINK_GET_NEXT_ID and the
@@ -401,6 +410,9 @@ struct sbpf_perf_event_attr {
 #define SBPF_PERF_FLAG_WATERMARK      (1ULL << 14)
 #define SBPF_PERF_FLAG_SAMPLE_ID_ALL  (1ULL << 18)
 
+_Static_assert(sizeof(struct sbpf_obj_attr) == offsetof(struct sbpf_obj_attr, _tail_zero) + 4, "no unnamed tail padding");
+_Static_assert(sizeof(struct sbpf_prog_test_run_attr) == offsetof(struct sbpf_prog_test_run_attr, _tail_zero) + 4, "no unnamed tail padding");
+_Static_assert(sizeof(struct sbpf_prog_load_attr) == offsetof(struct sbpf_prog_load_attr, fd_array_cnt) + 4, "no unnamed tail padding");
 _Static_assert(sizeof(struct sbpf_perf_event_attr) == 136, "perf_event_attr VER8 is 136 bytes");
 _Static_assert(offsetof(struct sbpf_map_create_attr, map_extra) == 64, "map_extra offset");
 _Static_assert(offsetof(struct sbpf_prog_load_attr, fd_array) == 120, "fd_array offset");

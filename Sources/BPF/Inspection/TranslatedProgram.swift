@@ -1,0 +1,135 @@
+import BPFObject
+import CBPFSys
+import Foundation
+
+/// A loaded program's instructions as the kernel runs them (`xlated_prog_insns`), with what is
+/// needed to print them the way `bpftool prog dump xlated` does: kernel symbols for rewritten
+/// helper calls and the JIT images of subprograms.
+public struct TranslatedProgram: Sendable {
+    public let instructions: [Instruction]
+    /// Start addresses of the JIT images of the main program and each subprogram
+    /// (`jited_ksyms`); empty when not JIT-compiled or when kallsyms addresses are hidden.
+    public let jitedFunctionAddresses: [UInt64]
+
+    /// Reads the translated program behind `fd`.
+    public init(fd: OwnedFileDescriptor) throws {
+        let bytes = try ProgramInfo.translatedInstructions(fd: fd)
+        guard !bytes.isEmpty else {
+            throw BPFError.unsupported(feature: "reading translated instructions",
+                                       detail: "the kernel returned none for \(fd.label) (kernel.kptr_restrict, or CAP_SYS_ADMIN missing)")
+        }
+        instructions = [Instruction](decodingInstructions: bytes)
+        jitedFunctionAddresses = try ProgramInfo.jitedFunctionAddresses(fd: fd)
+    }
+
+    /// The listing, one line per instruction (`   3: (85) call bpf_map_lookup_elem#1`).
+    /// Helper calls in a translated program hold `address - __bpf_call_base`; they are named by
+    /// the kernel symbol at that address, as bpftool does, when /proc/kallsyms shows addresses.
+    public func lines() -> [String] {
+        disassembler().lines(instructions)
+    }
+
+    /// (slot index, text without the index) for each instruction, for JSON output.
+    public func listing() -> [(index: Int, text: String)] {
+        let disassembler = disassembler()
+        return instructions.decodedOperations().map { ($0.index, disassembler.text(of: $0, in: instructions)) }
+    }
+
+    private func disassembler() -> Disassembler {
+        var wanted: Set<UInt64> = []
+        let base = KernelSymbols.address(of: "__bpf_call_base")
+        if let base {
+            for decoded in instructions.decodedOperations() {
+                guard case .success(.call(let target)) = decoded.result else { continue }
+                let slot = instructions[decoded.index]
+                switch target {
+                case .helper, .kfunc: wanted.insert(base &+ UInt64(bitPattern: Int64(slot.immediate)))
+                default: break
+                }
+            }
+        }
+        wanted.formUnion(jitedFunctionAddresses)
+        guard let base, !wanted.isEmpty else { return Disassembler() }
+        let names = KernelSymbols.names(at: wanted)
+        return Disassembler.translated(callBase: base, jitedFunctionAddresses: jitedFunctionAddresses) { names[$0] }
+    }
+}
+
+extension ProgramInfo {
+    /// Start addresses of the program's JIT images (`jited_ksyms`), main program first.
+    public static func jitedFunctionAddresses(fd: OwnedFileDescriptor) throws -> [UInt64] {
+        var sizing = sbpf_prog_info()
+        try objectInfo(fd: fd, into: &sizing)
+        let count = Int(sizing.nr_jited_ksyms)
+        guard count > 0 else { return [] }
+        var addresses = [UInt64](repeating: 0, count: count)
+        var info = sbpf_prog_info()
+        try addresses.withUnsafeMutableBytes { buffer in
+            info.nr_jited_ksyms = UInt32(count)
+            info.jited_ksyms = kernelPointer(buffer.baseAddress)
+            try objectInfo(fd: fd, into: &info)
+        }
+        // Without CAP_SYSLOG-like visibility the kernel reports zeros.
+        return addresses.allSatisfy { $0 == 0 } ? [] : addresses
+    }
+}
+
+/// Lookups in /proc/kallsyms. Addresses read as zero unless kernel.kptr_restrict allows the
+/// caller to see them (root with kptr_restrict ≤ 1).
+public enum KernelSymbols {
+    /// The address of `symbol`, or nil if absent or hidden.
+    public static func address(of symbol: String) -> UInt64? {
+        let wanted = Array(symbol.utf8)
+        var found: UInt64?
+        scan { address, name in
+            if address != 0, name.elementsEqual(wanted) { found = address; return false }
+            return true
+        }
+        return found
+    }
+
+    /// The first symbol starting at each of `addresses`.
+    public static func names(at addresses: Set<UInt64>) -> [UInt64: String] {
+        var names: [UInt64: String] = [:]
+        scan { address, name in
+            if addresses.contains(address), names[address] == nil { names[address] = String(decoding: name, as: UTF8.self) }
+            return names.count < addresses.count
+        }
+        return names
+    }
+
+    /// Calls `visit` with each line's address and name bytes until it returns false. Works on
+    /// bytes: kallsyms has over 100 000 lines and only a few are wanted.
+    private static func scan(_ visit: (UInt64, ArraySlice<UInt8>) -> Bool) {
+        // procfs reports size 0, so read to the end rather than by size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/kallsyms"),
+              let data = try? handle.readToEnd() else { return }
+        try? handle.close()
+        let bytes = [UInt8](data)
+        var index = 0
+        // Each line: "ffffffff81000000 T _stext" or "... t name\t[module]".
+        while index < bytes.count {
+            var address: UInt64 = 0
+            while index < bytes.count, let digit = hexValue(bytes[index]) {
+                address = address << 4 | UInt64(digit)
+                index += 1
+            }
+            index += 3 // " T "
+            let nameStart = min(index, bytes.count)
+            while index < bytes.count, bytes[index] != 0x0a, bytes[index] != 0x09 { index += 1 }
+            let name = bytes[nameStart..<min(index, bytes.count)]
+            while index < bytes.count, bytes[index] != 0x0a { index += 1 }
+            index += 1
+            if !visit(address, name) { return }
+        }
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x61...0x66: byte - 0x61 + 10
+        case 0x41...0x46: byte - 0x41 + 10
+        default: nil
+        }
+    }
+}
