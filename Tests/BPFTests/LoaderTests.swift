@@ -82,16 +82,22 @@ struct LoaderTests {
         #expect(try object.map(named: "features.rodata").isFrozen)
     }
 
-    @Test func tpBTFAutoAttachesAndSeesRodataConfiguration() throws {
+    @Test func sectionsAutoAttachAndCountThroughBss() throws {
         let loader = try ObjectLoader(path: try LoaderFixtures.compile("tracing.bpf.c"))
         try loader.setGlobal("target_pid", to: Int32(getpid()))
         let object = try loader.load()
         let (links, skipped) = try object.attachAll()
-        #expect(skipped.isEmpty)
-        #expect(links.count == 1)
+        // tp_btf, tracepoint and raw_tp attach by section name; xdp needs an interface.
+        #expect(Set(links.keys) == ["on_sys_enter", "on_getppid", "on_sys_exit"])
+        #expect(Set(skipped.keys) == ["pass_all"])
+        #expect(throws: BPFError.self) { try object.attach(program: "pass_all") }
         for _ in 0..<20 { _ = getppid() }
-        withExtendedLifetime(links) {}
         #expect(try object.global("hits", as: UInt64.self) >= 20)
+        #expect(try object.global("getppid_calls", as: UInt64.self) == 20)
+        // Links detach when released: no more counting.
+        for (_, link) in links { try link.close() }
+        for _ in 0..<5 { _ = getppid() }
+        #expect(try object.global("getppid_calls", as: UInt64.self) == 20)
     }
 
     @Test func kernelVariablesResolveThroughBTF() throws {

@@ -170,6 +170,13 @@ public struct ObjectExtern: Hashable, Sendable {
     /// The extern's VAR or FUNC type id in the object's BTF.
     public var typeID: UInt32
 
+    public init(name: String, kind: Kind, isWeak: Bool, typeID: UInt32) {
+        self.name = name
+        self.kind = kind
+        self.isWeak = isWeak
+        self.typeID = typeID
+    }
+
     public enum Kind: Hashable, Sendable {
         /// `extern ... __kconfig`: a value in the `.kconfig` map at `offset`, `size` bytes.
         case kconfig(offset: UInt32, size: UInt32, valueKind: KconfigValueKind)

@@ -15,3 +15,25 @@ int on_sys_enter(__u64 *ctx)
 	hits++;
 	return 0;
 }
+
+__u64 getppid_calls = 0;
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) == target_pid)
+		getppid_calls++;
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int on_sys_exit(void *ctx)
+{
+	return 0;
+}
+
+SEC("xdp")
+int pass_all(void *ctx)
+{
+	return 2; /* XDP_PASS */
+}
