@@ -69,7 +69,7 @@ struct ObjectCommand: ParsableCommand {
                     case .map: "map"
                     case .mapValue: "global data"
                     case .kernelVariable: "ksym"
-                    case .kernelFunction: "kfunc"
+                    case .kernelFunction, .kernelFunctionAddress: "kfunc"
                     }
                     counts[kind, default: 0] += 1
                 }

@@ -121,6 +121,16 @@ struct LoaderTests {
         }
     }
 
+    @Test func kfuncCallsResolveThroughBTF() throws {
+        let loader = try ObjectLoader(path: try LoaderFixtures.compile("ksym.bpf.c"))
+        try loader.selectPrograms(["call_kfuncs"])
+        let object = try loader.load()
+        let link = try object.attach(program: "call_kfuncs")
+        for _ in 0..<10 { _ = getppid() }
+        try link.close()
+        #expect(try object.global("kfunc_calls", as: UInt64.self) >= 10)
+    }
+
     @Test func fentryIsRefusedClearly() throws {
         let loader = try ObjectLoader(path: try LoaderFixtures.compile("fentry.bpf.c"))
         do {

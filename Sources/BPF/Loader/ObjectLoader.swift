@@ -241,6 +241,18 @@ struct LoadSession {
                 } else {
                     throw BPFError.notFound(what: "kernel variable '\(name)' (__ksym)", detail: "no VAR of that name in /sys/kernel/btf/vmlinux (per-CPU and global variables are there only with CONFIG_DEBUG_INFO_BTF)")
                 }
+            case .kernelFunctionAddress(let name):
+                let weak = self.spec.externs.first { $0.name == name }?.isWeak ?? false
+                if let id = try kernelBTF().typeIDs(named: name, kind: .function).first {
+                    spec.instructions[at].immediate = Int32(bitPattern: id)
+                    spec.instructions[at + 1].immediate = 0
+                } else if weak {
+                    spec.instructions[at].src = 0
+                    spec.instructions[at].immediate = 0
+                    spec.instructions[at + 1].immediate = 0
+                } else {
+                    throw BPFError.notFound(what: "kernel function '\(name)' (kfunc)", detail: "no FUNC of that name in /sys/kernel/btf/vmlinux")
+                }
             case .kernelFunction(let name):
                 let weak = self.spec.externs.first { $0.name == name }?.isWeak ?? false
                 if let id = try kernelBTF().typeIDs(named: name, kind: .function).first {

@@ -180,7 +180,10 @@ struct ObjectLinker {
                         output[at + 1].immediate = 0
                         relocations.append(ObjectRelocation(instructionIndex: at, target: .kernelVariable(symbol.name)))
                     case .kernelFunction:
-                        throw ObjectError.unsupported("\(where_) takes the address of kfunc '\(symbol.name)'")
+                        output[at].src = ObjectParser.pseudoBTFID
+                        output[at].immediate = 0
+                        output[at + 1].immediate = 0
+                        relocations.append(ObjectRelocation(instructionIndex: at, target: .kernelFunctionAddress(symbol.name)))
                     }
                     continue
                 }

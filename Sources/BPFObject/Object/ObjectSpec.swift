@@ -145,6 +145,9 @@ public struct ObjectRelocation: Hashable, Sendable {
         case kernelVariable(String)
         /// `call` of a kernel function (kfunc): BTF id (`src` = BPF_PSEUDO_KFUNC_CALL).
         case kernelFunction(String)
+        /// `lddw` of a kfunc's address (`bpf_ksym_exists(kfunc)`): its BTF FUNC id
+        /// (`src` = BPF_PSEUDO_BTF_ID), or 0 when a `__weak` kfunc is absent.
+        case kernelFunctionAddress(String)
     }
 }
 
