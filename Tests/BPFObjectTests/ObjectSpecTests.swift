@@ -180,3 +180,25 @@ struct ObjectSpecTests {
         for length in stride(from: 0, to: bytes.count, by: 97) { _ = try? ObjectSpec(elf: Array(bytes.prefix(length))) }
     }
 }
+
+@Suite("ObjectSpec fuzz")
+struct ObjectSpecFuzzTests {
+    /// Random bytes written over the symbol table, relocations, .maps, BTF and code of a real
+    /// object: every outcome but a trap is acceptable.
+    @Test func mutatedStructuresNeverTrap() throws {
+        let bytes = try ObjectFixtures.compile("features.bpf.c")
+        let elf = try ELFFile(bytes: bytes)
+        let targets = elf.sections.filter { [".symtab", ".relraw_tp/sys_enter", ".rel.text", ".rel.maps", ".maps", "maps", ".BTF", ".BTF.ext", "raw_tp/sys_enter", ".text"].contains($0.name) }
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<3000 {
+            var mutated = bytes
+            let section = targets[round % targets.count]
+            guard section.size > 0 else { continue }
+            for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                let at = Int(section.offset) + Int.random(in: 0..<Int(section.size), using: &generator)
+                mutated[at] = [0, 0xff, 0x7f, 0x80, UInt8.random(in: 0...255, using: &generator)].randomElement(using: &generator)!
+            }
+            _ = try? ObjectSpec(elf: mutated)
+        }
+    }
+}

@@ -140,6 +140,10 @@ struct ObjectLinker {
                 }
                 let symbol = try parser.symbol(relocation.symbolIndex, for: "relocation in \(section.section.name)")
                 let where_ = "instruction \(sectionIndex) of \(section.section.name)"
+                // Symbol values beyond their section are nonsense (and would overflow below).
+                guard symbol.value <= UInt64(UInt32.max) else {
+                    throw ObjectError.malformed("\(where_): symbol '\(symbol.name)' has an impossible value \(symbol.value)")
+                }
                 if instruction.opcode == ObjectParser.opcodeCall {
                     if symbol.sectionIndex == 0 {
                         guard let item = externByName[symbol.name], item.kind == .kernelFunction else {

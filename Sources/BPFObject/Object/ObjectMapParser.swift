@@ -53,6 +53,9 @@ struct ObjectMapParser {
             maps.append((ObjectParser.SymbolKey(section: section.index, offset: symbol.value), ObjectMapSpec(
                 name: name, spec: spec, kind: .btfDefined, sectionName: ".maps", initialValue: nil,
                 pinning: definition.pinning, keyTypeID: definition.keyTypeID, valueTypeID: definition.valueTypeID, initialSlots: [])))
+            guard symbol.value <= section.size, symbol.size <= section.size else {
+                throw ObjectError.malformed("map '\(name)' symbol (offset \(symbol.value), size \(symbol.size)) lies outside .maps")
+            }
             if let offset = definition.valuesOffset {
                 valuesOffsets[name] = (offset, symbol.value, symbol.size, definition.valuesAreFunctions)
             }
@@ -197,7 +200,7 @@ struct ObjectMapParser {
             throw ObjectError.malformed("section 'maps' (\(bytes.count) bytes) does not hold \(mapSymbols.count) struct bpf_map_def records")
         }
         return try mapSymbols.map { symbol in
-            guard symbol.value % UInt64(definitionSize) == 0, symbol.value + UInt64(definitionSize) <= UInt64(bytes.count) else {
+            guard symbol.value <= UInt64(bytes.count), symbol.value % UInt64(definitionSize) == 0, symbol.value + UInt64(definitionSize) <= UInt64(bytes.count) else {
                 throw ObjectError.malformed("legacy map '\(symbol.name)' at offset \(symbol.value) is not a whole bpf_map_def")
             }
             let base = Int(symbol.value)
