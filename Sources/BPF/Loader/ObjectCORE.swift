@@ -3,7 +3,8 @@ import BPFObject
 /// SEAM(core): where CO-RE relocations are applied. The CO-RE engine lives on branch `core`
 /// (`CORERelocator.apply(records:to:localBTF:targets:)`); until it is merged, objects that
 /// carry CO-RE relocations are refused with a clear error instead of being loaded wrongly.
-/// After the merge this body becomes:
+/// Verified against branch `core` (f52e26e): with this body, LoaderTests'
+/// coreRelocatedFieldReadOrClearRefusal reads the right task->tgid. After the merge the body becomes:
 ///     _ = try CORERelocator.apply(records: records, to: &instructions, localBTF: localBTF, targets: targets())
 enum ObjectCORE {
     static func apply(records: [CORERelocationRecord], to instructions: inout [Instruction], localBTF: BTF,
