@@ -178,8 +178,9 @@ struct ObjectCommand: ParsableCommand {
 
 nonisolated(unsafe) var objectRunInterrupted: sig_atomic_t = 0
 
-/// `swiftbpf prog load OBJ PATH`: like `bpftool prog load`, loads the object and pins its first
-/// program at PATH. (Registered under the `prog` command group, which lives in another file.)
+/// `swiftbpf prog load OBJ PATH`: like `bpftool prog load`, loads the whole object and pins its
+/// first program at PATH. Register it by adding `ProgLoadCommand.self` to the `subcommands` of
+/// `ProgCommand` (Sources/swiftbpf/ProgCommand.swift).
 struct ProgLoadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
@@ -191,7 +192,6 @@ struct ProgLoadCommand: ParsableCommand {
     func run() throws {
         let loader = try ObjectLoader(path: file)
         guard let first = loader.spec.programs.first else { throw ValidationError("\(file) has no programs") }
-        try loader.selectPrograms([first.name])
         let object = try loader.load()
         try object.program(named: first.name).pin(at: path)
     }
