@@ -47,4 +47,25 @@ struct LoaderCLITests {
         #expect(running.output.contains("map features.bss:"))
         #expect(running.output.contains("\"counter\": "))
     }
+
+    @Test func runPrintsRingBufferRecords() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary))
+        let tracing = try LoaderFixtures.compile("tracing.bpf.c")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["object", "run", "--duration", "2", tracing]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        // Keep calling getppid() while it runs: each call emits our pid into the ring buffer.
+        let started = Date()
+        while Date().timeIntervalSince(started) < 1.5 { _ = getppid(); usleep(20_000) }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let pid = UInt32(getpid())
+        let hex = (0..<4).map { let byte = UInt8(truncatingIfNeeded: pid >> (8 * UInt32($0))); return (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined(separator: " ")
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains("events: \(hex)"), "\(text.prefix(500))")
+    }
 }

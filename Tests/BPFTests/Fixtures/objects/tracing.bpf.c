@@ -18,11 +18,19 @@ int on_sys_enter(__u64 *ctx)
 
 __u64 getppid_calls = 0;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int on_getppid(void *ctx)
 {
-	if ((bpf_get_current_pid_tgid() >> 32) == target_pid)
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	if (pid == target_pid)
 		getppid_calls++;
+	bpf_ringbuf_output(&events, &pid, sizeof(pid), 0);
 	return 0;
 }
 
