@@ -156,10 +156,10 @@ struct InspectionTests {
     @Test func vmlinuxBTFInfo() throws {
         let objects = try KernelObjects.btfObjects()
         let vmlinux = try #require(objects.first { $0.info.name == "vmlinux" })
-        #expect(vmlinux.info.isKernelBTF)
+        #expect(vmlinux.info.isKernel)
         let fileSize = try FileManager.default.attributesOfItem(atPath: "/sys/kernel/btf/vmlinux")[.size] as? Int
         #expect(Int(vmlinux.info.size) == fileSize)
-        let raw = try BTFInfo.rawData(fd: vmlinux.fd)
+        let raw = try BTFObjectInfo.bytes(of: vmlinux.fd)
         #expect(raw.count == Int(vmlinux.info.size))
         #expect(raw.prefix(2) == [0x9f, 0xeb])
     }

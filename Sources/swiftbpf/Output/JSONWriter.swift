@@ -1,3 +1,5 @@
+import BPF
+
 /// Writes JSON exactly as bpftool does (its json_writer): compact by default; with `pretty`,
 /// object members each on their own line indented by four spaces per level, array elements
 /// kept on the opening line, and closing brackets on their own line.
@@ -100,4 +102,27 @@ func pinnedField(_ pins: [String], into writer: inout JSONWriter) {
     writer.beginArray()
     for path in pins { writer.value(path) }
     writer.endArray()
+}
+
+extension JSONWriter {
+    /// A BTF-decoded value in bpftool's `formatted` rendering.
+    mutating func formatted(_ value: FormattedValue) {
+        switch value {
+        case .signed(let number): self.value(number)
+        case .unsigned(let number): self.value(number)
+        case .bool(let flag): self.value(flag)
+        case .string(let text): self.value(text)
+        case .array(let elements):
+            beginArray()
+            for element in elements { formatted(element) }
+            endArray()
+        case .object(let fields):
+            beginObject()
+            for (key, field) in fields {
+                name(key)
+                formatted(field)
+            }
+            endObject()
+        }
+    }
 }
