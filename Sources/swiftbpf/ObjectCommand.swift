@@ -14,6 +14,14 @@ struct ObjectCommand: ParsableCommand {
         subcommands: [Show.self, Load.self, Run.self]
     )
 
+    /// A value decoded through BTF, as one line of JSON (nil when the type cannot be rendered).
+    static func text(_ formatter: BTFValueFormatter, _ bytes: [UInt8], _ typeID: UInt32) -> String? {
+        guard let value = formatter.format(bytes[...], as: typeID) else { return nil }
+        var writer = JSONWriter(pretty: false)
+        writer.formatted(value)
+        return writer.text
+    }
+
     static func open(_ path: String) throws -> ObjectLoader {
         try ObjectLoader(path: path)
     }
@@ -125,7 +133,7 @@ struct ObjectCommand: ParsableCommand {
             let formatter = object.spec.btf.map { BTFValueFormatter(btf: $0) }
             func render(_ map: ObjectMapSpec?, _ bytes: UnsafeRawBufferPointer) -> String {
                 let array = Array(bytes)
-                if let formatter, let typeID = map?.valueTypeID { return formatter.format(array, type: typeID) }
+                if let formatter, let typeID = map?.valueTypeID, let text = ObjectCommand.text(formatter, array, typeID) { return text }
                 return array.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
             }
             var rings: RingBufferReader?
@@ -157,6 +165,17 @@ struct ObjectCommand: ParsableCommand {
             for mapSpec in object.spec.maps {
                 guard let map = object.maps[mapSpec.name], map.type != .ringbuf, map.type != .perfEventArray,
                       map.type != .progArray, map.type != .arrayOfMaps, map.type != .hashOfMaps, !mapSpec.isReadOnly else { continue }
+                if mapSpec.kind == .data {
+                    // Global data: one line per variable, decoded through its BTF type.
+                    guard let value = try? map.lookup([0, 0, 0, 0]) else { continue }
+                    print("map \(mapSpec.name):")
+                    for variable in object.spec.variables where variable.mapName == mapSpec.name {
+                        let start = Int(variable.offset), end = start + Int(variable.size)
+                        guard end <= value.count else { continue }
+                        print("  \(variable.name): \(text(Array(value[start..<end]), typeID: variable.typeID, formatter: formatter, hex: true))")
+                    }
+                    continue
+                }
                 guard let entries = try? map.entries() else { continue }
                 print("map \(mapSpec.name):")
                 for entry in entries {
@@ -169,7 +188,7 @@ struct ObjectCommand: ParsableCommand {
 
         /// BTF-decoded when the type is known, else hex (values) or decimal bytes (keys).
         func text(_ bytes: [UInt8], typeID: UInt32?, formatter: BTFValueFormatter?, hex: Bool) -> String {
-            if let formatter, let typeID { return formatter.format(bytes, type: typeID) }
+            if let formatter, let typeID, let text = ObjectCommand.text(formatter, bytes, typeID) { return text }
             if !hex, bytes.count == 4 { return String(UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24) }
             return bytes.map { hex ? ($0 < 16 ? "0" : "") + String($0, radix: 16) : String($0) }.joined(separator: " ")
         }

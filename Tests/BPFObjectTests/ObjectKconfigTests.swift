@@ -1,7 +1,7 @@
 import BPFObject
 import Testing
 
-@Suite("Object kconfig and value formatting")
+@Suite("Object kconfig")
 struct ObjectKconfigTests {
     static let config = KconfigValues.parse("""
         # comment
@@ -39,20 +39,5 @@ struct ObjectKconfigTests {
         #expect(throws: ObjectError.self) { try value("CONFIG_BPF", .string, size: 4) }
         #expect(KconfigValues.kernelVersion(release: "6.18.44-fc-v769") == 6 << 16 | 18 << 8 | 44)
         #expect(KconfigValues.kernelVersion(release: "5.4.300") == 5 << 16 | 4 << 8 | 255)
-    }
-
-    @Test func formatsValuesByBTFType() throws {
-        var builder = BTFBuilder()
-        let int = builder.addInt("int", size: 4, encoding: .signed)
-        let char = builder.addInt("char", size: 1, encoding: .char)
-        let index = builder.addInt("unsigned int", size: 4)
-        let name = builder.addArray(of: char, index: index, count: 8)
-        let event = builder.addStruct("event", size: 12, members: [.init("pid", int, bitOffset: 0), .init("comm", name, bitOffset: 32)])
-        let btf = try BTF(builder.encode())
-        let formatter = BTFValueFormatter(btf: btf)
-        let bytes: [UInt8] = [0xff, 0xff, 0xff, 0xff] + Array("bash".utf8) + [0, 0, 0, 0]
-        #expect(formatter.format(bytes, type: event) == #"{"pid": -1, "comm": "bash"}"#)
-        // Short input never traps.
-        #expect(formatter.format(Array(bytes.prefix(3)), type: event).contains("…"))
     }
 }

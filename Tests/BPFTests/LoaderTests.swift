@@ -131,22 +131,17 @@ struct LoaderTests {
         #expect(try object.global("kfunc_calls", as: UInt64.self) >= 10)
     }
 
-    /// CO-RE goes through the seam in ObjectCORE: with the engine the tgid read must be right;
-    /// without it the load must refuse clearly rather than run with the object's offsets.
-    @Test func coreRelocatedFieldReadOrClearRefusal() throws {
+    /// CO-RE: the task->tgid field offset is relocated against the running kernel.
+    @Test func coreRelocatedFieldRead() throws {
         let path = try LoaderFixtures.compile("core.bpf.c")
         let loader = try ObjectLoader(path: path)
         #expect(loader.spec.program(named: "read_tgid")?.coreRelocations.isEmpty == false)
         try loader.setGlobal("target_pid", to: Int32(getpid()))
-        do {
-            let object = try loader.load()
-            let link = try object.attach(program: "read_tgid")
-            _ = getppid()
-            try link.close()
-            #expect(try object.global("seen_tgid", as: Int32.self) == getpid())
-        } catch BPFError.unsupported(let feature, _) {
-            #expect(feature == "CO-RE relocations")
-        }
+        let object = try loader.load()
+        let link = try object.attach(program: "read_tgid")
+        _ = getppid()
+        try link.close()
+        #expect(try object.global("seen_tgid", as: Int32.self) == getpid())
     }
 
     @Test func fentryIsRefusedClearly() throws {
