@@ -33,7 +33,8 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
-        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
+        // Fixtures/ holds BPF C sources the tests compile with clang at run time.
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

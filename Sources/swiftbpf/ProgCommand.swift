@@ -8,7 +8,7 @@ struct ProgCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prog",
         abstract: "Inspect loaded BPF programs (bpftool prog).",
-        subcommands: [List.self, Show.self, Dump.self, Pin.self, Tracelog.self],
+        subcommands: [List.self, Show.self, Dump.self, Pin.self, ProgLoadCommand.self, Tracelog.self],
         defaultSubcommand: List.self
     )
 
