@@ -14,6 +14,7 @@ struct SwiftBPF: ParsableCommand {
             NetCommand.self,
             BTFCommand.self,
             FeatureCommand.self,
+            TraceCommand.self,
         ]
     )
 

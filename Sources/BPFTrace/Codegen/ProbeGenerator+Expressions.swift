@@ -280,7 +280,7 @@ extension ProbeGenerator {
         }
         asm.mov(.r1, .r10)
         asm.add(.r1, Int32(buffer))
-        asm.mov(.r2, Int32(min(size, field.kind == .scalar ? size : (field.kind == .array(count: nil) ? size : size))))
+        if case .array(let count?) = field.kind { asm.mov(.r2, Int32(min(size, count))) } else { asm.mov(.r2, Int32(size)) }
         asm.call(helperID: HelperFunction.probeReadStr.rawValue)
     }
 

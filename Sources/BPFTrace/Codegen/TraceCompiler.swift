@@ -258,16 +258,16 @@ public struct TraceCompiler {
     mutating func inferType(_ expression: Expression, _ scope: inout Scope) -> TraceValueType? {
         switch expression.kind {
         case .integer: return .integer(signed: true)
-        case .string(let bytes): return .string(size: bytes.count + 1)
+        case .string(let bytes): return .string(size: alignedStringSize(bytes.count + 1))
         case .positionalParameter(let index):
             let value = index <= options.positionalParameters.count && index > 0 ? options.positionalParameters[index - 1] : ""
-            return Int64(value) != nil || value.isEmpty ? .integer(signed: true) : .string(size: value.utf8.count + 1)
+            return Int64(value) != nil || value.isEmpty ? .integer(signed: true) : .string(size: alignedStringSize(value.utf8.count + 1))
         case .parameterCount: return .integer(signed: false)
         case .builtin(let name):
             switch name {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
-            case "probe": return .string(size: scope.context.probeName.utf8.count + 1)
+            case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
             case "retval", "cpid": return .integer(signed: true)
             default:
                 if name.hasPrefix("arg") || name.hasPrefix("sarg") {
@@ -314,9 +314,9 @@ public struct TraceCompiler {
             switch name {
             case "str":
                 if arguments.count == 2, case .integer(let length) = arguments[1].kind, length > 0 {
-                    return .string(size: Int(Swift.min(Int64(options.stringLength), length + 1)))
+                    return .string(size: alignedStringSize(Int(Swift.min(Int64(options.stringLength), length + 1))))
                 }
-                return .string(size: options.stringLength)
+                return .string(size: alignedStringSize(options.stringLength))
             case "printf", "exit", "print", "clear", "zero", "delete", "time": return .integer(signed: false)
             case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
                 diagnostics.error("\(name)() should be directly assigned to a map", at: expression.range)
@@ -395,8 +395,8 @@ public struct TraceCompiler {
     }
 
     func stringSize(of field: TracepointField) -> Int {
-        if case .array(let count?) = field.kind { return count }
-        return options.stringLength
+        if case .array(let count?) = field.kind { return alignedStringSize(count) }
+        return alignedStringSize(options.stringLength)
     }
 
     func isArgs(_ expression: Expression) -> Bool {
@@ -422,6 +422,10 @@ public struct TraceCompiler {
         }
     }
 }
+
+/// String buffers are whole 8-byte words so that every key part and record field after them
+/// stays aligned (the verifier refuses misaligned stack access); printing stops at the NUL.
+func alignedStringSize(_ size: Int) -> Int { (size + 7) & ~7 }
 
 /// Integer widths of bpftrace's cast types.
 func castWidth(_ name: String) -> (bytes: Int, signed: Bool)? {
