@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
-        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys"]),
     ],
     swiftLanguageModes: [.v5]
 )
