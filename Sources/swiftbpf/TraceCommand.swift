@@ -75,6 +75,7 @@ struct TraceCommand: ParsableCommand {
             FileHandle.standardError.write(Data(error.description.utf8))
             throw ExitCode(1)
         }
+        FileHandle.standardError.write(Data(session.renderedWarnings.utf8))
         if d {
             if let program = Parser.parse(text, fileName: fileName).program { print(ASTPrinter.bpftraceTree(program), terminator: "") }
             for probe in session.script.probes {

@@ -61,7 +61,7 @@ private func runTrace(_ text: String, workload: () -> Void = {}, stopAfter secon
         do {
             _ = try TraceSession(text: "tracepoint:syscalls:sys_enter_nope { }") { _ in }
         } catch let error as TraceError {
-            #expect(error.description.hasPrefix("stdin:1:1-36: ERROR: tracepoint not found: syscalls:sys_enter_nope"))
+            #expect(error.description.hasPrefix("stdin:1:1-35: ERROR: tracepoint not found: syscalls:sys_enter_nope"))
         }
     }
 

@@ -105,12 +105,9 @@ extension ProbeGenerator {
             case .subtract: asm.sub(.r0, .r2)
             case .multiply: asm.alu(.mul, .r0, .r2)
             case .divide, .modulo:
-                // C and bpftrace: division by zero is not a fault in BPF, it yields 0 (mod: the dividend).
-                if signed {
-                    if op == .divide { asm.signedDiv(.r0, .r2) } else { asm.signedMod(.r0, .r2) }
-                } else {
-                    asm.alu(op == .divide ? .div : .mod, .r0, .r2)
-                }
+                // bpftrace 0.17 always emits BPF's unsigned div/mod (so -5 / 2 is 2^63 - 3, with a
+                // warning); division by zero does not fault in BPF, it yields 0 (mod: the dividend).
+                asm.alu(op == .divide ? .div : .mod, .r0, .r2)
             case .bitAnd: asm.alu(.and, .r0, .r2)
             case .bitOr: asm.alu(.or, .r0, .r2)
             case .bitXor: asm.alu(.xor, .r0, .r2)

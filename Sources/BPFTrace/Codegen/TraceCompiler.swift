@@ -69,7 +69,9 @@ public struct TraceCompiler {
             }
         }
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
-        return CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: diagnostics.warnings)
+        var seen = Set<Diagnostic>()
+        let warnings = diagnostics.warnings.filter { seen.insert($0).inserted }
+        return CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: warnings)
     }
 
     // MARK: Attach points
@@ -335,6 +337,9 @@ public struct TraceCompiler {
                     return nil
                 }
                 return .integer(signed: false)
+            }
+            if op == .divide || op == .modulo, case .integer(true) = left, case .integer(true) = right {
+                diagnostics.warning("signed operands for '\(op.rawValue)' can lead to undefined behavior (cast to unsigned to silence warning)", at: expression.operatorRange ?? expression.range)
             }
             switch op {
             case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual, .logicalAnd, .logicalOr: return .integer(signed: false)

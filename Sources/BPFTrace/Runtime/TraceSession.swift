@@ -61,6 +61,9 @@ public final class TraceSession {
         self.write = write
     }
 
+    /// Compiler warnings as bpftrace prints them (on stderr, before attaching).
+    public var renderedWarnings: String { DiagnosticRenderer(file: source).render(script.warnings) }
+
     /// The number of probes `attach()` attaches (bpftrace counts each attach point).
     public var probeCount: Int { script.probes.count }
 
