@@ -44,6 +44,15 @@ extension ProbeGenerator {
                 asm.call(helperID: HelperFunction.getNumaNodeId.rawValue)
             case "cgroup":
                 asm.call(helperID: HelperFunction.getCurrentCgroupId.rawValue)
+            case "retval":
+                asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+            case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
+                let index = Int(name.dropFirst(3))!
+                switch context.arguments {
+                case .rawTracepoint: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
+                case .registers: asm.load(.doubleWord, .r0, .r9, TraceCompiler.argumentRegisterOffsets[index])
+                case .none: try fail("\(name) is not available in this probe", expression.range)
+                }
             default:
                 try fail("swiftbpf trace does not support the builtin '\(name)' as an integer yet", expression.range)
             }

@@ -81,7 +81,23 @@ public struct TraceCompiler {
         var programType: ProgramType
         var tracepoint: TracepointFormat?
         var probeName: String
+        var arguments: ArgumentSource = .none
     }
+
+    /// Where `arg0`...`argN` and `retval` come from.
+    enum ArgumentSource {
+        case none
+        /// A raw tracepoint's context is an array of u64 arguments.
+        case rawTracepoint
+        /// A uprobe's context is the user `struct pt_regs` (x86-64 layout).
+        case registers(isReturn: Bool)
+    }
+
+    /// Offsets in x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h) of the argument
+    /// registers of the SysV calling convention: di, si, dx, cx, r8, r9.
+    static let argumentRegisterOffsets: [Int16] = [112, 104, 96, 88, 72, 64]
+    /// `ax` in `struct pt_regs`, the return value.
+    static let returnValueOffset: Int16 = 80
 
     mutating func resolve(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
         if let problem = point.problem {
@@ -106,7 +122,11 @@ public struct TraceCompiler {
                 return nil
             }
         case "rawtracepoint":
-            return (point, .rawTracepoint(name: point.function), ProbeContext(programType: .rawTracepoint, probeName: name))
+            return (point, .rawTracepoint(name: point.function), ProbeContext(programType: .rawTracepoint, probeName: name, arguments: .rawTracepoint))
+        case "uprobe", "uretprobe":
+            let isReturn = point.provider == "uretprobe"
+            return (point, .uprobe(binary: point.target, function: point.function, offset: point.offset, address: point.address, isReturn: isReturn),
+                    ProbeContext(programType: .kprobe, probeName: name, arguments: .registers(isReturn: isReturn)))
         case "interval":
             let multiplier: UInt64
             switch point.target {
@@ -270,8 +290,22 @@ public struct TraceCompiler {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
-            case "retval", "cpid": return .integer(signed: true)
+            case "cpid": return .integer(signed: true)
+            case "retval":
+                if case .registers(true) = scope.context.arguments { return .integer(signed: true) }
+                diagnostics.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes", at: expression.range)
+                return nil
             default:
+                if name.hasPrefix("arg"), let index = Int(name.dropFirst(3)) {
+                    switch scope.context.arguments {
+                    case .rawTracepoint: return .integer(signed: false)
+                    case .registers where index < Self.argumentRegisterOffsets.count: return .integer(signed: false)
+                    case .registers:
+                        diagnostics.error("\(name) is not in a register on x86-64 (only arg0-arg5 are)", at: expression.range)
+                        return nil
+                    case .none: break
+                    }
+                }
                 if name.hasPrefix("arg") || name.hasPrefix("sarg") {
                     diagnostics.error("The \(name) builtin can only be used with uprobe and kprobe probes", at: expression.range)
                     return nil

@@ -108,6 +108,8 @@ public enum TraceAttachment: Hashable, Sendable {
     case interval(nanoseconds: UInt64)
     /// `profile:` fires on every CPU, `hertz` times a second.
     case profile(hertz: UInt64)
+    /// `uprobe:binary:function[+offset]` / `uretprobe:` (also `uprobe:binary:address`).
+    case uprobe(binary: String, function: String, offset: UInt64, address: UInt64, isReturn: Bool)
 }
 
 /// One loadable program: a probe's body compiled for one attachment.

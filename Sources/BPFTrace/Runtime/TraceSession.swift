@@ -26,6 +26,8 @@ public final class TraceSession {
         public var mapKeysMax = 4096
         /// Ring buffer size in bytes (a power of two, multiple of the page size).
         public var eventBufferSize = 1 << 20
+        /// `-p PID`: uprobes fire only in this process.
+        public var processID: Int32?
         public init() {}
     }
 
@@ -93,6 +95,9 @@ public final class TraceSession {
                     links.append(try program.attachRawTracepoint(name))
                 case .interval(let nanoseconds):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .period(nanoseconds), cpus: [PossibleCPUs.online.first ?? 0]))
+                case .uprobe(let binary, let function, let offset, let address, let isReturn):
+                    let location: UprobeTarget.Location = function.isEmpty ? .address(address) : .symbol(function, offset: offset)
+                    links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
                 }
