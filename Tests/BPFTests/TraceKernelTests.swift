@@ -54,9 +54,19 @@ private func runTrace(_ text: String, workload: () -> Void = {}, stopAfter secon
         #expect(output.contains("@st: count 1, average 10, total 10\n\n"))
     }
 
-    @Test func verifierRejectionPointsAtTheStatement() throws {
-        // A NULL pointer read through str() is fine; dividing by a map value is fine; but a
-        // profile probe on a tracepoint-only field cannot compile: check the compile-time path.
+    @Test func uprobeArgumentsAndReturnValue() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "uprobe:\(libc):strtol /pid == \(pid)/ { @base[arg2] = count(); } uretprobe:\(libc):strtol /pid == \(pid)/ { @ret[retval] = count(); } interval:ms:300 { exit(); }",
+            workload: { for text in ["123", "-77", "123"] { _ = strtol(text, nil, 10) } })
+        defer { session.close() }
+        #expect(output.contains("@base[10]: 3\n"))
+        #expect(output.contains("@ret[-77]: 1\n@ret[123]: 2\n"))
+    }
+
+    @Test func compileErrorsComeBeforeLoading() throws {
         #expect(throws: TraceError.self) { try TraceSession(text: "kprobe:vfs_read { @ = count(); }") { _ in } }
         do {
             _ = try TraceSession(text: "tracepoint:syscalls:sys_enter_nope { }") { _ in }
