@@ -36,6 +36,11 @@ extension ProbeGenerator {
                 asm.alu(.rsh, .r0, 32)
             case "nsecs":
                 asm.call(helperID: HelperFunction.ktimeGetNs.rawValue)
+            case "elapsed":
+                asm.call(helperID: HelperFunction.ktimeGetNs.rawValue)
+                startTimeSlots.append(asm.count)
+                asm.loadImmediate64(.r1, 0)
+                asm.sub(.r0, .r1)
             case "cpu":
                 asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
             case "rand":

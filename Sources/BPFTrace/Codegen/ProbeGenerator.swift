@@ -15,6 +15,7 @@ struct ProbeGenerator {
     var labelCounter = 0
     var currentRange: SourceRange?
     var compilerFormats: [TraceFormat]
+    var startTimeSlots: [Int] = []
 
     /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
     static let stackLimit = 512
@@ -128,7 +129,7 @@ struct ProbeGenerator {
             if let otherwise { try block(otherwise) }
             asm.label(endLabel)
         case .jump(.return):
-            asm.jump(to: "return")
+            leaveProbe()
         default:
             try fail("swiftbpf trace does not support this statement yet", statement.range)
         }
@@ -141,7 +142,7 @@ struct ProbeGenerator {
             case "printf": try printf(arguments, range: expression.range)
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])
-                asm.jump(to: "return")
+                leaveProbe()
             case "print", "clear", "zero":
                 guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind, keys.isEmpty,
                       let index = compiler.mapIndex[mapName] else {
@@ -177,6 +178,13 @@ struct ProbeGenerator {
         default:
             try integer(expression)
         }
+    }
+
+    /// Ends the probe early. The jump is conditional on a constant so that code after it (the
+    /// rest of a block) is not "unreachable" to the verifier's CFG check, which refuses that.
+    mutating func leaveProbe() {
+        asm.mov(.r1, 0)
+        asm.jump(.eq, .r1, 0, to: "return")
     }
 
     /// Sends `[id, payload...]` through the ring buffer.

@@ -65,7 +65,8 @@ public struct TraceCompiler {
                 let instructions = try generator.generate(probe)
                 printFormats = generator.compilerFormats
                 compiled.append(CompiledProbe(name: point.name, attachment: attachment, programType: context.programType,
-                                              instructions: instructions.0, sourceRanges: instructions.1))
+                                              instructions: instructions.0, sourceRanges: instructions.1,
+                                              startTimeSlots: generator.startTimeSlots))
             }
         }
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }

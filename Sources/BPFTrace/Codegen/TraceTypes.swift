@@ -121,6 +121,19 @@ public struct CompiledProbe: Sendable {
     /// For each instruction, the source range of the statement it was generated for; used to
     /// point verifier complaints at the script.
     public var sourceRanges: [SourceRange?]
+    /// Indices of `lddw` instructions whose 64-bit immediate the loader sets to the session's
+    /// start time (CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns), for `elapsed`.
+    public var startTimeSlots: [Int] = []
+
+    /// The instructions with the start time filled in.
+    public func instructions(startTime: UInt64) -> [Instruction] {
+        var result = instructions
+        for index in startTimeSlots where index + 1 < result.count {
+            result[index].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: startTime))
+            result[index + 1].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: startTime >> 32))
+        }
+        return result
+    }
 }
 
 /// The whole script, ready to load: programs, the maps they index (`maps[i]` is fd_array[i + 1];

@@ -41,6 +41,12 @@ public final class TraceSession {
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
     private var reader: RingBufferReader?
+    /// When the session began, on the clock of bpf_ktime_get_ns (CLOCK_MONOTONIC); `elapsed` counts from here.
+    let startTime: UInt64 = {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }()
     /// Set when an `exit()` event arrives.
     public private(set) var exitRequested = false
 
@@ -77,7 +83,7 @@ public final class TraceSession {
         var loadOptions = ProgramLoadOptions()
         loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue)
         for probe in script.probes {
-            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions)
+            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime))
             do {
                 programs.append((probe, try BPF.Program(spec, options: loadOptions)))
             } catch BPFError.verifierRejected(let rejection) {
