@@ -28,6 +28,8 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .short, help: "Debug: print the AST and the generated instructions, do not run.") var d = false
     @Flag(name: .short, help: "Quiet: no 'Attaching' line.") var q = false
     @Option(name: .short, help: "Write output to this file.") var o: String?
+    @Option(name: .short, help: "Output format: text or json.") var f: String = "text"
+    @Option(name: .short, help: "Uprobes fire only in this process.") var p: Int32?
     @Option(name: .short, help: "Run this command and trace until it exits (cpid is its pid).") var c: String?
     @Argument(help: "A script file (or the pattern with -l), then positional parameters.") var arguments: [String] = []
 
@@ -49,6 +51,9 @@ struct TraceCommand: ParsableCommand {
             fileName = path
         }
         var options = TraceSession.Options()
+        guard f == "text" || f == "json" else { throw ValidationError("Invalid output format \"\(f)\"; valid formats: text, json") }
+        options.json = f == "json"
+        options.processID = p
         options.compile.positionalParameters = rest
         let environment = ProcessInfo.processInfo.environment
         if let length = environment["BPFTRACE_STRLEN"].flatMap(Int.init) {
@@ -95,7 +100,13 @@ struct TraceCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\(probe.name): \(probe.instructions.count) instructions, verifier accepted\n".utf8))
             }
         }
-        if !q { write("Attaching \(session.probeCount) probe\(session.probeCount == 1 ? "" : "s")...\n") }
+        if !q {
+            if f == "json" {
+                write(JSONOutput.event("attached_probes", "{\"probes\": \(session.probeCount)}"))
+            } else {
+                write("Attaching \(session.probeCount) probe\(session.probeCount == 1 ? "" : "s")...\n")
+            }
+        }
         signal(SIGINT) { _ in traceInterrupted = 1 }
         var child: Process?
         if let c {

@@ -127,3 +127,114 @@ public enum MapPrinter {
         return "\(1 << (power % 10))\(suffixes[min(unit, suffixes.count - 1)])"
     }
 }
+
+/// bpftrace's `-f json` output: one JSON object per line, `{"type": ..., "data": ...}`.
+public enum JSONOutput {
+    public static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    public static func event(_ type: String, _ data: String) -> String {
+        "{\"type\": \(string(type)), \"data\": \(data)}\n"
+    }
+
+    /// A whole map as one line: `map`, `hist` or `stats` typed, keys joined with ",".
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])]) -> String {
+        func keyText(_ key: [UInt8]) -> String {
+            var offset = 0
+            var parts: [String] = []
+            key.withUnsafeBytes { bytes in
+                for type in map.keyTypes {
+                    parts.append(TraceValue.decode(type, bytes, at: offset).text)
+                    offset += type.storageSize
+                }
+            }
+            return parts.joined(separator: ",")
+        }
+        func u64(_ bytes: [UInt8], _ index: Int) -> UInt64 {
+            guard bytes.count >= (index + 1) * 8 else { return 0 }
+            return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) }
+        }
+        func wrap(_ entries: [(String, String)]) -> String {
+            if map.keyTypes.isEmpty { return entries.first?.1 ?? "null" }
+            return "{" + entries.map { "\(string($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+        }
+        switch map.kind {
+        case .hist, .lhist:
+            var groups: [[UInt8]: [Int: UInt64]] = [:]
+            for element in elements {
+                let scriptKey = Array(element.key.prefix(map.scriptKeySize))
+                let bucket = Int(truncatingIfNeeded: u64(Array(element.key.dropFirst(map.scriptKeySize)), 0))
+                groups[scriptKey, default: [:]][bucket, default: 0] += u64(element.value, 0)
+            }
+            let entries = groups.keys.sorted { keyText($0) < keyText($1) }.map { key -> (String, String) in
+                let buckets = groups[key]!
+                let used = buckets.filter { $0.value > 0 }.keys
+                guard let first = used.min(), let last = used.max() else { return (keyText(key), "[]") }
+                let items = (first...last).map { index -> String in
+                    let (low, high) = bucketBounds(index, kind: map.kind)
+                    var fields: [String] = []
+                    if let low { fields.append("\"min\": \(low)") }
+                    if let high { fields.append("\"max\": \(high)") }
+                    fields.append("\"count\": \(buckets[index] ?? 0)")
+                    return "{" + fields.joined(separator: ", ") + "}"
+                }
+                return (keyText(key), "[" + items.joined(separator: ", ") + "]")
+            }
+            return event("hist", "{\(string(map.name)): \(wrap(entries))}")
+        case .avg, .stats:
+            let entries = elements.map { element -> (String, String) in
+                let sum = Int64(bitPattern: u64(element.value, 0)), count = Int64(bitPattern: u64(element.value, 1))
+                let average = count == 0 ? 0 : sum / count
+                return (keyText(element.key), map.kind == .avg ? "\(average)" : "{\"count\": \(count), \"average\": \(average), \"total\": \(sum)}")
+            }
+            return event("stats", "{\(string(map.name)): \(wrap(entries))}")
+        default:
+            let text = MapPrinter.render(map, elements: elements)
+            _ = text
+            let valueType: TraceValueType
+            switch map.kind {
+            case .value(let type): valueType = type
+            case .count: valueType = .integer(signed: false)
+            case .sum(let signed), .min(let signed), .max(let signed): valueType = .integer(signed: signed)
+            default: valueType = .integer(signed: true)
+            }
+            let entries = elements.map { element -> (String, String) in
+                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
+                if case .string(let text) = value { return (keyText(element.key), string(text)) }
+                return (keyText(element.key), value.text)
+            }
+            return event("map", "{\(string(map.name)): \(wrap(entries))}")
+        }
+    }
+
+    /// Inclusive bounds of a histogram bucket (nil: unbounded on that side).
+    static func bucketBounds(_ index: Int, kind: TraceMapKind) -> (Int64?, Int64?) {
+        switch kind {
+        case .lhist(let low, let high, let step):
+            let buckets = Int((high - low + step - 1) / step)
+            if index == 0 { return (nil, low - 1) }
+            if index > buckets { return (high, nil) }
+            let start = low + Int64(index - 1) * step
+            return (start, min(start + step, high) - 1)
+        default:
+            if index == 0 { return (nil, -1) }
+            if index == 1 { return (0, 0) }
+            let power = index - 2
+            if power >= 62 { return (Int64(1) << 62, nil) }
+            return (Int64(1) << power, (Int64(1) << (power + 1)) - 1)
+        }
+    }
+}

@@ -28,6 +28,8 @@ public final class TraceSession {
         public var eventBufferSize = 1 << 20
         /// `-p PID`: uprobes fire only in this process.
         public var processID: Int32?
+        /// `-f json`: one JSON object per event and per map.
+        public var json = false
         public init() {}
     }
 
@@ -153,7 +155,9 @@ public final class TraceSession {
 
     /// Current elements of a script map, rendered as bpftrace prints them.
     public func renderMap(_ index: Int) throws -> String {
-        MapPrinter.render(script.maps[index], elements: try elements(of: index))
+        let elements = try elements(of: index)
+        if options.json { return JSONOutput.render(script.maps[index], elements: elements) }
+        return MapPrinter.render(script.maps[index], elements: elements)
     }
 
     /// Raw elements of a script map.
@@ -195,7 +199,8 @@ public final class TraceSession {
             }
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
-            write(Self.formatTime(script.formats[Int(argument)].format))
+            let text = Self.formatTime(script.formats[Int(argument)].format)
+            write(options.json ? JSONOutput.event("time", JSONOutput.string(text)) : text)
         default:
             guard id < UInt64(script.formats.count) else { return }
             let format = script.formats[Int(id)]
@@ -205,7 +210,8 @@ public final class TraceSession {
                 values.append(TraceValue.decode(type, record, at: offset))
                 offset += type.storageSize
             }
-            write(PrintfFormat.render(format.format, values))
+            let text = PrintfFormat.render(format.format, values)
+            write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
         }
     }
 
