@@ -5,10 +5,12 @@ import Foundation
 import Testing
 
 /// Runs a script through the library (not the CLI binary) and returns its output.
-private func runTrace(_ text: String, workload: () -> Void = {}, stopAfter seconds: Double = 5) throws -> (session: TraceSession, output: String) {
+private func runTrace(_ text: String, json: Bool = false, workload: () -> Void = {}, stopAfter seconds: Double = 5) throws -> (session: TraceSession, output: String) {
     final class Sink: @unchecked Sendable { var text = "" }
     let sink = Sink()
-    let session = try TraceSession(text: text) { sink.text += $0 }
+    var options = TraceSession.Options()
+    options.json = json
+    let session = try TraceSession(text: text, options: options) { sink.text += $0 }
     try session.attach()
     workload()
     let deadline = Date().addingTimeInterval(seconds)
@@ -84,10 +86,11 @@ private func runTrace(_ text: String, workload: () -> Void = {}, stopAfter secon
             "BEGIN { @h = hist(3); @h = hist(70); @l = lhist(15, 0, 100, 10); @v = avg(7); @s = stats(9); @m = max(3); exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
-        for script in scripts {
+        let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#
+        for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
-            process.arguments = ["-e", script]
+            process.arguments = (json ? ["-f", "json"] : []) + ["-e", script]
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
@@ -95,8 +98,8 @@ private func runTrace(_ text: String, workload: () -> Void = {}, stopAfter secon
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .filter { !$0.hasPrefix("Attaching ") }.joined(separator: "\n")
-            let (session, ours) = try runTrace(script)
+                .filter { !$0.hasPrefix("Attaching ") && !$0.hasPrefix(#"{"type": "attached_probes""#) }.joined(separator: "\n")
+            let (session, ours) = try runTrace(script, json: json)
             session.close()
             #expect(ours == theirs, "\(script)")
         }

@@ -179,7 +179,9 @@ public enum JSONOutput {
                 let bucket = Int(truncatingIfNeeded: u64(Array(element.key.dropFirst(map.scriptKeySize)), 0))
                 groups[scriptKey, default: [:]][bucket, default: 0] += u64(element.value, 0)
             }
-            let entries = groups.keys.sorted { keyText($0) < keyText($1) }.map { key -> (String, String) in
+            // Same order as the text output: by total count.
+            func total(_ key: [UInt8]) -> UInt64 { groups[key]!.values.reduce(0, +) }
+            let entries = groups.keys.sorted { (total($0), keyText($0)) < (total($1), keyText($1)) }.map { key -> (String, String) in
                 let buckets = groups[key]!
                 let used = buckets.filter { $0.value > 0 }.keys
                 guard let first = used.min(), let last = used.max() else { return (keyText(key), "[]") }
@@ -195,15 +197,17 @@ public enum JSONOutput {
             }
             return event("hist", "{\(string(map.name)): \(wrap(entries))}")
         case .avg, .stats:
-            let entries = elements.map { element -> (String, String) in
+            func average(_ value: [UInt8]) -> Int64 {
+                let count = Int64(bitPattern: u64(value, 1))
+                return count == 0 ? 0 : Int64(bitPattern: u64(value, 0)) / count
+            }
+            let entries = elements.sorted { average($0.value) < average($1.value) }.map { element -> (String, String) in
                 let sum = Int64(bitPattern: u64(element.value, 0)), count = Int64(bitPattern: u64(element.value, 1))
                 let average = count == 0 ? 0 : sum / count
                 return (keyText(element.key), map.kind == .avg ? "\(average)" : "{\"count\": \(count), \"average\": \(average), \"total\": \(sum)}")
             }
             return event("stats", "{\(string(map.name)): \(wrap(entries))}")
         default:
-            let text = MapPrinter.render(map, elements: elements)
-            _ = text
             let valueType: TraceValueType
             switch map.kind {
             case .value(let type): valueType = type
@@ -211,7 +215,9 @@ public enum JSONOutput {
             case .sum(let signed), .min(let signed), .max(let signed): valueType = .integer(signed: signed)
             default: valueType = .integer(signed: true)
             }
-            let entries = elements.map { element -> (String, String) in
+            func number(_ value: [UInt8]) -> Int64 { Int64(bitPattern: u64(value, 0)) }
+            let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
+            let entries = ordered.map { element -> (String, String) in
                 let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
                 if case .string(let text) = value { return (keyText(element.key), string(text)) }
                 return (keyText(element.key), value.text)
