@@ -73,6 +73,21 @@ struct TraceCommand: ParsableCommand {
         }
         let write: (String) -> Void = { output.write(Data($0.utf8)) }
 
+        // The child starts stopped (it stops itself before exec, keeping its pid) so that
+        // `cpid` is known when the programs load and no event of it is missed before attaching.
+        var child: Process?
+        if let c {
+            options.compile.hasChildCommand = true
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "kill -STOP $$; exec " + c]
+            try process.run()
+            while process.isRunning, !Self.isStopped(process.processIdentifier) { usleep(1000) }
+            options.childProcessID = process.processIdentifier
+            child = process
+        }
+        defer { if let child, child.isRunning { kill(child.processIdentifier, SIGCONT); child.terminate() } }
+
         let session: TraceSession
         do {
             session = try TraceSession(text: text, fileName: fileName, options: options, write: write)
@@ -108,16 +123,16 @@ struct TraceCommand: ParsableCommand {
             }
         }
         signal(SIGINT) { _ in traceInterrupted = 1 }
-        var child: Process?
-        if let c {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", c]
-            try process.run()
-            child = process
-        }
+        if let child { kill(child.processIdentifier, SIGCONT) }
         try session.run { traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false) }
         session.close()
+    }
+
+    /// Whether /proc/PID/stat shows the process stopped ('T').
+    static func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[close...].dropFirst(2).first == "T"
     }
 
     func list(_ pattern: String) throws {

@@ -41,6 +41,9 @@ extension ProbeGenerator {
                 startTimeSlots.append(asm.count)
                 asm.loadImmediate64(.r1, 0)
                 asm.sub(.r0, .r1)
+            case "cpid":
+                childProcessSlots.append(asm.count)
+                asm.loadImmediate64(.r0, 0)
             case "cpu":
                 asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
             case "rand":

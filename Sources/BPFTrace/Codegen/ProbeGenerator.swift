@@ -16,6 +16,7 @@ struct ProbeGenerator {
     var currentRange: SourceRange?
     var compilerFormats: [TraceFormat]
     var startTimeSlots: [Int] = []
+    var childProcessSlots: [Int] = []
 
     /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
     static let stackLimit = 512

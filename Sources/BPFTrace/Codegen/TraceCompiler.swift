@@ -66,7 +66,7 @@ public struct TraceCompiler {
                 printFormats = generator.compilerFormats
                 compiled.append(CompiledProbe(name: point.name, attachment: attachment, programType: context.programType,
                                               instructions: instructions.0, sourceRanges: instructions.1,
-                                              startTimeSlots: generator.startTimeSlots))
+                                              startTimeSlots: generator.startTimeSlots, childProcessSlots: generator.childProcessSlots))
             }
         }
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
@@ -291,7 +291,12 @@ public struct TraceCompiler {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
-            case "cpid": return .integer(signed: true)
+            case "cpid":
+                guard options.hasChildCommand else {
+                    diagnostics.error("cpid cannot be used without child command", at: expression.range)
+                    return nil
+                }
+                return .integer(signed: false)
             case "retval":
                 if case .registers(true) = scope.context.arguments { return .integer(signed: true) }
                 diagnostics.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes", at: expression.range)

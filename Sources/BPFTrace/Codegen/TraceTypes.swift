@@ -124,14 +124,20 @@ public struct CompiledProbe: Sendable {
     /// Indices of `lddw` instructions whose 64-bit immediate the loader sets to the session's
     /// start time (CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns), for `elapsed`.
     public var startTimeSlots: [Int] = []
+    /// Indices of `lddw` instructions that get the `-c` child's pid, for `cpid`.
+    public var childProcessSlots: [Int] = []
 
-    /// The instructions with the start time filled in.
-    public func instructions(startTime: UInt64) -> [Instruction] {
+    /// The instructions with the start time and child pid filled in.
+    public func instructions(startTime: UInt64, childProcessID: Int32? = nil) -> [Instruction] {
         var result = instructions
-        for index in startTimeSlots where index + 1 < result.count {
-            result[index].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: startTime))
-            result[index + 1].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: startTime >> 32))
+        func patch(_ slots: [Int], _ value: UInt64) {
+            for index in slots where index + 1 < result.count {
+                result[index].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: value))
+                result[index + 1].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: value >> 32))
+            }
         }
+        patch(startTimeSlots, startTime)
+        patch(childProcessSlots, UInt64(childProcessID ?? 0))
         return result
     }
 }
@@ -167,6 +173,8 @@ public struct TraceCompileOptions: Sendable {
     public var stringLength: Int = 64
     /// Positional parameters `$1`...
     public var positionalParameters: [String] = []
+    /// `-c CMD` was given, so `cpid` is meaningful.
+    public var hasChildCommand = false
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

@@ -28,6 +28,8 @@ public final class TraceSession {
         public var eventBufferSize = 1 << 20
         /// `-p PID`: uprobes fire only in this process.
         public var processID: Int32?
+        /// `-c`: the child's pid, for `cpid` (the child must wait until the probes are attached).
+        public var childProcessID: Int32?
         /// `-f json`: one JSON object per event and per map.
         public var json = false
         public init() {}
@@ -85,7 +87,7 @@ public final class TraceSession {
         var loadOptions = ProgramLoadOptions()
         loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue)
         for probe in script.probes {
-            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime))
+            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
             do {
                 programs.append((probe, try BPF.Program(spec, options: loadOptions)))
             } catch BPFError.verifierRejected(let rejection) {
