@@ -84,6 +84,9 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         let scripts = [
             #"BEGIN { @a[1] = count(); @a[2] = count(); @a[2] = count(); @b = sum(5); @c["ab", 3] = count(); printf("%d|%5d|%-4s|%x|%s\n", -7, 42, "ab", 255, "z"); exit(); }"#,
             "BEGIN { @h = hist(3); @h = hist(70); @l = lhist(15, 0, 100, 10); @v = avg(7); @s = stats(9); @m = max(3); exit(); }",
+            "BEGIN { @x = 3; @y[1] = 2; @y[2] = 1; print(@x); print(@y); delete(@y[1]); zero(@x); @h = hist(3); print(@h); exit(); }",
+            #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
+            #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
         let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#

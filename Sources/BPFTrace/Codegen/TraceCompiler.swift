@@ -343,7 +343,17 @@ public struct TraceCompiler {
             case .avg, .stats: return .integer(signed: true)
             }
         case .call(let name, let arguments):
-            for argument in arguments { _ = inferType(argument, &scope) }
+            for argument in arguments {
+                // print/clear/zero/delete take the map itself, whatever it holds.
+                if ["print", "clear", "zero", "delete"].contains(name), case .map(let mapName, let keys) = argument.kind {
+                    for key in keys { _ = inferType(key, &scope) }
+                    if mapIndex[mapName] == nil && !program.probes.contains(where: { assigns(mapName, in: $0.body) }) {
+                        diagnostics.error("Undefined map: \(mapName)", at: argument.range)
+                    }
+                    continue
+                }
+                _ = inferType(argument, &scope)
+            }
             guard let signature = BPFTraceLanguage.functions[name] else {
                 diagnostics.error("Unknown function: '\(name)'", at: expression.range)
                 return nil
