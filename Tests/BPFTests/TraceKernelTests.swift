@@ -68,6 +68,15 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.contains("@ret[-77]: 1\n@ret[123]: 2\n"))
     }
 
+    @Test func profileAndIntervalProbesFire() throws {
+        // profile:hz:1000 on every CPU for ~300 ms; the interval probe ends the run after 3 ticks.
+        let (session, output) = try runTrace("profile:hz:1000 { @samples = count(); } interval:ms:100 { @ticks = count(); if (@ticks >= 3) { exit(); } }")
+        defer { session.close() }
+        #expect(try session.value(ofMap: "@ticks") == 3)
+        #expect(try (session.value(ofMap: "@samples") ?? 0) > 50)
+        #expect(output.contains("@ticks: 3\n"))
+    }
+
     @Test func compileErrorsComeBeforeLoading() throws {
         #expect(throws: TraceError.self) { try TraceSession(text: "kprobe:vfs_read { @ = count(); }") { _ in } }
         do {
@@ -87,6 +96,7 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             "BEGIN { @x = 3; @y[1] = 2; @y[2] = 1; print(@x); print(@y); delete(@y[1]); zero(@x); @h = hist(3); print(@h); exit(); }",
             #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
             #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
+            "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
         let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#

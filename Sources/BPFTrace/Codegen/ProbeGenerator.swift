@@ -17,6 +17,8 @@ struct ProbeGenerator {
     var compilerFormats: [TraceFormat]
     var startTimeSlots: [Int] = []
     var childProcessSlots: [Int] = []
+    /// Labels of the enclosing while loops, for continue/break.
+    var loops: [(next: String, end: String)] = []
 
     /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
     static let stackLimit = 512
@@ -131,8 +133,26 @@ struct ProbeGenerator {
             asm.label(endLabel)
         case .jump(.return):
             leaveProbe()
-        default:
-            try fail("swiftbpf trace does not support this statement yet", statement.range)
+        case .jump(let kind):
+            guard let loop = loops.last else { try fail("'\(kind.rawValue)' statement is not allowed outside of a loop", statement.range) }
+            // Conditional on a constant, like leaveProbe(), so following code is not unreachable.
+            asm.mov(.r1, 0)
+            asm.jump(.eq, .r1, 0, to: kind == .break ? loop.end : loop.next)
+        case .while(let condition, let body):
+            // The kernel verifies bounded loops (5.3+) by walking each iteration.
+            let top = newLabel("while.top"), end = newLabel("while.end")
+            asm.label(top)
+            currentRange = condition.range
+            try integer(condition)
+            asm.jump(.eq, .r0, 0, to: end)
+            loops.append((next: top, end: end))
+            try block(body)
+            loops.removeLast()
+            asm.jump(to: top)
+            asm.label(end)
+        case .unroll(let count, let body):
+            guard case .integer(let times) = count.kind else { try fail("unroll needs an integer literal", count.range) }
+            for _ in 0..<times { try block(body) }
         }
     }
 

@@ -18,6 +18,7 @@ public struct TraceCompiler {
     var mapIndex: [String: Int] = [:]
     var printFormats: [TraceFormat] = []
     var diagnostics = DiagnosticList()
+    var loopDepth = 0
 
     public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions()) {
         self.program = program
@@ -231,11 +232,18 @@ public struct TraceCompiler {
             inferBlock(then, &scope)
             if let otherwise { inferBlock(otherwise, &scope) }
         case .while(let condition, let body):
-            diagnostics.error("while loops are not supported by swiftbpf trace yet", at: condition.range.union(body.range))
-        case .unroll(_, let body):
-            diagnostics.error("unroll is not supported by swiftbpf trace yet", at: body.range)
+            _ = inferType(condition, &scope)
+            loopDepth += 1
+            inferBlock(body, &scope)
+            loopDepth -= 1
+        case .unroll(let count, let body):
+            guard case .integer(let times) = count.kind, (1...100).contains(times) else {
+                diagnostics.error("unroll maximum value is 100", at: count.range)
+                return
+            }
+            inferBlock(body, &scope)
         case .jump(let kind):
-            if kind != .return { diagnostics.error("\(kind.rawValue) outside a loop", at: statement.range) }
+            if kind != .return && loopDepth == 0 { diagnostics.error("'\(kind.rawValue)' statement is not allowed outside of a loop", at: statement.range) }
         }
     }
 
