@@ -52,6 +52,8 @@ extension ProbeGenerator {
                 asm.call(helperID: HelperFunction.getNumaNodeId.rawValue)
             case "cgroup":
                 asm.call(helperID: HelperFunction.getCurrentCgroupId.rawValue)
+            case "curtask":
+                asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
             case "retval":
                 asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
@@ -171,6 +173,19 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
+        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
+            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
+                  case .integer(let size, let signed) = access.result else { try fail("cannot read \(name) as an integer", expression.range) }
+            let address = try kernelAddress(access)
+            let value = try slot(8)
+            zero(value, 8)
+            readKernel(into: value, size: size, from: address)
+            asm.load(.doubleWord, .r0, .r10, value)
+            if signed && size < 8 {
+                let bits = Int32(64 - size * 8)
+                asm.alu(.lsh, .r0, bits)
+                asm.alu(.arsh, .r0, bits)
+            }
         case .field(_, let name, _):
             guard let field = context.tracepoint?.field(named: name), let size = AccessSize(byteCount: field.size) else {
                 try fail("cannot read field '\(name)' as an integer", expression.range)
@@ -237,6 +252,15 @@ extension ProbeGenerator {
                 at += 1
             }
             asm.label(done)
+        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
+            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
+                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
+            let address = try kernelAddress(access)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer))
+            asm.mov(.r2, Int32(min(size, count)))
+            asm.load(.doubleWord, .r3, .r10, address)
+            asm.call(helperID: HelperFunction.probeReadKernelStr.rawValue)
         case .field(_, let name, _):
             try readStringField(name, into: buffer, size: size, range: expression.range)
         case .call("str", let arguments):
@@ -274,6 +298,33 @@ extension ProbeGenerator {
         }
         mark()
         return buffer
+    }
+
+    /// Walks a curtask member path; returns the stack slot holding the final member's address.
+    mutating func kernelAddress(_ access: KernelMemberAccess) throws -> Int16 {
+        let address = try slot(8)
+        asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        asm.store(.doubleWord, .r10, address, .r0)
+        for step in access.steps {
+            switch step {
+            case .add(let offset):
+                asm.load(.doubleWord, .r0, .r10, address)
+                asm.add(.r0, Int32(offset))
+                asm.store(.doubleWord, .r10, address, .r0)
+            case .loadPointer:
+                readKernel(into: address, size: 8, from: address)
+            }
+        }
+        return address
+    }
+
+    /// bpf_probe_read_kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
+    mutating func readKernel(into target: Int16, size: Int, from addressSlot: Int16) {
+        asm.load(.doubleWord, .r3, .r10, addressSlot)
+        asm.mov(.r1, .r10)
+        asm.add(.r1, Int32(target))
+        asm.mov(.r2, Int32(size))
+        asm.call(helperID: HelperFunction.probeReadKernel.rawValue)
     }
 
     /// Copies a tracepoint char array or `__data_loc char[]` field into `buffer`.

@@ -20,10 +20,15 @@ public struct TraceCompiler {
     var diagnostics = DiagnosticList()
     var loopDepth = 0
 
-    public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions()) {
+    /// Kernel types for `curtask->...`; loaded only when a script uses them.
+    let kernelTypes: (() throws -> BTF)?
+
+    public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
+                kernelTypes: (() throws -> BTF)? = nil) {
         self.program = program
         self.formats = formats
         self.options = options
+        self.kernelTypes = kernelTypes
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -32,8 +37,9 @@ public struct TraceCompiler {
     }
 
     /// Compiles the script or throws `Failure` with bpftrace-style diagnostics.
-    public static func compile(_ program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions()) throws -> CompiledScript {
-        var compiler = TraceCompiler(program: program, formats: formats, options: options)
+    public static func compile(_ program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
+                               kernelTypes: (() throws -> BTF)? = nil) throws -> CompiledScript {
+        var compiler = TraceCompiler(program: program, formats: formats, options: options, kernelTypes: kernelTypes)
         return try compiler.compile()
     }
 
@@ -299,6 +305,7 @@ public struct TraceCompiler {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
+            case "curtask": return .integer(signed: false)
             case "cpid":
                 guard options.hasChildCommand else {
                     diagnostics.error("cpid cannot be used without child command", at: expression.range)
@@ -425,6 +432,13 @@ public struct TraceCompiler {
             }
             return widen(a, b)
         case .field(let base, let name, _):
+            if let fields = curtaskFields(expression) {
+                guard let access = kernelAccess(fields, range: expression.range) else { return nil }
+                switch access.result {
+                case .integer(_, let signed): return .integer(signed: signed)
+                case .string(let size): return .string(size: alignedStringSize(size))
+                }
+            }
             guard isArgs(base) else {
                 diagnostics.error("swiftbpf trace supports field access on args only", at: expression.range)
                 return nil
@@ -460,6 +474,36 @@ public struct TraceCompiler {
     func stringSize(of field: TracepointField) -> Int {
         if case .array(let count?) = field.kind { return alignedStringSize(count) }
         return alignedStringSize(options.stringLength)
+    }
+
+    /// `curtask->a.b->c` as [(a, arrow), (b, dot), (c, arrow)], or nil when not rooted at curtask.
+    func curtaskFields(_ expression: Expression) -> [(name: String, arrow: Bool)]? {
+        var fields: [(name: String, arrow: Bool)] = []
+        var current = expression
+        while true {
+            switch current.kind {
+            case .field(let base, let name, let arrow):
+                fields.insert((name, arrow), at: 0)
+                if arrow, case .unary(.dereference, let inner, _) = base.kind { current = inner } else { current = base }
+            case .builtin("curtask"):
+                return fields.isEmpty ? nil : fields
+            default:
+                return nil
+            }
+        }
+    }
+
+    mutating func kernelAccess(_ fields: [(name: String, arrow: Bool)], range: SourceRange) -> KernelMemberAccess? {
+        guard let kernelTypes else {
+            diagnostics.error("curtask fields need kernel BTF, which was not provided", at: range)
+            return nil
+        }
+        do {
+            return try KernelMemberAccess.resolve(root: "task_struct", fields: fields, in: try kernelTypes())
+        } catch {
+            diagnostics.error("\(error)", at: range)
+            return nil
+        }
     }
 
     func isArgs(_ expression: Expression) -> Bool {

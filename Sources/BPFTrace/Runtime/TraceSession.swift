@@ -64,7 +64,7 @@ public final class TraceSession {
             throw TraceError(renderer.render(parsed.diagnostics.filter { $0.severity == .error }))
         }
         do {
-            script = try TraceCompiler.compile(program, formats: formats, options: options.compile)
+            script = try TraceCompiler.compile(program, formats: formats, options: options.compile, kernelTypes: { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
         }
