@@ -77,6 +77,15 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.contains("@ticks: 3\n"))
     }
 
+    @Test func curtaskMembersFromKernelBTF() throws {
+        let (session, output) = try runTrace(#"BEGIN { printf("%d %d %s\n", curtask->pid == tid && curtask->tgid == pid, curtask->real_parent->tgid, curtask->comm); exit(); }"#)
+        defer { session.close() }
+        // BEGIN runs in the calling thread (BPF_PROG_TEST_RUN), so comm is this thread's name.
+        let comm = try String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(output == "1 \(getppid()) \(comm)\n\n\n")
+        #expect(throws: TraceError.self) { try TraceSession(text: "BEGIN { @ = curtask->nope; }") { _ in } }
+    }
+
     @Test func compileErrorsComeBeforeLoading() throws {
         #expect(throws: TraceError.self) { try TraceSession(text: "kprobe:vfs_read { @ = count(); }") { _ in } }
         do {
