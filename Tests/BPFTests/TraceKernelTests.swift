@@ -127,3 +127,28 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         }
     }
 }
+
+@Suite(.kernel, .serialized) struct TraceVerifierMappingTests {
+    /// A real rejection (reading r2 before it is set) mapped back to the statement that made the
+    /// failing instruction.
+    @Test func rejectionNamesTheStatement() throws {
+        let text = "BEGIN { @x = 1; @y = 2; }"
+        let parsed = Parser.parse(text)
+        let statements = try #require(parsed.program?.probes.first?.body.statements)
+        var asm = Assembler()
+        asm.mov(.r0, 0)
+        asm.load(.doubleWord, .r0, .r2, 0)   // r2 is uninitialised: "R2 !read_ok"
+        asm.exit()
+        let instructions = try asm.assemble()
+        let probe = CompiledProbe(name: "BEGIN", attachment: .begin, programType: .rawTracepoint, instructions: instructions,
+                                  sourceRanges: [statements[0].range, statements[1].range, nil])
+        do {
+            _ = try BPF.Program(ProgramSpec(name: "trace_bad", type: .rawTracepoint, instructions: instructions))
+            Issue.record("the verifier accepted an uninitialised register read")
+        } catch BPFError.verifierRejected(let rejection) {
+            let message = TraceSession.explain(rejection, probe: probe, source: SourceFile(name: "stdin", text: text))
+            #expect(message.contains("stdin:1:17-23: ERROR: the verifier stopped in this statement (instruction 1)"))
+            #expect(message.contains("R2 !read_ok"))
+        }
+    }
+}

@@ -127,6 +127,17 @@ public struct CompiledProbe: Sendable {
     /// Indices of `lddw` instructions that get the `-c` child's pid, for `cpid`.
     public var childProcessSlots: [Int] = []
 
+    public init(name: String, attachment: TraceAttachment, programType: ProgramType, instructions: [Instruction],
+                sourceRanges: [SourceRange?], startTimeSlots: [Int] = [], childProcessSlots: [Int] = []) {
+        self.name = name
+        self.attachment = attachment
+        self.programType = programType
+        self.instructions = instructions
+        self.sourceRanges = sourceRanges
+        self.startTimeSlots = startTimeSlots
+        self.childProcessSlots = childProcessSlots
+    }
+
     /// The instructions with the start time and child pid filled in.
     public func instructions(startTime: UInt64, childProcessID: Int32? = nil) -> [Instruction] {
         var result = instructions

@@ -124,6 +124,10 @@ public final class TraceSession {
 
     /// The verifier's words, and the statement whose code it stopped at.
     func explain(_ rejection: VerifierRejection, probe: CompiledProbe) -> String {
+        Self.explain(rejection, probe: probe, source: source)
+    }
+
+    public static func explain(_ rejection: VerifierRejection, probe: CompiledProbe, source: SourceFile) -> String {
         var out = "ERROR: the kernel verifier rejected the program for \(probe.name) (\(rejection.errno))\n"
         if let index = rejection.failingInstruction, index < probe.sourceRanges.count, let range = probe.sourceRanges[index] {
             out += DiagnosticRenderer(file: source).render(.error("the verifier stopped in this statement (instruction \(index))", at: range))
