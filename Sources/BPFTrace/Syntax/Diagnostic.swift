@@ -90,8 +90,7 @@ public struct DiagnosticRenderer: Sendable {
         diagnostics.map(render).joined()
     }
 
-    /// bpftrace prints no source when the line is empty or the file ends without a newline after
-    /// a line it cannot read; a missing line prints nothing.
+    /// The quoted line; bpftrace quotes nothing (not even the marker) when it is empty.
     private func sourceLine(_ number: Int) -> String? {
         file.line(number)
     }

@@ -14,8 +14,10 @@ public struct ParseResult: Sendable {
 /// them. It also accepts a few later additions: `config = {}`, `offsetof(struct s, f)`.
 public struct Parser {
     /// Nesting deeper than this is refused with "too deeply nested" (bpftrace's bison stack would
-    /// say "memory exhausted"); it keeps recursion far from the thread's stack limit.
-    public static let maximumNesting = 128
+    /// say "memory exhausted"). Real scripts stay far below it; it keeps the recursion within a
+    /// thread's stack even in debug and AddressSanitizer builds, where one level of parentheses
+    /// costs tens of kilobytes of stack.
+    public static let maximumNesting = 64
 
     private var lexer: Lexer
     private var lookahead: Token?
