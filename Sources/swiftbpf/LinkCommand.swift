@@ -158,7 +158,7 @@ enum LinkListing {
         return out + "\n"
     }
 
-    static func json(_ info: LinkInfo, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ info: LinkInfo, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         writer.beginObject()
         writer.field("id", info.id)
         if let type = info.type { writer.field("type", type.name) } else { writer.field("type", info.rawType) }

@@ -64,7 +64,8 @@ struct MapCommand: ParsableCommand {
             try arguments.run { output, words in
                 let map = try MapCommand.openOne(words).map
                 let entries = try map.dumpEntries()
-                emit(MapElements.renderDump(entries, perCPU: map.type.isPerCPU, output: output))
+                emit(MapElements.renderDump(entries, perCPU: map.type.isPerCPU, formatting: try MapElements.formatting(map),
+                                            output: output))
             }
         }
     }
@@ -88,7 +89,7 @@ struct MapCommand: ParsableCommand {
                     throw ExitCode(254) // bpftool: -ENOENT
                 }
                 let entry = MapDumpEntry(key: key, values: try map.dumpValues(raw))
-                emit(MapElements.renderOne(entry, perCPU: map.type.isPerCPU, output: output))
+                emit(MapElements.renderOne(entry, perCPU: map.type.isPerCPU, formatting: try MapElements.formatting(map), output: output))
             }
         }
     }
@@ -342,7 +343,7 @@ enum MapListing {
         return out + "\n"
     }
 
-    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ map: InspectedObject<MapInfo>, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         let info = map.info
         let fdInfo = try? FileDescriptorInfo(fd: map.fd)
         writer.beginObject()
@@ -369,11 +370,41 @@ enum MapListing {
 /// and value together fit in 24 bytes, `key:`/`value:` above their bytes when either exceeds 16;
 /// per-CPU values one line per CPU.
 enum MapElements {
-    static func renderDump(_ entries: [MapDumpEntry], perCPU: Bool, output: OutputOptions) -> String {
+    /// How a map's elements can be shown through its BTF (key and value type ids), if at all.
+    struct Formatting {
+        let formatter: BTFValueFormatter
+        let keyType: UInt32
+        let valueType: UInt32
+
+        func format(_ entry: MapDumpEntry) -> (key: FormattedValue, values: [FormattedValue])? {
+            formatter.format(entry, keyType: keyType, valueType: valueType)
+        }
+    }
+
+    static func formatting(_ map: Map) throws -> Formatting? {
+        let info = try map.info()
+        guard info.btfKeyTypeID != 0, info.btfValueTypeID != 0, let formatter = BTFValueFormatter.forMap(info) else { return nil }
+        return Formatting(formatter: formatter, keyType: info.btfKeyTypeID, valueType: info.btfValueTypeID)
+    }
+
+    static func renderDump(_ entries: [MapDumpEntry], perCPU: Bool, formatting: Formatting? = nil, output: OutputOptions) -> String {
+        // Like bpftool, maps with BTF print their elements decoded (as JSON even in text mode),
+        // and in JSON mode add the decoded form under "formatted".
+        let formatted = formatting.map { formatting in entries.compactMap { formatting.format($0) } }
+        let decodable = formatted.map { $0.count == entries.count } ?? false
         if output.isJSON {
             var writer = output.makeWriter()
             writer.beginArray()
-            for entry in entries { json(entry, perCPU: perCPU, into: &writer) }
+            for (index, entry) in entries.enumerated() {
+                json(entry, perCPU: perCPU, formatted: decodable ? formatted?[index] : nil, into: &writer)
+            }
+            writer.endArray()
+            return writer.document
+        }
+        if decodable, let formatted {
+            var writer = BPFToolJSONWriter(pretty: true)
+            writer.beginArray()
+            for value in formatted { decodedObject(value, perCPU: perCPU, into: &writer) }
             writer.endArray()
             return writer.document
         }
@@ -381,10 +412,16 @@ enum MapElements {
         return body + "Found \(entries.count) element\(entries.count == 1 ? "" : "s")\n"
     }
 
-    static func renderOne(_ entry: MapDumpEntry, perCPU: Bool, output: OutputOptions) -> String {
+    static func renderOne(_ entry: MapDumpEntry, perCPU: Bool, formatting: Formatting? = nil, output: OutputOptions) -> String {
+        let formatted = formatting?.format(entry)
         if output.isJSON {
             var writer = output.makeWriter()
-            json(entry, perCPU: perCPU, into: &writer)
+            json(entry, perCPU: perCPU, formatted: formatted, into: &writer)
+            return writer.document
+        }
+        if let formatted {
+            var writer = BPFToolJSONWriter(pretty: true)
+            decodedObject(formatted, perCPU: perCPU, into: &writer)
             return writer.document
         }
         return text(entry, perCPU: perCPU)
@@ -417,24 +454,48 @@ enum MapElements {
         "key:\n\(ByteSyntax.hexDump(key))\n\nNot found\n"
     }
 
-    static func json(_ entry: MapDumpEntry, perCPU: Bool, into writer: inout JSONWriter) {
-        writer.beginObject()
+    /// The members `"key": K` and `"value": V`, or for per-CPU maps
+    /// `"values": [{"cpu": N, "value": V}, ...]`, with keys and values written by `write`.
+    static func keyAndValues<Element>(key: Element, values: [Element], perCPU: Bool, into writer: inout BPFToolJSONWriter,
+                                      write: (Element, inout BPFToolJSONWriter) -> Void) {
         writer.name("key")
-        writer.hexBytes(entry.key)
+        write(key, &writer)
         if perCPU {
             writer.name("values")
             writer.beginArray()
-            for (cpu, value) in entry.values.enumerated() {
+            for (cpu, value) in values.enumerated() {
                 writer.beginObject()
                 writer.field("cpu", cpu)
                 writer.name("value")
-                writer.hexBytes(value)
+                write(value, &writer)
                 writer.endObject()
             }
             writer.endArray()
-        } else {
+        } else if let value = values.first {
             writer.name("value")
-            writer.hexBytes(entry.values.first ?? [])
+            write(value, &writer)
+        }
+    }
+
+    /// One element decoded through BTF: `{"key": K, "value": V}` or its per-CPU form.
+    static func decodedObject(_ decoded: (key: FormattedValue, values: [FormattedValue]), perCPU: Bool, into writer: inout BPFToolJSONWriter) {
+        writer.beginObject()
+        keyAndValues(key: decoded.key, values: decoded.values, perCPU: perCPU, into: &writer) { $1.formatted($0) }
+        writer.endObject()
+    }
+
+    /// One element as bytes (`"0x2a"` strings), followed by its BTF-decoded `"formatted"` form if any.
+    static func json(_ entry: MapDumpEntry, perCPU: Bool, formatted: (key: FormattedValue, values: [FormattedValue])? = nil,
+                     into writer: inout BPFToolJSONWriter) {
+        writer.beginObject()
+        // Without per-CPU values a "value" is always written, even an empty one.
+        let values = perCPU ? entry.values : [entry.values.first ?? []]
+        keyAndValues(key: entry.key, values: values, perCPU: perCPU, into: &writer) {
+            $1.hexBytes($0)
+        }
+        if let formatted {
+            writer.name("formatted")
+            decodedObject(formatted, perCPU: perCPU, into: &writer)
         }
         writer.endObject()
     }

@@ -85,7 +85,7 @@ struct NetCommand: ParsableCommand {
             guard let typeWord = words.first else { throw ValidationError("expected ATTACH_TYPE PROG dev NAME") }
             let attachType = try NetAttachType(word: typeWord)
             var rest = Array(words.dropFirst())
-            let program = try ProgramSelector.parse(&rest)
+            let program = try parseProgram(&rest)
             let interface = try parseDevice(&rest)
             var overwrite = false
             if let extra = rest.first {
@@ -164,34 +164,10 @@ func parseDevice(_ words: inout [String]) throws -> NetworkInterface {
     return interface
 }
 
-/// bpftool's PROG: `id N`, `pinned PATH`, `tag HEX`, `name NAME`.
-enum ProgramSelector {
-    static func parse(_ words: inout [String]) throws -> Program {
-        guard words.count >= 2 else {
-            throw ValidationError("expected PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }")
-        }
-        let keyword = words[0], argument = words[1]
-        words.removeFirst(2)
-        switch keyword {
-        case "id":
-            guard let id = UInt32(argument) else { throw ValidationError("'\(argument)' is not a program id") }
-            return try Program(adopting: KernelObjects.open(.program, id: id))
-        case "pinned":
-            return try Program(adopting: Pinning.open(argument))
-        case "tag", "name":
-            var matches: [Program] = []
-            for id in try KernelObjects.ids(of: .program) {
-                guard let fd = try? KernelObjects.open(.program, id: id), let info = try? ProgramInfo(fd: fd) else { continue }
-                let matched = keyword == "tag" ? info.tagHex == argument.lowercased() : info.name == argument
-                if matched { matches.append(try Program(adopting: fd)) }
-            }
-            guard matches.count == 1 else {
-                if matches.isEmpty { throw BPFError.notFound(what: "program", detail: "no program has \(keyword) \(argument)") }
-                throw BPFError.invalidArgument("\(matches.count) programs have \(keyword) \(argument); select one by id")
-            }
-            return matches[0]
-        default:
-            throw ValidationError("expected 'id', 'pinned', 'tag' or 'name', got: '\(keyword)'")
-        }
-    }
+/// bpftool's PROG (`id N`, `pinned PATH`, `tag HEX`, `name NAME`) at the start of `words`,
+/// which are left with what follows it.
+func parseProgram(_ words: inout [String]) throws -> Program {
+    let (selector, rest) = try ObjectSelector.parse(words[...], allowsTag: true)
+    words = Array(rest)
+    return try Program(adopting: KernelObjects.program(matching: selector).fd)
 }

@@ -60,11 +60,14 @@ struct ProgCommand: ParsableCommand {
                 guard kind == "xlated" else {
                     throw BPFError.invalidArgument("unknown dump kind '\(kind)' (supported: xlated)")
                 }
-                let programs = try KernelObjects.programs(matching: try ObjectSelector.parse(words, allowsTag: true).0)
-                guard programs.count == 1 else {
-                    throw BPFError.invalidArgument("\(programs.count) programs match; select one by id")
+                let (selector, rest) = try ObjectSelector.parse(words, allowsTag: true)
+                var opcodes = false
+                for word in rest {
+                    guard word == "opcodes" else { throw BPFError.invalidArgument("unexpected argument '\(word)' (expected: opcodes)") }
+                    opcodes = true
                 }
-                emit(TranslatedListing.render(try TranslatedProgram(fd: programs[0].fd), output: output))
+                let program = try KernelObjects.program(matching: selector)
+                emit(TranslatedListing.render(try TranslatedProgram(fd: program.fd), opcodes: opcodes, output: output))
             }
         }
     }
@@ -80,9 +83,7 @@ struct ProgCommand: ParsableCommand {
             try reportingErrors(output) {
                 let (selector, rest) = try ObjectSelector.parse(words, allowsTag: true)
                 guard let path = rest.first, rest.count == 1 else { throw BPFError.invalidArgument("expected one path to pin at") }
-                let programs = try KernelObjects.programs(matching: selector)
-                guard programs.count == 1 else { throw BPFError.invalidArgument("\(programs.count) programs match; select one by id") }
-                try Pinning.pin(programs[0].fd, at: path)
+                try Pinning.pin(KernelObjects.program(matching: selector).fd, at: path)
                 acknowledge(output)
             }
         }
@@ -144,7 +145,7 @@ enum ProgramListing {
         return out + "\n"
     }
 
-    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout JSONWriter) {
+    static func json(_ program: InspectedObject<ProgramInfo>, pins: [String] = [], into writer: inout BPFToolJSONWriter) {
         let info = program.info
         writer.beginObject()
         writer.field("id", info.id)
@@ -177,15 +178,33 @@ enum ProgramListing {
     }
 }
 
-/// `prog dump xlated` output: bpftool's listing, and in JSON one `{"disasm": ...}` per instruction.
+/// `prog dump xlated` output: bpftool's listing, and in JSON one `{"disasm": ...}` per
+/// instruction, with its fields as hex strings under `opcodes` when asked.
 enum TranslatedListing {
-    static func render(_ program: TranslatedProgram, output: OutputOptions) -> String {
-        guard output.isJSON else { return program.lines().map { $0 + "\n" }.joined() }
+    static func render(_ program: TranslatedProgram, opcodes: Bool, output: OutputOptions) -> String {
+        guard output.isJSON else { return program.lines(opcodes: opcodes).map { $0 + "\n" }.joined() }
         var writer = output.makeWriter()
         writer.beginArray()
-        for (_, text) in program.listing() {
+        for (index, text, slots) in program.listing() {
             writer.beginObject()
+            if let prototype = program.source.prototypes[index] { writer.field("proto", prototype) }
+            if let line = program.source.sourceLines[index] { writer.field("src", line) }
             writer.field("disasm", text)
+            if opcodes, let first = slots.first {
+                var bytes: [UInt8] = []
+                for slot in slots { slot.encode(into: &bytes) }
+                writer.name("opcodes")
+                writer.beginObject()
+                writer.field("code", "0x" + hexByte(first.opcode))
+                writer.field("src_reg", "0x" + String(first.src, radix: 16))
+                writer.field("dst_reg", "0x" + String(first.dst, radix: 16))
+                writer.name("off")
+                writer.hexBytes(bytes[2..<4])
+                // bpftool shows 12 bytes from imm for lddw: imm, the second slot's head, its imm.
+                writer.name("imm")
+                writer.hexBytes(bytes[4..<(slots.count == 2 ? 16 : 8)])
+                writer.endObject()
+            }
             writer.endObject()
         }
         writer.endArray()

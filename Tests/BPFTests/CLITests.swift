@@ -58,18 +58,21 @@ enum CommandRunner {
     }
 }
 
-/// A map created and pinned by bpftool, removed at the end.
+/// A map created and pinned by bpftool, removed at the end. A descriptor is held too, so the
+/// map outlives its pin should anything else on the machine remove pins meanwhile.
 final class BPFToolMap {
     let path: String
     let id: UInt32
+    let fd: OwnedFileDescriptor
 
     init(name: String, type: String, key: Int, value: Int, entries: Int) throws {
-        path = "/sys/fs/bpf/sbpf_inspect_\(name)"
+        path = "/sys/fs/bpf/sbpf_inspect_\(name)_\(getpid())"
         unlink(path)
         let created = try CommandRunner.bpftool("map", "create", path, "type", type, "key", "\(key)", "value", "\(value)",
                                                 "entries", "\(entries)", "name", name)
         guard created.status == 0 else { throw BPFError.invalidArgument("bpftool map create: \(created.stderr)") }
-        id = try MapInfo(fd: Pinning.open(path)).id
+        fd = try Pinning.open(path)
+        id = try MapInfo(fd: fd).id
     }
 
     func update(key: [String], value: [String]) throws {
@@ -190,8 +193,8 @@ struct CLIMapTests {
     }
 
     @Test func createPinFreezeAndQueueCommandsLikeBPFTool() throws {
-        let path = "/sys/fs/bpf/sbpf_inspect_created"
-        let second = "/sys/fs/bpf/sbpf_inspect_created_too"
+        let path = "/sys/fs/bpf/sbpf_inspect_created_\(getpid())"
+        let second = "/sys/fs/bpf/sbpf_inspect_created_too_\(getpid())"
         unlink(path)
         unlink(second)
         defer { unlink(path); unlink(second) }
@@ -233,6 +236,85 @@ struct CLIMapTests {
             #expect(ours.status == theirs.status, "\(arguments)")
             if theirs.status == 0 { #expect(ours.stdout == theirs.stdout, "\(arguments)") }
         }
+    }
+
+    /// Maps with BTF key/value types (an integer, a struct with an array, an enum and a bool, a
+    /// per-CPU long), created by libbpf through bpftool and kept alive by the program using them.
+    static let typedMapsProgram = """
+    #define SEC(n) __attribute__((section(n), used))
+    #define __uint(name, val) int (*name)[val]
+    #define __type(name, val) typeof(val) *name
+    typedef unsigned int __u32;
+    typedef unsigned long long __u64;
+    enum sbpf_state { SBPF_IDLE = 0, SBPF_BUSY = 7 };
+    struct sbpf_stats { __u64 packets; int delta; short small[3]; enum sbpf_state state; _Bool seen; };
+    struct { __uint(type, 1); __uint(max_entries, 4); __type(key, __u32); __type(value, struct sbpf_stats); } sbpf_insp_stats SEC(".maps");
+    struct { __uint(type, 6); __uint(max_entries, 1); __type(key, __u32); __type(value, long); } sbpf_insp_pcpu SEC(".maps");
+    struct sbpf_named { char comm[8]; __u32 pid; };
+    struct { __uint(type, 1); __uint(max_entries, 4); __type(key, __u32); __type(value, struct sbpf_named); } sbpf_insp_named SEC(".maps");
+    static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
+    SEC("socket") int sbpf_insp_typed(void *ctx) {
+        __u32 zero = 0;
+        struct sbpf_named *named = bpf_map_lookup_elem(&sbpf_insp_named, &zero);
+        if (named)
+            named->pid = 1;
+        struct sbpf_stats *stats = bpf_map_lookup_elem(&sbpf_insp_stats, &zero);
+        if (stats)
+            stats->delta = -1;
+        long *perCPU = bpf_map_lookup_elem(&sbpf_insp_pcpu, &zero);
+        if (perCPU)
+            *perCPU += 1;
+        return 0;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+    @Test func mapsWithBTFAreDecodedLikeBPFTool() throws {
+        let directory = NSTemporaryDirectory() + "sbpf_inspect_typed_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.typedMapsProgram.write(toFile: directory + "/typed.bpf.c", atomically: true, encoding: .utf8)
+        let compiled = try CommandRunner.run("/opt/swift/usr/bin/clang",
+                                             ["-O2", "-g", "-target", "bpf", "-c", directory + "/typed.bpf.c", "-o", directory + "/typed.o"])
+        try #require(compiled.status == 0, "clang -target bpf failed: \(compiled.stderr)")
+        let pin = "/sys/fs/bpf/sbpf_inspect_typed_\(getpid())"
+        unlink(pin)
+        defer { unlink(pin) }
+        let loaded = try CommandRunner.bpftool("prog", "load", directory + "/typed.o", pin)
+        try #require(loaded.status == 0, "bpftool prog load failed: \(loaded.stderr)")
+        let program = try Pinning.open(pin)
+        let mapIDs = try ProgramInfo(fd: program).mapIDs
+        let maps = try mapIDs.map { try MapInfo(fd: KernelObjects.open(.map, id: $0)) }
+        let stats = try #require(maps.first { $0.name == "sbpf_insp_stats" })
+        let perCPU = try #require(maps.first { $0.name == "sbpf_insp_pcpu" })
+        let named = try #require(maps.first { $0.name == "sbpf_insp_named" })
+        // A C string with junk after its NUL, a full array without NUL, one with a tab.
+        for (key, comm) in [("1", "62 61 73 68 00 01 00 00"), ("2", "61 62 63 64 65 66 67 68"), ("3", "61 09 63 00 00 00 00 00")] {
+            let result = try CommandRunner.run("/usr/sbin/bpftool", ["map", "update", "id", "\(named.id)", "key", key, "0", "0", "0", "value", "hex"]
+                                               + (comm + " 2a 00 00 00").split(separator: " ").map(String.init))
+            try #require(result.status == 0, "\(result.stderr)")
+        }
+        // packets 5, delta -2, small {1, 2, -1}, state SBPF_BUSY, seen true, then padding.
+        let value = "05 00 00 00 00 00 00 00 fe ff ff ff 01 00 02 00 ff ff 00 00 07 00 00 00 01 00 00 00 00 00 00 00"
+        let update = try CommandRunner.run("/usr/sbin/bpftool", ["map", "update", "id", "\(stats.id)", "key", "1", "0", "0", "0", "value", "hex"]
+                                           + value.split(separator: " ").map(String.init))
+        try #require(update.status == 0, "\(update.stderr)")
+        _ = try CommandRunner.bpftool("map", "update", "id", "\(perCPU.id)", "key", "0", "0", "0", "0", "value", "hex",
+                                      "ff", "ff", "ff", "ff", "ff", "ff", "ff", "ff")
+        for arguments in [["map", "dump", "id", "\(stats.id)"], ["map", "dump", "id", "\(stats.id)", "-j"],
+                          ["map", "lookup", "id", "\(stats.id)", "key", "1", "0", "0", "0"],
+                          ["map", "dump", "id", "\(perCPU.id)"], ["map", "dump", "id", "\(perCPU.id)", "-p"],
+                          ["map", "dump", "id", "\(named.id)"], ["map", "dump", "id", "\(named.id)", "-j"]] {
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+        let text = try CommandRunner.swiftbpf("map", "lookup", "id", "\(stats.id)", "key", "1", "0", "0", "0").stdout
+        #expect(text.contains("\"delta\": -2"))
+        #expect(text.contains("\"state\": \"SBPF_BUSY\""))
+        #expect(text.contains("\"seen\": true"))
+        #expect(try CommandRunner.swiftbpf("map", "lookup", "id", "\(named.id)", "key", "1", "0", "0", "0").stdout.contains("\"comm\": \"bash\""))
     }
 
     @Test func badInputFailsClearly() throws {
@@ -319,7 +401,7 @@ struct CLIProgramTests {
     @Test func xlatedDumpEqualsBPFTools() throws {
         let (program, map) = try Self.loadProgramWithMap()
         let id = try program.info().id
-        for flags in [[], ["-j"], ["-p"]] as [[String]] {
+        for flags in [[], ["-j"], ["-p"], ["opcodes"], ["opcodes", "-j"]] as [[String]] {
             let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), ["prog", "dump", "xlated", "id", "\(id)"] + flags)
             let theirs = try CommandRunner.run("/usr/sbin/bpftool", ["prog", "dump", "xlated", "id", "\(id)"] + flags)
             #expect(ours.status == 0, "\(ours.stderr)")
@@ -345,6 +427,55 @@ struct CLIProgramTests {
         let theirs = try CommandRunner.bpftool("prog", "dump", "xlated", "id", "\(id)")
         #expect(ours.stdout == theirs.stdout)
         #expect(ours.stdout.contains("call pc+"))
+    }
+
+    /// A C program with BTF (function prototypes, source lines), a map lookup, an atomic add and
+    /// a global subprogram, built with the toolchain's clang and loaded by bpftool.
+    static let sourceProgram = """
+    #define SEC(n) __attribute__((section(n), used))
+    #define __uint(name, val) int (*name)[val]
+    #define __type(name, val) typeof(val) *name
+    typedef unsigned int __u32;
+    typedef unsigned long long __u64;
+    struct xdp_md { __u32 data; __u32 data_end; __u32 data_meta; __u32 ingress_ifindex; __u32 rx_queue_index; };
+    struct { __uint(type, 1); __uint(max_entries, 16); __type(key, __u32); __type(value, __u64); } sbpf_insp_counts SEC(".maps");
+    static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
+    __attribute__((noinline)) int twice(int x) { return x * 2 + 1; }
+    SEC("xdp") int sbpf_insp_src(struct xdp_md *ctx) {
+        __u32 key = ctx->ingress_ifindex;
+        __u64 *value = bpf_map_lookup_elem(&sbpf_insp_counts, &key);
+        if (value)
+            __sync_fetch_and_add(value, 1);
+        return twice(key) & 3;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+    @Test func xlatedDumpWithSourceLinesEqualsBPFTools() throws {
+        let directory = NSTemporaryDirectory() + "sbpf_inspect_src_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.sourceProgram.write(toFile: directory + "/prog.bpf.c", atomically: true, encoding: .utf8)
+        let clang = "/opt/swift/usr/bin/clang"
+        let compiled = try CommandRunner.run(clang, ["-O2", "-g", "-target", "bpf", "-c", directory + "/prog.bpf.c", "-o", directory + "/prog.o"])
+        try #require(compiled.status == 0, "clang -target bpf failed: \(compiled.stderr)")
+        let pin = "/sys/fs/bpf/sbpf_inspect_src_\(getpid())"
+        unlink(pin)
+        defer { unlink(pin) }
+        let loaded = try CommandRunner.bpftool("prog", "load", directory + "/prog.o", pin)
+        try #require(loaded.status == 0, "bpftool prog load failed: \(loaded.stderr)")
+        let held = try Pinning.open(pin) // keeps the program should the pin go
+        for flags in [[], ["opcodes"], ["-p"], ["-j", "opcodes"]] as [[String]] {
+            let arguments = ["prog", "dump", "xlated", "pinned", pin] + flags
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), arguments)
+            let theirs = try CommandRunner.run("/usr/sbin/bpftool", arguments)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "\(flags)")
+        }
+        let text = try CommandRunner.swiftbpf("prog", "dump", "xlated", "id", "\(try ProgramInfo(fd: held).id)").stdout
+        #expect(text.hasPrefix("int sbpf_insp_src(struct xdp_md * ctx):\n; __u32 key = ctx->ingress_ifindex;\n"))
+        #expect(text.contains("\nint twice(int x):\n"))
+        #expect(text.contains("call pc+"))
     }
 
     @Test func unknownProgramFailsClearly() throws {
@@ -382,9 +513,9 @@ struct CLILinkTests {
     }
 
     @Test func pinAndDetachACgroupLink() throws {
-        let directory = "/sys/fs/cgroup/unified/sbpf_inspect_cli_cg"
-        mkdir(directory, 0o755)
-        defer { rmdir(directory) }
+        let testCgroup = try TestCgroup()
+        defer { testCgroup.remove() }
+        let directory = testCgroup.path
         let cgroup = open(directory, O_RDONLY | O_DIRECTORY)
         try #require(cgroup >= 0)
         defer { close(cgroup) }
@@ -392,7 +523,7 @@ struct CLILinkTests {
                                               instructions: [Instruction(opcode: 0xb7, dst: 0, immediate: 1), Instruction(opcode: 0x95)]))
         let link = try KernelLink.create(program: program, targetFD: cgroup, attachType: .cgroupInetIngress, description: "cgroup ingress")
         let id = try link.info().id
-        let path = "/sys/fs/bpf/sbpf_inspect_link"
+        let path = "/sys/fs/bpf/sbpf_inspect_link_\(getpid())"
         unlink(path)
         defer { unlink(path) }
         let pin = try CommandRunner.swiftbpf("link", "pin", "id", "\(id)", path)

@@ -3,7 +3,8 @@ import BPFObject
 import Foundation
 import Testing
 
-/// A child cgroup under the cgroup v2 mount, removed afterwards, and a way to run a shell
+/// A child cgroup under the cgroup v2 mount, named with the process id so concurrent test runs
+/// cannot collide, removed afterwards, and a way to run a shell
 /// inside it: the child shell moves itself in (cgroup.procs) before it does anything else.
 final class TestCgroup {
     let path: String

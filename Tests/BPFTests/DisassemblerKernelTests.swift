@@ -121,8 +121,8 @@ struct DisassemblerKernelTests {
         #expect(Self.u64(value, 32) == 42)
         #expect(value[46] == 42)
 
-        let translated = try program.translatedInstructions()
-        #expect(!translated.isEmpty)
+        let translated = try TranslatedProgram(fd: program.fd)
+        #expect(!translated.instructions.isEmpty)
         try Self.expectMatchesBpftool(program: program, translated: translated)
         try Self.expectMatchesBpftool(program: program, translated: translated, opcodes: true)
     }
@@ -140,12 +140,12 @@ struct DisassemblerKernelTests {
         #expect(Self.u64(value, 32) == 0x3412)
         #expect(Self.u64(value, 40) == 10)
 
-        let translated = try program.translatedInstructions()
-        let decoded = translated.decodedSlots()
+        let translated = try TranslatedProgram(fd: program.fd)
+        let decoded = translated.instructions.decodedSlots()
         for item in decoded {
             if case .failure(let error) = item.result { Issue.record("kernel-translated slot does not decode: \(error)") }
         }
-        let text = try Self.disassembler(for: program).lines(translated).joined(separator: "\n")
+        let text = translated.disassembler().lines(translated.instructions).joined(separator: "\n")
         #expect(text.contains("r1 s/= 7"))
         #expect(text.contains("r2 s%= 3"))
         #expect(text.contains("r3 = (s8)r3"))
@@ -190,9 +190,9 @@ struct DisassemblerKernelTests {
         let value = try #require(try values.lookup([0, 0, 0, 0]))
         #expect(Array(value[16..<20]) == [4, 3, 2, 1])
 
-        let translated = try program.translatedInstructions()
+        let translated = try TranslatedProgram(fd: program.fd)
         let valueMapID = try values.info().id
-        let text = try Self.disassembler(for: program).lines(translated).joined(separator: "\n")
+        let text = translated.disassembler().lines(translated.instructions).joined(separator: "\n")
         #expect(text.contains("r1 = map[id:\(valueMapID)][0]+16"))
         #expect(text.contains("call bpf_tail_call#12"))
         try Self.expectMatchesBpftool(program: program, translated: translated)
@@ -253,8 +253,8 @@ struct DisassemblerKernelTests {
 
         let program = try Program(ProgramSpec(name: "isa_dis_kfunc", type: .xdp, instructions: instructions))
         #expect(try program.testRun(TestRunInput(data: [UInt8](repeating: 0, count: 64))).returnValue == 2)
-        let translated = try program.translatedInstructions()
-        let text = try Self.disassembler(for: program).lines(translated)
+        let translated = try TranslatedProgram(fd: program.fd)
+        let text = translated.disassembler().lines(translated.instructions)
         #expect(text.contains { $0.contains("call bpf_rcu_read_lock#") })
         try Self.expectMatchesBpftool(program: program, translated: translated, minimumCompared: 3)
     }
@@ -276,31 +276,7 @@ struct DisassemblerKernelTests {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
     }
 
-    /// /proc/kallsyms as bpftool reads it: address → first name at that address.
-    static let kernelSymbols: (callBase: UInt64, names: [UInt64: String]) = {
-        var names: [UInt64: String] = [:]
-        var callBase: UInt64 = 0
-        // /proc files report size 0, so read until end of file rather than by size.
-        let data = FileHandle(forReadingAtPath: "/proc/kallsyms")?.readDataToEndOfFile() ?? Data()
-        let text = String(decoding: data, as: UTF8.self)
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", maxSplits: 3)
-            guard fields.count >= 3, let address = UInt64(fields[0], radix: 16), address != 0 else { continue }
-            let name = String(fields[2].split(separator: "\t").first ?? fields[2])
-            if name == "__bpf_call_base" { callBase = address }
-            if names[address] == nil { names[address] = name }
-        }
-        return (callBase, names)
-    }()
-
-    static func disassembler(for program: Program) throws -> Disassembler {
-        let symbols = kernelSymbols
-        return Disassembler.translated(callBase: symbols.callBase, jitedFunctionAddresses: try program.jitedFunctionAddresses()) {
-            symbols.names[$0]
-        }
-    }
-
-    static func expectMatchesBpftool(program: Program, translated: [Instruction],
+    static func expectMatchesBpftool(program: Program, translated: TranslatedProgram,
                                      skipping skip: (DecodedInstruction) -> Bool = { _ in false },
                                      opcodes: Bool = false,
                                      minimumCompared: Int = 10,
@@ -309,11 +285,11 @@ struct DisassemblerKernelTests {
         let expected = try bpftool(["prog", "dump", "xlated", "id", "\(id)"] + (opcodes ? ["opcodes"] : []))
             .split(separator: "\n").map(String.init)
             .filter { !$0.hasPrefix("; ") && !$0.isEmpty }
-        var disassembler = try disassembler(for: program)
+        var disassembler = translated.disassembler()
         disassembler.showsOpcodes = opcodes
-        let ours = try disassembler.lines(translated)
+        let ours = disassembler.lines(translated.instructions)
         // With opcodes, each instruction has a second line of raw bytes.
-        let decoded = translated.decodedSlots().flatMap { opcodes ? [$0, $0] : [$0] }
+        let decoded = translated.instructions.decodedSlots().flatMap { opcodes ? [$0, $0] : [$0] }
         #expect(ours.count == expected.count, "bpftool printed \(expected.count) lines, we printed \(ours.count)", sourceLocation: sourceLocation)
         var compared = 0
         for (index, (mine, theirs)) in zip(ours, expected).enumerated() {

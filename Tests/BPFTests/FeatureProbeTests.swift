@@ -108,31 +108,17 @@ struct FeatureProbeTests {
 
 /// The pure parsers behind the probes and inspection; no kernel needed.
 struct InspectionParsingTests {
-    @Test func btfEnumScanNeverTrapsOnGarbage() {
-        var generator = SystemRandomNumberGenerator()
-        var header: [UInt8] = [0x9f, 0xeb, 1, 0, 24, 0, 0, 0]
-        header += [UInt8](repeating: 0, count: 16)
-        for _ in 0..<2000 {
-            var data = header + (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            for index in 8..<min(24, data.count) where Bool.random(using: &generator) { data[index] = UInt8.random(in: 0...255, using: &generator) }
-            _ = KernelHelperCatalog.enumValues(named: "bpf_func_id", inBTF: data)
-        }
-        #expect(KernelHelperCatalog.enumValues(named: "x", inBTF: []) == nil)
-    }
-
-    @Test func btfEnumScanFindsAnEnum() {
-        // Header, one ENUM "e" with two values (A=1, B=-2 signed), strings "\0e\0A\0B\0".
+    @Test func helperIDsComeFromTheBPFFuncIDEnum() throws {
+        // A BTF with `enum bpf_func_id { BPF_FUNC_unspec, BPF_FUNC_map_lookup_elem, __BPF_FUNC_MAX_ID }`.
         func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-        let types = le(1) + le((1 << 31) | (6 << 24) | 2) + le(4) + le(3) + le(1) + le(5) + le(UInt32(bitPattern: -2))
-        let strings = Array("\0e\0A\0B\0".utf8)
+        let strings = Array("\0bpf_func_id\0BPF_FUNC_unspec\0BPF_FUNC_map_lookup_elem\0__BPF_FUNC_MAX_ID\0".utf8)
+        let types = le(1) + le((6 << 24) | 3) + le(4) + le(13) + le(0) + le(29) + le(1) + le(54) + le(2)
         let data: [UInt8] = [0x9f, 0xeb, 1, 0] + le(24) + le(0) + le(UInt32(types.count)) + le(UInt32(types.count))
             + le(UInt32(strings.count)) + types + strings
-        let values = KernelHelperCatalog.enumValues(named: "e", inBTF: data)
-        #expect(values?.map(\.0) == ["A", "B"])
-        #expect(values?.map(\.1) == [1, -2])
-        #expect(KernelHelperCatalog.enumValues(named: "f", inBTF: data) == nil)
-        // Truncated anywhere: nil, never a trap.
-        for length in 0..<data.count { _ = KernelHelperCatalog.enumValues(named: "e", inBTF: Array(data.prefix(length))) }
+        let btf = try BTF(data)
+        let helpers = try #require(KernelHelperCatalog.helperIDs(in: btf))
+        #expect(helpers.map(\.id) == [1])
+        #expect(helpers.map(\.name) == ["bpf_map_lookup_elem"])
     }
 
     @Test func fdinfoAndKernelConfigParsing() {

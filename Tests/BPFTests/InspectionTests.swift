@@ -73,9 +73,9 @@ struct InspectionTests {
     }
 
     @Test func cgroupLinkInfo() throws {
-        let path = "/sys/fs/cgroup/unified/sbpf_inspect_cg"
-        mkdir(path, 0o755)
-        defer { rmdir(path) }
+        let testCgroup = try TestCgroup()
+        defer { testCgroup.remove() }
+        let path = testCgroup.path
         let cgroup = open(path, O_RDONLY | O_DIRECTORY)
         try #require(cgroup >= 0)
         defer { close(cgroup) }
@@ -156,10 +156,10 @@ struct InspectionTests {
     @Test func vmlinuxBTFInfo() throws {
         let objects = try KernelObjects.btfObjects()
         let vmlinux = try #require(objects.first { $0.info.name == "vmlinux" })
-        #expect(vmlinux.info.isKernelBTF)
+        #expect(vmlinux.info.isKernel)
         let fileSize = try FileManager.default.attributesOfItem(atPath: "/sys/kernel/btf/vmlinux")[.size] as? Int
         #expect(Int(vmlinux.info.size) == fileSize)
-        let raw = try BTFInfo.rawData(fd: vmlinux.fd)
+        let raw = try BTFObjectInfo.bytes(of: vmlinux.fd)
         #expect(raw.count == Int(vmlinux.info.size))
         #expect(raw.prefix(2) == [0x9f, 0xeb])
     }

@@ -136,7 +136,7 @@ struct CgroupMountInfoTests {
             """
         #expect(Cgroup.cgroup2MountPoints(inMountInfo: text) == ["/sys/fs/cgroup/unified", "/mnt/with space"])
         #expect(Cgroup.cgroup2MountPoints(inMountInfo: "") == [])
-        #expect(Cgroup.unescapeMountField("a\\134b\\0") == "a\\b\\0")
+        #expect(MountInfo.unescape("a\\134b\\0") == "a\\b\\0")
     }
 }
 
@@ -201,6 +201,6 @@ struct NetListRenderingTests {
     }
 
     @Test func jsonStringsAreEscaped() {
-        #expect(BPFToolStyleJSONWriter.quoted("a\"b\\c\n\u{01}") == #""a\"b\\c\n\u0001""#)
+        #expect(BPFToolJSONWriter.quoted("a\"b\\c\n\u{01}") == #""a\"b\\c\n\u0001""#)
     }
 }

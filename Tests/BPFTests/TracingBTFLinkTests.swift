@@ -15,7 +15,7 @@ enum KernelBTFIDs {
         throw BPFError.notFound(what: "BTF \(kind) '\(name)'", detail: "not in vmlinux BTF")
     }
 
-    static func id(_ target: BTFAttachTarget) throws -> UInt32 { try id(kind: target.btfKind.rawValue, name: target.btfTypeName) }
+    static func id(_ target: BTFAttachTarget) throws -> UInt32 { try id(kind: target.btfKind.rawName, name: target.btfTypeName) }
 
     private static let cachedDump = Result { try runBpftool() }
     static func dump() throws -> [Substring] { try cachedDump.get() }
@@ -40,7 +40,7 @@ struct TracingBTFLinkTests {
         // The kernel's convention: tp_btf/<name> attaches to the typedef btf_trace_<name>.
         let target = try BTFAttachTarget("tp_btf/sys_enter")
         #expect(target.btfTypeName == "btf_trace_sys_enter" && target.btfKind == .typedef && target.attachType == .traceRawTp)
-        let btfID = try KernelBTFIDs.id(target)
+        let btfID = try target.kernelTypeID()
         let map = try TracingCounter.makeMap("trc_tpbtf")
         let program = try TracingCounter.program("trc_tpbtf", type: .tracing, map: map, key: .contextU64(offset: 8),
                                                  expectedAttachType: .traceRawTp, attachBTFID: btfID)
@@ -53,7 +53,7 @@ struct TracingBTFLinkTests {
     }
 
     @Test func tpBTFSchedSwitch() throws {
-        let btfID = try KernelBTFIDs.id(try BTFAttachTarget("tp_btf/sched_switch"))
+        let btfID = try BTFAttachTarget("tp_btf/sched_switch").kernelTypeID()
         let map = try TracingCounter.makeMap("trc_tpbtf_sw")
         let program = try TracingCounter.program("trc_tpbtf_sw", type: .tracing, map: map,
                                                  expectedAttachType: .traceRawTp, attachBTFID: btfID)
@@ -67,7 +67,7 @@ struct TracingBTFLinkTests {
     func trampolineKindsWorkOrFailClearly(qualified: String) throws {
         let target = try BTFAttachTarget(qualified)
         let (attachType, programType, function) = (target.attachType, target.programType, target.name)
-        let btfID = try KernelBTFIDs.id(target)
+        let btfID = try target.kernelTypeID()
         let map = try TracingCounter.makeMap("trc_tramp")
         do {
             let program = try TracingCounter.program("trc_tramp", type: programType, map: map,
@@ -86,7 +86,6 @@ struct TracingBTFLinkTests {
     }
 
     @Test func taskIteratorRunsOverEveryTask() throws {
-        let btfID = try KernelBTFIDs.id(try BTFAttachTarget("iter/task"))
         var asm = Assembler()
         asm.mov(.r6, .r1)
         asm.load(.doubleWord, .r7, .r6, 8) // ctx->task (NULL at the end of the walk)
@@ -101,14 +100,35 @@ struct TracingBTFLinkTests {
         asm.label("out")
         asm.mov(.r0, 0)
         asm.exit()
-        let program = try Program(ProgramSpec(name: "trc_iter_task", type: .tracing, expectedAttachType: .traceIter,
-                                              instructions: try asm.assemble(), attachBTFID: btfID))
+        let program = try Program(try ProgramSpec.btfAttached("iter/task", name: "trc_iter_task", instructions: try asm.assemble()))
         let link = try program.attachTracing(target: "task")
         let output = try link.readIterator()
         #expect(output.count % 4 == 0 && output.count >= 4 * 2, "at least init and this process: \(output.count) bytes")
         #expect(output.prefix(4) == Array("task".utf8)[...])
         try link.close()
         #expect(throws: BPFError.self) { try link.readIterator() }
+    }
+
+    @Test func kernelTypeIDsMatchBpftool() throws {
+        for qualified in ["tp_btf/sched_switch", "tp_btf/sys_enter", "fentry/do_sys_openat2", "lsm/file_open", "iter/task"] {
+            let target = try BTFAttachTarget(qualified)
+            #expect(try target.kernelTypeID() == KernelBTFIDs.id(target), "\(qualified)")
+        }
+    }
+
+    @Test func unknownTargetsAreNotFound() throws {
+        for (qualified, hint) in [("tp_btf/no_such_tracepoint_xyz", "no tracepoint"), ("fentry/no_such_function_xyz", "no function"),
+                                  ("lsm/no_such_hook_xyz", "no LSM hook"), ("iter/no_such_iterator_xyz", "no iterator")] {
+            do {
+                _ = try ProgramSpec.btfAttached(qualified, name: "trc_missing", instructions: [])
+                Issue.record("resolved \(qualified)")
+            } catch BPFError.notFound(let what, let detail) {
+                #expect(what.hasPrefix("\(qualified) target"))
+                #expect(detail.contains(hint), "\(detail)")
+            }
+        }
+        let sleepable = try ProgramSpec.btfAttached("fentry.s/do_sys_openat2", name: "trc_sleepable", instructions: [])
+        #expect(sleepable.flags & (1 << 4) != 0 && sleepable.type == .tracing && sleepable.expectedAttachType == .traceFentry)
     }
 
     @Test func parsesAttachTargets() throws {

@@ -266,6 +266,8 @@ public struct FileDescriptorInfo: Sendable {
     /// For prog_array maps: the type of the programs it may hold, once one was added.
     public var ownerProgramType: UInt32? { fields["owner_prog_type"].flatMap { UInt32($0) } }
     public var ownerJited: Bool? { fields["owner_jited"].flatMap { Int($0) }.map { $0 != 0 } }
+    /// The descriptor's open(2) flags (`flags:`, printed in octal by fs/proc/fd.c), e.g. O_RDONLY.
+    public var fileFlags: Int? { fields["flags"].flatMap { Int($0, radix: 8) } }
 }
 
 /// One kernel object found by enumeration: its descriptor (owned) and its info.
@@ -307,5 +309,17 @@ extension KernelObjects {
     /// Every link with its info, by ascending id.
     public static func links() throws -> [InspectedObject<LinkInfo>] { try all(.link, info: LinkInfo.init(fd:)) }
     /// Every BTF object (vmlinux, modules, programs') with its info, by ascending id.
-    public static func btfObjects() throws -> [InspectedObject<BTFInfo>] { try all(.btf, info: BTFInfo.init(fd:)) }
+    public static func btfObjects() throws -> [InspectedObject<BTFObjectInfo>] { try all(.btf, info: BTFObjectInfo.init(fd:)) }
+}
+
+extension ProgramInfo {
+    /// The wall-clock time the program was loaded, in seconds since the epoch: `loadTime`
+    /// counts from boot, so it is shifted by the current difference between the clocks.
+    public var loadedAtEpochSeconds: Int64 {
+        var real = timespec()
+        var boot = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        return Int64(real.tv_sec - boot.tv_sec) + (Int64(real.tv_nsec - boot.tv_nsec) + Int64(loadTime)) / 1_000_000_000
+    }
 }

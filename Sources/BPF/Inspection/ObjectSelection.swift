@@ -65,6 +65,14 @@ extension KernelObjects {
         return found
     }
 
+    /// The one program `selector` names, for commands that act on a single program; a name or
+    /// tag shared by several programs is refused.
+    public static func program(matching selector: ObjectSelector) throws -> InspectedObject<ProgramInfo> {
+        let programs = try programs(matching: selector)
+        guard programs.count == 1 else { throw BPFError.invalidArgument("\(programs.count) programs match; select one by id") }
+        return programs[0]
+    }
+
     /// The maps `selector` names. Throws `.notFound` when none matches.
     public static func maps(matching selector: ObjectSelector) throws -> [InspectedObject<MapInfo>] {
         let found: [InspectedObject<MapInfo>]
@@ -124,61 +132,5 @@ extension FileDescriptorInfo {
         if target.hasSuffix("bpf-prog") { return .program }
         if target.hasSuffix("bpf_link") || target.hasSuffix("bpf-link") { return .link }
         return nil
-    }
-}
-
-extension ProgramInfo {
-    /// The wall-clock time the program was loaded, in seconds since the epoch: `loadTime`
-    /// counts from boot, so it is shifted by the current difference between the clocks.
-    public var loadedAtEpochSeconds: Int64 {
-        var real = timespec()
-        var boot = timespec()
-        clock_gettime(CLOCK_REALTIME, &real)
-        clock_gettime(CLOCK_BOOTTIME, &boot)
-        return Int64(real.tv_sec - boot.tv_sec) + (Int64(real.tv_nsec - boot.tv_nsec) + Int64(loadTime)) / 1_000_000_000
-    }
-}
-
-/// One element as `map dump` shows it: the key, and one value (or one per possible CPU for
-/// per-CPU maps).
-public struct MapDumpEntry: Sendable, Hashable {
-    public var key: [UInt8]
-    /// One element for ordinary maps; one per possible CPU (each `valueSize` bytes) for per-CPU maps.
-    public var values: [[UInt8]]
-
-    public init(key: [UInt8], values: [[UInt8]]) {
-        self.key = key
-        self.values = values
-    }
-}
-
-extension Map {
-    /// Every element in GET_NEXT_KEY order (bpftool's order), per-CPU values split by CPU.
-    public func dumpEntries() throws -> [MapDumpEntry] {
-        switch type {
-        case .queue, .stack, .ringbuf, .userRingbuf, .bloomFilter, .arena, .structOps:
-            // These have no keys to walk (BPF_MAP_GET_NEXT_KEY answers EINVAL or ENOTSUPP).
-            throw BPFError.unsupported(feature: "listing the elements of a \(type.name) map",
-                                       detail: "\(type.name) maps have no keys to iterate")
-        default: break
-        }
-        var iterator = makeEntryIterator(perKey: true)
-        var entries: [MapDumpEntry] = []
-        while let entry = try iterator.next() {
-            entries.append(MapDumpEntry(key: entry.key, values: try dumpValues(entry.value)))
-        }
-        return entries
-    }
-
-    /// A value buffer as `map dump` shows it: split per CPU for per-CPU maps.
-    public func dumpValues(_ buffer: [UInt8]) throws -> [[UInt8]] {
-        type.isPerCPU ? try perCPUValues(from: buffer) : [buffer]
-    }
-
-    /// A value buffer holding `value` for every CPU of a per-CPU map (bpftool's `map update`
-    /// writes the one value it is given to each CPU), or `value` itself.
-    public func replicatedPerCPU(_ value: [UInt8]) throws -> [UInt8] {
-        guard type.isPerCPU else { return value }
-        return try perCPUBuffer(from: Array(repeating: value, count: PossibleCPUs.count))
     }
 }

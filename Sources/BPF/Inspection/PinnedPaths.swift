@@ -17,7 +17,7 @@ public enum PinnedPaths {
                 case .program: try? ProgramInfo(fd: fd).id
                 case .map: try? MapInfo(fd: fd).id
                 case .link: try? LinkInfo(fd: fd).id
-                case .btf: try? BTFInfo(fd: fd).id
+                case .btf: try? BTFObjectInfo(fd: fd).id
                 }
                 if let id { found[id, default: []].append(path) }
             }

@@ -10,6 +10,8 @@ public struct TranslatedProgram: Sendable {
     /// Start addresses of the JIT images of the main program and each subprogram
     /// (`jited_ksyms`); empty when not JIT-compiled or when kallsyms addresses are hidden.
     public let jitedFunctionAddresses: [UInt64]
+    /// Function prototypes and source lines from the program's BTF, when it was loaded with some.
+    public let source: ProgramSourceInfo
 
     /// Reads the translated program behind `fd`.
     public init(fd: OwnedFileDescriptor) throws {
@@ -20,26 +22,54 @@ public struct TranslatedProgram: Sendable {
         }
         instructions = [Instruction](decodingInstructions: bytes)
         jitedFunctionAddresses = try ProgramInfo.jitedFunctionAddresses(fd: fd)
+        // Source annotations are a bonus: a program whose BTF cannot be read still dumps.
+        source = (try? ProgramSourceInfo(fd: fd)) ?? .none
     }
 
-    /// The listing, one line per instruction (`   3: (85) call bpf_map_lookup_elem#1`).
+    /// The listing, one line per instruction (`   3: (85) call bpf_map_lookup_elem#1`), each
+    /// followed by its raw bytes when `opcodes` is set (bpftool's `opcodes` keyword).
     /// Helper calls in a translated program hold `address - __bpf_call_base`; they are named by
     /// the kernel symbol at that address, as bpftool does, when /proc/kallsyms shows addresses.
-    public func lines() -> [String] {
-        disassembler().lines(instructions)
+    public func lines(opcodes: Bool = false) -> [String] {
+        var disassembler = disassembler()
+        disassembler.showsOpcodes = false
+        var output: [String] = []
+        for (index, text, slots) in listing(using: disassembler) {
+            // bpftool: the prototype of a function starting here, then its source line.
+            if let prototype = source.prototypes[index] { output.append(prototype + ":") }
+            if let line = source.sourceLines[index] { output.append("; " + line) }
+            let number = String(index)
+            output.append(String(repeating: " ", count: max(0, 4 - number.count)) + number + ": " + text)
+            if opcodes {
+                var bytes: [UInt8] = []
+                for slot in slots { slot.encode(into: &bytes) }
+                output.append("      " + bytes.map { " " + byteHex($0) }.joined())
+            }
+        }
+        return output
     }
 
-    /// (slot index, text without the index) for each instruction, for JSON output.
-    public func listing() -> [(index: Int, text: String)] {
-        let disassembler = disassembler()
-        return instructions.decodedOperations().map { ($0.index, disassembler.text(of: $0, in: instructions)) }
+    /// One entry per instruction for structured output: its first slot index, its text without
+    /// the index, and its slots (two for `lddw`).
+    public func listing() -> [(index: Int, text: String, slots: ArraySlice<Instruction>)] {
+        listing(using: disassembler())
     }
 
-    private func disassembler() -> Disassembler {
+    private func listing(using disassembler: Disassembler) -> [(index: Int, text: String, slots: ArraySlice<Instruction>)] {
+        instructions.decodedSlots().map { decoded in
+            let end = min(instructions.count, decoded.index + decoded.slotCount)
+            return (decoded.index, disassembler.text(of: decoded, in: instructions), instructions[decoded.index..<end])
+        }
+    }
+
+    /// A disassembler for these instructions that names rewritten helper and kfunc calls and
+    /// subprogram calls by kernel symbol, as bpftool does; a plain one when /proc/kallsyms
+    /// hides addresses.
+    public func disassembler() -> Disassembler {
         var wanted: Set<UInt64> = []
         let base = KernelSymbols.address(of: "__bpf_call_base")
         if let base {
-            for decoded in instructions.decodedOperations() {
+            for decoded in instructions.decodedSlots() {
                 guard case .success(.call(let target)) = decoded.result else { continue }
                 let slot = instructions[decoded.index]
                 switch target {

@@ -51,37 +51,7 @@ public final class Cgroup: @unchecked Sendable {
     /// mount point with octal escapes, the first field after " - " the file-system type.
     /// Malformed lines are skipped.
     public static func cgroup2MountPoints(inMountInfo text: String) -> [String] {
-        var result: [String] = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 7, let separator = fields.firstIndex(of: "-"), separator >= 6,
-                  separator + 1 < fields.count, fields[separator + 1] == "cgroup2" else { continue }
-            result.append(unescapeMountField(fields[4]))
-        }
-        return result
-    }
-
-    /// Undoes the kernel's `\ooo` escaping of spaces, tabs, newlines and backslashes.
-    static func unescapeMountField(_ field: Substring) -> String {
-        var bytes: [UInt8] = []
-        let source = Array(field.utf8)
-        var index = 0
-        while index < source.count {
-            if source[index] == UInt8(ascii: "\\"), index + 3 < source.count {
-                let digits = source[(index + 1)...(index + 3)]
-                if digits.allSatisfy({ (48...55).contains($0) }) {
-                    let value = digits.reduce(0) { $0 * 8 + Int($1 - 48) }
-                    if value <= 255 {
-                        bytes.append(UInt8(value))
-                        index += 4
-                        continue
-                    }
-                }
-            }
-            bytes.append(source[index])
-            index += 1
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        MountInfo.mountPoints(ofType: "cgroup2", in: text)
     }
 
     /// The programs attached to this cgroup for `attachType` (BPF_PROG_QUERY). With `effective`,

@@ -222,7 +222,7 @@ extension NetworkAttachmentListing {
     /// One deliberate difference: bpftool writes the flow dissector as `["id": N]`, which is not
     /// JSON; here it is `[{"id": N}]`.
     public func bpftoolJSON(pretty: Bool = false) -> String {
-        var json = BPFToolStyleJSONWriter(pretty: pretty)
+        var json = BPFToolJSONWriter(pretty: pretty)
         json.beginArray()
         json.beginObject()
         json.name("xdp")
@@ -311,7 +311,7 @@ extension NetworkAttachmentListing {
         json.endArray()
         json.endObject()
         json.endArray()
-        return json.output + "\n"
+        return json.document
     }
 
     /// The set bits of a flag word, lowest first, as values (`1`, `4`, ...).
@@ -336,91 +336,5 @@ extension NetworkAttachmentListing {
         text += " prio \(entry.priority)"
         if entry.flags != 0 { text += " flags 0x\(String(entry.flags, radix: 16))" }
         return text
-    }
-}
-
-/// A JSON writer with bpftool's json_writer layout: compact, or "pretty" with four spaces per
-/// level, a newline before each key, and array elements joined as `},{`.
-struct BPFToolStyleJSONWriter {
-    private(set) var output = ""
-    private let pretty: Bool
-    private var depth = 0
-    /// The separator owed before the next element: "" at the start of a container, "," after.
-    private var separator = ""
-
-    init(pretty: Bool) { self.pretty = pretty }
-
-    private mutating func endOfRecord() {
-        output += separator
-        separator = ","
-    }
-
-    private mutating func endOfLine() {
-        guard pretty else { return }
-        output += "\n" + String(repeating: "    ", count: depth)
-    }
-
-    private mutating func begin(_ character: Character) {
-        endOfRecord()
-        output.append(character)
-        depth += 1
-        separator = ""
-    }
-
-    private mutating func end(_ character: Character) {
-        depth -= 1
-        if !separator.isEmpty { endOfLine() }
-        output.append(character)
-        separator = ","
-    }
-
-    mutating func beginObject() { begin("{") }
-    mutating func endObject() { end("}") }
-    mutating func beginArray() { begin("[") }
-    mutating func endArray() { end("]") }
-
-    mutating func name(_ key: String) {
-        endOfRecord()
-        endOfLine()
-        separator = ""
-        output += Self.quoted(key) + (pretty ? ": " : ":")
-    }
-
-    mutating func value(_ number: UInt64) {
-        endOfRecord()
-        output += String(number)
-    }
-
-    mutating func value(_ number: Int64) {
-        endOfRecord()
-        output += String(number)
-    }
-
-    mutating func value(_ string: String) {
-        endOfRecord()
-        output += Self.quoted(string)
-    }
-
-    mutating func field(_ key: String, _ number: UInt64) { name(key); value(number) }
-    mutating func field(_ key: String, _ number: Int64) { name(key); value(number) }
-    mutating func field(_ key: String, _ string: String) { name(key); value(string) }
-
-    static func quoted(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case let control where control.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(control.value, radix: 16).count) + String(control.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

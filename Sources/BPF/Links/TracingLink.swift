@@ -111,14 +111,13 @@ extension KernelLink {
 /// `<function>`; `lsm/<hook>` → the FUNC `bpf_lsm_<hook>`; `iter/<target>` → the FUNC
 /// `bpf_iter_<target>`.
 public struct BTFAttachTarget: Hashable, Sendable, CustomStringConvertible {
-    public enum BTFKind: String, Sendable { case typedef = "TYPEDEF", function = "FUNC" }
-
     public var programType: ProgramType
     public var attachType: AttachType
     /// The name as written after the prefix (`sched_switch`, `do_sys_openat2`).
     public var name: String
     /// The BTF type to look up (`btf_trace_sched_switch`, `bpf_lsm_file_open`).
     public var btfTypeName: String
+    /// `.typedef` for tp_btf, `.function` for the others.
     public var btfKind: BTFKind
 
     /// Parses `tp_btf/sched_switch`, `fentry/do_sys_openat2`, `fexit/...`, `fmod_ret/...`,
@@ -150,4 +149,39 @@ public struct BTFAttachTarget: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(Program.tracingKindName(attachType))/\(name)" }
+}
+
+extension BTFAttachTarget {
+    /// The id of this target's type in `btf` (its `attach_btf_id`).
+    public func typeID(in btf: BTF) throws -> UInt32 {
+        guard let id = btf.typeIDs(named: btfTypeName, kind: btfKind).first else {
+            let hint = switch attachType {
+            case .traceRawTp: "there is no tracepoint '\(name)' (tp_btf takes the bare event name, e.g. tp_btf/sched_switch; list them with Tracefs.categories()/events(in:))"
+            case .lsmMac: "there is no LSM hook '\(name)' (hooks are named without the security_ prefix, e.g. lsm/file_open)"
+            case .traceIter: "there is no iterator '\(name)' (e.g. iter/task, iter/bpf_map)"
+            default: "the kernel has no function '\(name)' in its BTF (it may be inlined, renamed by the compiler, or in a module, which this does not search)"
+            }
+            throw BPFError.notFound(what: "\(description) target (BTF \(btfKind.rawName) '\(btfTypeName)')", detail: hint)
+        }
+        return id
+    }
+
+    /// The id of this target's type in the running kernel's BTF (/sys/kernel/btf/vmlinux).
+    public func kernelTypeID() throws -> UInt32 { try typeID(in: KernelBTF.vmlinux()) }
+}
+
+extension ProgramSpec {
+    /// A spec for a BTF-attached program (`tp_btf/sched_switch`, `fentry/do_sys_openat2`,
+    /// `lsm/file_open`, `iter/task`, ...): program type, expected attach type and the attach BTF
+    /// id resolved in the running kernel's BTF, ready for `Program(_:)` then `attachTracing()`.
+    public static func btfAttached(_ qualified: String, name: String, instructions: [Instruction],
+                                   license: String = "GPL", flags: UInt32 = 0) throws -> ProgramSpec {
+        let target = try BTFAttachTarget(qualified)
+        var spec = ProgramSpec(name: name, type: target.programType, expectedAttachType: target.attachType,
+                               instructions: instructions, license: license, flags: flags,
+                               attachBTFID: try target.kernelTypeID(), sectionName: qualified)
+        // A `.s` prefix (fentry.s/, lsm.s/) marks a sleepable program: BPF_F_SLEEPABLE.
+        if qualified.split(separator: "/").first?.hasSuffix(".s") == true { spec.flags |= 1 << 4 }
+        return spec
+    }
 }

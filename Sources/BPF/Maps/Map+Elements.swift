@@ -24,14 +24,9 @@ extension Map {
     public func lookupAndDelete(_ key: [UInt8] = [], flags: MapLookupFlags = []) throws -> [UInt8]? {
         if keySize > 0 { try checkKey(key) }
         var value = [UInt8](repeating: 0, count: valueBufferSize)
-        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+        let result = key.withUnsafeBytes { keyBuffer in
             value.withUnsafeMutableBytes { valueBuffer in
-                var attr = sbpf_map_elem_attr()
-                attr.map_fd = UInt32(bitPattern: fd.rawValue)
-                attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0
-                attr.value = kernelPointer(valueBuffer.baseAddress)
-                attr.flags = flags.rawValue
-                return BPFSyscall.invoke(.mapLookupAndDeleteElem, &attr)
+                elementCall(.mapLookupAndDeleteElem, key: keyBuffer, value: valueBuffer.baseAddress, flags: flags.rawValue)
             }
         }
         switch result {
@@ -115,26 +110,17 @@ extension Map {
 }
 
 extension Map {
-    /// A field of /proc/self/fdinfo for this map's descriptor (bpf_map_show_fdinfo).
-    func descriptorInfo(_ field: String) -> String? {
-        guard let descriptor = try? fd.value(),
-              let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(descriptor)", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            return line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
-        }
-        return nil
-    }
-
     /// Whether the kernel holds this map frozen, by whatever descriptor froze it: the `frozen:`
     /// line of /proc/self/fdinfo (Linux 5.2).
     public var isFrozenInKernel: Bool {
-        descriptorInfo("frozen").map { $0 == "1" } ?? isFrozen
+        guard let info = try? FileDescriptorInfo(fd: fd), info.fields["frozen"] != nil else { return isFrozen }
+        return info.isFrozen
     }
 
     /// Whether this descriptor only grants reading (opened with BPF_F_RDONLY, e.g. from a pin):
-    /// its file access mode (`flags:` in fdinfo, octal) is O_RDONLY.
+    /// its file access mode (`flags:` in fdinfo) is O_RDONLY.
     public var isDescriptorReadOnly: Bool {
-        guard let flags = descriptorInfo("flags").flatMap({ Int($0, radix: 8) }) else { return false }
+        guard let flags = (try? FileDescriptorInfo(fd: fd))?.fileFlags else { return false }
         return flags & 3 == 0 // O_ACCMODE == O_RDONLY
     }
 

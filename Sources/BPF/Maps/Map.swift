@@ -91,18 +91,24 @@ public final class Map: @unchecked Sendable {
         }
     }
 
+    /// One element command (lookup, update, delete, next key, ...) on this map: `key` is passed
+    /// as a null pointer for keyless maps (queue, stack, bloom filter), which the kernel requires.
+    func elementCall(_ command: BPFCommand, key: UnsafeRawBufferPointer?, value: UnsafeRawPointer?, flags: UInt64 = 0) -> Result<Int32, Errno> {
+        var attr = sbpf_map_elem_attr()
+        attr.map_fd = UInt32(bitPattern: fd.rawValue)
+        attr.key = keySize > 0 ? kernelPointer(key?.baseAddress) : 0
+        attr.value = kernelPointer(value)
+        attr.flags = flags
+        return BPFSyscall.invoke(command, &attr)
+    }
+
     /// The value stored under `key`, or nil if there is none.
     public func lookup(_ key: [UInt8], flags: UInt64 = 0) throws -> [UInt8]? {
         if keySize > 0 { try checkKey(key) }
         var value = [UInt8](repeating: 0, count: valueBufferSize)
-        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+        let result = key.withUnsafeBytes { keyBuffer in
             value.withUnsafeMutableBytes { valueBuffer in
-                var attr = sbpf_map_elem_attr()
-                attr.map_fd = UInt32(bitPattern: fd.rawValue)
-                attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
-                attr.value = kernelPointer(valueBuffer.baseAddress)
-                attr.flags = flags
-                return BPFSyscall.invoke(.mapLookupElem, &attr)
+                elementCall(.mapLookupElem, key: keyBuffer, value: valueBuffer.baseAddress, flags: flags)
             }
         }
         switch result {
@@ -116,14 +122,9 @@ public final class Map: @unchecked Sendable {
     public func update(_ key: [UInt8], _ value: [UInt8], flags: MapUpdateFlags = .any) throws {
         if keySize > 0 { try checkKey(key) }
         try checkValue(value)
-        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
+        let result = key.withUnsafeBytes { keyBuffer in
             value.withUnsafeBytes { valueBuffer in
-                var attr = sbpf_map_elem_attr()
-                attr.map_fd = UInt32(bitPattern: fd.rawValue)
-                attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
-                attr.value = kernelPointer(valueBuffer.baseAddress)
-                attr.flags = flags.rawValue
-                return BPFSyscall.invoke(.mapUpdateElem, &attr)
+                elementCall(.mapUpdateElem, key: keyBuffer, value: valueBuffer.baseAddress, flags: flags.rawValue)
             }
         }
         if case .failure(let errno) = result {
@@ -143,11 +144,8 @@ public final class Map: @unchecked Sendable {
     @discardableResult
     public func delete(_ key: [UInt8]) throws -> Bool {
         if keySize > 0 { try checkKey(key) }
-        let result: Result<Int32, Errno> = key.withUnsafeBytes { keyBuffer in
-            var attr = sbpf_map_elem_attr()
-            attr.map_fd = UInt32(bitPattern: fd.rawValue)
-            attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
-            return BPFSyscall.invoke(.mapDeleteElem, &attr)
+        let result = key.withUnsafeBytes { keyBuffer in
+            elementCall(.mapDeleteElem, key: keyBuffer, value: nil)
         }
         switch result {
         case .success: return true
@@ -160,17 +158,11 @@ public final class Map: @unchecked Sendable {
     public func nextKey(after key: [UInt8]?) throws -> [UInt8]? {
         if let key { try checkKey(key) }
         var next = [UInt8](repeating: 0, count: keySize)
-        let result: Result<Int32, Errno> = next.withUnsafeMutableBytes { nextBuffer in
-            var attr = sbpf_map_elem_attr()
-            attr.map_fd = UInt32(bitPattern: fd.rawValue)
-            attr.value = kernelPointer(nextBuffer.baseAddress)
-            if let key {
-                return key.withUnsafeBytes { keyBuffer in
-                    attr.key = keySize > 0 ? kernelPointer(keyBuffer.baseAddress) : 0 // keyless maps need a null key
-                    return BPFSyscall.invoke(.mapGetNextKey, &attr)
-                }
+        let result = next.withUnsafeMutableBytes { nextBuffer in
+            guard let key else { return elementCall(.mapGetNextKey, key: nil, value: nextBuffer.baseAddress) }
+            return key.withUnsafeBytes { keyBuffer in
+                elementCall(.mapGetNextKey, key: keyBuffer, value: nextBuffer.baseAddress)
             }
-            return BPFSyscall.invoke(.mapGetNextKey, &attr)
         }
         switch result {
         case .success: return next

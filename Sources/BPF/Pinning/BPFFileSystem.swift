@@ -26,32 +26,9 @@ public enum BPFFileSystem {
         return mountPoints(ofType: "bpf", inMountInfo: text)
     }
 
-    /// Parses mountinfo (proc(5)): field 5 is the mount point (octal escapes such as `\040`
-    /// for a space), the file system type follows the " - " separator.
+    /// The mount points of file systems of `type` in a mountinfo text (see `MountInfo`).
     public static func mountPoints(ofType type: String, inMountInfo text: String) -> [String] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count > 4, let separator = fields.firstIndex(of: "-"), separator + 1 < fields.count,
-                  fields[separator + 1] == type else { return nil }
-            return unescapeMountInfo(String(fields[4]))
-        }
-    }
-
-    static func unescapeMountInfo(_ field: String) -> String {
-        var bytes: [UInt8] = []
-        let utf8 = Array(field.utf8)
-        var index = 0
-        while index < utf8.count {
-            if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,
-               let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(utf8[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        MountInfo.mountPoints(ofType: type, in: text)
     }
 
     /// Mounts bpffs at `path` unless one is already mounted there, creating the directory.

@@ -42,7 +42,7 @@ public struct BTFBuilder: Sendable {
 
     @discardableResult
     public mutating func addInt(_ name: String, size: UInt32, encoding: BTFIntEncoding = [], bits: UInt32? = nil, bitOffset: UInt32 = 0) -> UInt32 {
-        let word = UInt32(encoding.rawValue) << 24 | (bitOffset & 0xff) << 16 | ((bits ?? size * 8) & 0xff)
+        let word = UInt32(encoding.rawValue) << 24 | (bitOffset & 0xff) << 16 | ((bits ?? size &* 8) & 0xff)
         return addRaw([addString(name), Self.info(.int), size, word])
     }
 

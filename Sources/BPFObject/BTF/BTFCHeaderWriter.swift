@@ -344,16 +344,27 @@ final class BTFCEmitter {
         return enumerator.isSigned ? "\(enumerator.signedValue)LL" : "\(enumerator.value)ULL"
     }
 
-    /// Unnamed `long` bitfields covering bits `from..<to`, each within one 64-bit unit so the
-    /// compiler places it exactly where it is written.
+    /// Fills bits `from..<to` so the next member lands exactly at `to`: unnamed `long` bitfields,
+    /// each within one 64-bit unit so the compiler places it where it is written; gaps over
+    /// 512 bytes (huge or malformed sizes) become one named `char` array instead of thousands
+    /// of lines.
     private func padding(from: UInt64, to: UInt64, indent: String) -> String {
         var text = ""
         var cursor = from
-        while cursor < to {
-            let chunk = min(to - cursor, 64 - cursor % 64)
-            text += indent + "long: \(chunk);\n"
-            cursor += chunk
+        func bits(upTo limit: UInt64) {
+            while cursor < limit {
+                let chunk = min(limit - cursor, 64 - cursor % 64)
+                text += indent + "long: \(chunk);\n"
+                cursor += chunk
+            }
         }
+        if to - from > 4096 {
+            bits(upTo: (cursor + 63) / 64 * 64)
+            let bytes = (to - cursor) / 64 * 8
+            text += indent + "char __pad_\(cursor / 8)[\(bytes)];\n"
+            cursor += bytes * 8
+        }
+        bits(upTo: to)
         return text
     }
 

@@ -69,75 +69,78 @@ enum BTFParser {
         // the largest name offset and type id referenced, so the range checks cost two
         // comparisons at the end; only a failure walks again to name the culprit.
         let firstID = base.map { $0.typeCount } ?? 1
-        var offsets: [UInt32] = []
-        offsets.reserveCapacity(typeLength / 16 + 1)
         var position = layout.typesStart
         let end = layout.typesEnd
         var largestName: UInt32 = 0
         var largestType: UInt32 = 0
         let raw = UnsafeRawPointer(start)
         @inline(__always) func load(_ at: Int) -> UInt32 { raw.loadUnaligned(fromByteOffset: at, as: UInt32.self) }
-        while position < end {
-            guard end - position >= 12 else {
-                let id = firstID + offsets.count
-                throw BTFError.truncated(what: "type [\(id)]", offset: position, needed: 12, available: end - position)
-            }
-            if swapped { for field in 0..<3 { swapWord(start, position + field * 4) } }
-            let info = load(position + 4)
-            let rawKind = (info >> 24) & 0x1f
-            let vlen = Int(info & 0xffff)
-            guard let trailing = BTFKind.trailingBytes(rawKind: rawKind, vlen: vlen) else {
-                throw BTFError.malformedType(id: UInt32(firstID + offsets.count), reason: "unknown kind \(rawKind)")
-            }
-            let recordSize = 12 + trailing
-            guard end - position >= recordSize else {
-                let id = firstID + offsets.count
-                throw BTFError.truncated(what: "type [\(id)] (kind \(BTFKind(rawValue: UInt8(rawKind))!.rawName), vlen \(vlen))", offset: position, needed: recordSize, available: end - position)
-            }
-            if swapped { for field in stride(from: 12, to: recordSize, by: 4) { swapWord(start, position + field) } }
-            largestName = max(largestName, load(position))
-            switch rawKind {
-            case 2, 8, 9, 10, 11, 12, 14, 17, 18:
-                largestType = max(largestType, load(position + 8))
-            case 3:
-                largestType = max(largestType, load(position + 12), load(position + 16))
-            case 4, 5, 15:
-                var entry = position + 12
-                let stop = position + recordSize
-                if rawKind == 15 {
-                    while entry < stop { largestType = max(largestType, load(entry)); entry += 12 }
-                } else {
+        // Every record is at least 12 bytes, which bounds the count; writing into
+        // uninitialized storage avoids a capacity check per type.
+        let offsets = try [UInt32](unsafeUninitializedCapacity: typeLength / 12 + 1) { buffer, count in
+            while position < end {
+                guard end - position >= 12 else {
+                    let id = firstID + count
+                    throw BTFError.truncated(what: "type [\(id)]", offset: position, needed: 12, available: end - position)
+                }
+                if swapped { for field in 0..<3 { swapWord(start, position + field * 4) } }
+                let info = load(position + 4)
+                let rawKind = (info >> 24) & 0x1f
+                let vlen = Int(info & 0xffff)
+                guard let trailing = BTFKind.trailingBytes(rawKind: rawKind, vlen: vlen) else {
+                    throw BTFError.malformedType(id: UInt32(firstID + count), reason: "unknown kind \(rawKind)")
+                }
+                let recordSize = 12 + trailing
+                guard end - position >= recordSize else {
+                    let id = firstID + count
+                    throw BTFError.truncated(what: "type [\(id)] (kind \(BTFKind(rawValue: UInt8(rawKind))!.rawName), vlen \(vlen))", offset: position, needed: recordSize, available: end - position)
+                }
+                if swapped { for field in stride(from: 12, to: recordSize, by: 4) { swapWord(start, position + field) } }
+                largestName = max(largestName, load(position))
+                switch rawKind {
+                case 2, 8, 9, 10, 11, 12, 14, 17, 18:
+                    largestType = max(largestType, load(position + 8))
+                case 3:
+                    largestType = max(largestType, load(position + 12), load(position + 16))
+                case 4, 5, 15:
+                    var entry = position + 12
+                    let stop = position + recordSize
+                    if rawKind == 15 {
+                        while entry < stop { largestType = max(largestType, load(entry)); entry += 12 }
+                    } else {
+                        while entry < stop {
+                            largestName = max(largestName, load(entry))
+                            largestType = max(largestType, load(entry + 4))
+                            entry += 12
+                        }
+                    }
+                case 6, 13:
+                    if rawKind == 13 { largestType = max(largestType, load(position + 8)) }
+                    var entry = position + 12
+                    let stop = position + recordSize
                     while entry < stop {
                         largestName = max(largestName, load(entry))
-                        largestType = max(largestType, load(entry + 4))
-                        entry += 12
+                        if rawKind == 13 { largestType = max(largestType, load(entry + 4)) }
+                        entry += 8
                     }
+                case 19:
+                    var entry = position + 12
+                    let stop = position + recordSize
+                    while entry < stop { largestName = max(largestName, load(entry)); entry += 12 }
+                default:
+                    break
                 }
-            case 6, 13:
-                if rawKind == 13 { largestType = max(largestType, load(position + 8)) }
-                var entry = position + 12
-                let stop = position + recordSize
-                while entry < stop {
-                    largestName = max(largestName, load(entry))
-                    if rawKind == 13 { largestType = max(largestType, load(entry + 4)) }
-                    entry += 8
-                }
-            case 19:
-                var entry = position + 12
-                let stop = position + recordSize
-                while entry < stop { largestName = max(largestName, load(entry)); entry += 12 }
-            default:
-                break
+                buffer[count] = UInt32(truncatingIfNeeded: position)
+                count += 1
+                position += recordSize
             }
-            offsets.append(UInt32(truncatingIfNeeded: position))
-            position += recordSize
         }
         guard firstID + offsets.count - 1 <= maxTypeID else {
             throw BTFError.badHeader("\(firstID + offsets.count - 1) types exceed the kernel's limit of \(maxTypeID)")
         }
         layout.offsets = offsets
         let typeCount = UInt32(firstID + offsets.count)
-        let totalStrings = (base.map { UInt32($0.totalStringLength) } ?? 0) + UInt32(stringLength)
+        let totalStrings = UInt32(clamping: (base?.totalStringLength ?? 0) + stringLength)
         if largestName >= totalStrings || largestType >= typeCount {
             try findOutOfRange(raw, offsets: offsets, firstID: firstID, typeCount: typeCount, totalStrings: totalStrings)
         }

@@ -96,7 +96,7 @@ public enum BTFSanitizer {
                     let variableName = try btf.type(variable.type).nameOffset
                     record[3 + index * 3] = variableName
                     record[3 + index * 3 + 1] = variable.type
-                    record[3 + index * 3 + 2] = variable.offset * 8
+                    record[3 + index * 3 + 2] = variable.offset &* 8  // the kernel rejects what wraps
                 }
             case .float where !features.contains(.float):
                 record[1] = info(.struct)

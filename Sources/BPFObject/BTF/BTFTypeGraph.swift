@@ -119,8 +119,10 @@ extension BTF {
     public func bitfieldLayout(_ member: BTFMember) throws -> (bitOffset: UInt32, bitSize: UInt32) {
         if member.bitfieldSize != 0 { return (member.bitOffset, member.bitfieldSize) }
         let concrete = try type(skipTypedefs(member.type))
-        if concrete.kind == .int, concrete.intBits != concrete.sizeOrType * 8 || concrete.intBitOffset != 0 {
-            return (member.bitOffset + concrete.intBitOffset, concrete.intBits)
+        if concrete.kind == .int, UInt64(concrete.intBits) != UInt64(concrete.sizeOrType) * 8 || concrete.intBitOffset != 0 {
+            let (offset, overflow) = member.bitOffset.addingReportingOverflow(concrete.intBitOffset)
+            guard !overflow else { throw BTFError.malformedType(id: member.type, reason: "bitfield offset overflows") }
+            return (offset, concrete.intBits)
         }
         return (member.bitOffset, 0)
     }
@@ -142,7 +144,9 @@ extension BTF {
                 throw BTFError.notFound("member '\(component)' of \(try describe(id: container))")
             }
             for member in found {
-                bitOffset += member.bitOffset
+                let (sum, overflow) = bitOffset.addingReportingOverflow(member.bitOffset)
+                guard !overflow else { throw BTFError.malformedType(id: container, reason: "member offsets overflow 32 bits") }
+                bitOffset = sum
             }
             chain += found
             last = found.last
@@ -150,7 +154,8 @@ extension BTF {
         }
         guard let member = last else { throw BTFError.notFound("an empty member path") }
         let layout = try bitfieldLayout(member)
-        let start = bitOffset - member.bitOffset + layout.bitOffset
+        // Replace the last member's own offset by its bitfield-adjusted one (never below it).
+        let start = bitOffset &- member.bitOffset &+ layout.bitOffset
         return BTFField(path: chain, type: member.type, bitOffset: start, bitfieldSize: layout.bitSize)
     }
 

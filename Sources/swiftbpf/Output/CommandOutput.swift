@@ -33,7 +33,7 @@ struct OutputOptions: ParsableArguments {
         return rest[...]
     }
 
-    func makeWriter() -> JSONWriter { JSONWriter(pretty: pretty) }
+    func makeWriter() -> BPFToolJSONWriter { BPFToolJSONWriter(pretty: pretty) }
 }
 
 /// A failure the CLI itself words, with bpftool's exit status for it (254 for "no such element").

@@ -53,7 +53,9 @@ final class VethTopology {
     let insideAddress = "10.250.0.2"
 
     init() throws {
-        id = String(UInt32.random(in: 0..<0x100_0000), radix: 16)
+        // The process id (low 16 bits) keeps concurrent test runs apart, the random part
+        // keeps topologies of one run apart; interface names must stay within IFNAMSIZ - 1 = 15.
+        id = String(UInt32(getpid()) & 0xffff, radix: 16) + "x" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
         outsideNamespace = "sbpfnetA\(id)"
         insideNamespace = "sbpfnetB\(id)"
         outsideInterface = "sbpfa\(id)"

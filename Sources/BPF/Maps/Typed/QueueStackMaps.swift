@@ -102,11 +102,8 @@ extension Map {
 
     /// Bloom filter membership: the kernel compares the *value* buffer we pass to lookup.
     func peekValue(_ value: inout [UInt8]) throws -> Bool {
-        let result: Result<Int32, Errno> = value.withUnsafeMutableBytes { valueBuffer in
-            var attr = sbpf_map_elem_attr()
-            attr.map_fd = UInt32(bitPattern: fd.rawValue)
-            attr.value = kernelPointer(valueBuffer.baseAddress)
-            return BPFSyscall.invoke(.mapLookupElem, &attr)
+        let result = value.withUnsafeMutableBytes { valueBuffer in
+            elementCall(.mapLookupElem, key: nil, value: valueBuffer.baseAddress)
         }
         switch result {
         case .success: return true
