@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
-        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "CBPFSys"], exclude: ["Fixtures"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

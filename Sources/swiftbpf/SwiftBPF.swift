@@ -15,6 +15,7 @@ struct SwiftBPF: ParsableCommand {
             BTFCommand.self,
             FeatureCommand.self,
             ObjectCommand.self,
+            TraceCommand.self,
         ]
     )
 

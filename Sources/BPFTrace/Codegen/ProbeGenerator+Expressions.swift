@@ -1,0 +1,372 @@
+import BPFObject
+import Foundation
+
+extension ProbeGenerator {
+    mutating func type(of expression: Expression) throws -> TraceValueType {
+        var inferScope = scope
+        guard let type = compiler.inferType(expression, &inferScope) else {
+            throw TraceCompiler.Failure(diagnostics: compiler.diagnostics.errors)
+        }
+        return type
+    }
+
+    /// Evaluates an integer expression into r0.
+    mutating func integer(_ expression: Expression) throws {
+        switch expression.kind {
+        case .integer(let value):
+            if let small = Int32(exactly: value) { asm.mov(.r0, small) } else { asm.loadImmediate64(.r0, UInt64(bitPattern: value)) }
+        case .positionalParameter(let index):
+            let text = index > 0 && index <= compiler.options.positionalParameters.count ? compiler.options.positionalParameters[index - 1] : "0"
+            asm.loadImmediate64(.r0, UInt64(bitPattern: Int64(text) ?? 0))
+        case .parameterCount:
+            asm.mov(.r0, Int32(compiler.options.positionalParameters.count))
+        case .builtin(let name):
+            switch name {
+            case "pid":
+                asm.call(helperID: HelperFunction.getCurrentPidTgid.rawValue)
+                asm.alu(.rsh, .r0, 32)
+            case "tid":
+                asm.call(helperID: HelperFunction.getCurrentPidTgid.rawValue)
+                asm.mov32(.r0, .r0)
+            case "uid":
+                asm.call(helperID: HelperFunction.getCurrentUidGid.rawValue)
+                asm.mov32(.r0, .r0)
+            case "gid":
+                asm.call(helperID: HelperFunction.getCurrentUidGid.rawValue)
+                asm.alu(.rsh, .r0, 32)
+            case "nsecs":
+                asm.call(helperID: HelperFunction.ktimeGetNs.rawValue)
+            case "elapsed":
+                asm.call(helperID: HelperFunction.ktimeGetNs.rawValue)
+                startTimeSlots.append(asm.count)
+                asm.loadImmediate64(.r1, 0)
+                asm.sub(.r0, .r1)
+            case "cpid":
+                childProcessSlots.append(asm.count)
+                asm.loadImmediate64(.r0, 0)
+            case "cpu":
+                asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
+            case "rand":
+                asm.call(helperID: HelperFunction.getPrandomU32.rawValue)
+            case "numaid":
+                asm.call(helperID: HelperFunction.getNumaNodeId.rawValue)
+            case "cgroup":
+                asm.call(helperID: HelperFunction.getCurrentCgroupId.rawValue)
+            case "curtask":
+                asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+            case "retval":
+                asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+            case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
+                let index = Int(name.dropFirst(3))!
+                switch context.arguments {
+                case .rawTracepoint: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
+                case .registers: asm.load(.doubleWord, .r0, .r9, TraceCompiler.argumentRegisterOffsets[index])
+                case .none: try fail("\(name) is not available in this probe", expression.range)
+                }
+            default:
+                try fail("swiftbpf trace does not support the builtin '\(name)' as an integer yet", expression.range)
+            }
+        case .variable(let name):
+            guard let slot = variableSlots[name] else { try fail("Undefined or undeclared variable: \(name)", expression.range) }
+            asm.load(.doubleWord, .r0, .r10, slot)
+        case .map(let name, let keys):
+            guard let index = compiler.mapIndex[name] else { try fail("Undefined map: \(name)", expression.range) }
+            let map = compiler.maps[index]
+            let key = try mapKey(map, keys, range: expression.range)
+            let missing = newLabel("map.missing"), done = newLabel("map.done")
+            lookup(Int32(index + 1), key: key)
+            asm.jump(.eq, .r0, 0, to: missing)
+            if map.kind == .avg || map.kind == .stats {
+                asm.load(.doubleWord, .r1, .r0, 0)
+                asm.load(.doubleWord, .r2, .r0, 8)
+                asm.mov(.r0, .r1)
+                asm.signedDiv(.r0, .r2)
+            } else {
+                asm.load(.doubleWord, .r0, .r0, 0)
+            }
+            asm.jump(to: done)
+            asm.label(missing)
+            asm.mov(.r0, 0)
+            asm.label(done)
+        case .binary(let op, let lhs, let rhs):
+            let leftType = try type(of: lhs)
+            if leftType.isString {
+                try stringComparison(op, lhs, rhs)
+                return
+            }
+            if op == .logicalAnd || op == .logicalOr {
+                let done = newLabel("logic.done")
+                try integer(lhs)
+                asm.mov(.r1, .r0)
+                asm.mov(.r0, op == .logicalAnd ? 0 : 1)
+                asm.jump(op == .logicalAnd ? .eq : .ne, .r1, 0, to: done)
+                try integer(rhs)
+                asm.mov(.r1, .r0)
+                asm.mov(.r0, 1)
+                asm.jump(.ne, .r1, 0, to: done)
+                asm.mov(.r0, 0)
+                asm.label(done)
+                return
+            }
+            let rightType = try type(of: rhs)
+            let signed: Bool = {
+                if case .integer(let a) = leftType, case .integer(let b) = rightType { return a && b }
+                return false
+            }()
+            try integer(lhs)
+            let left = try slot(8)
+            asm.store(.doubleWord, .r10, left, .r0)
+            try integer(rhs)
+            asm.mov(.r2, .r0)
+            asm.load(.doubleWord, .r0, .r10, left)
+            switch op {
+            case .add: asm.add(.r0, .r2)
+            case .subtract: asm.sub(.r0, .r2)
+            case .multiply: asm.alu(.mul, .r0, .r2)
+            case .divide, .modulo:
+                // bpftrace 0.17 always emits BPF's unsigned div/mod (so -5 / 2 is 2^63 - 3, with a
+                // warning); division by zero does not fault in BPF, it yields 0 (mod: the dividend).
+                asm.alu(op == .divide ? .div : .mod, .r0, .r2)
+            case .bitAnd: asm.alu(.and, .r0, .r2)
+            case .bitOr: asm.alu(.or, .r0, .r2)
+            case .bitXor: asm.alu(.xor, .r0, .r2)
+            case .shiftLeft: asm.alu(.lsh, .r0, .r2)
+            case .shiftRight: asm.alu(signed ? .arsh : .rsh, .r0, .r2)
+            case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
+                let condition: JumpCondition
+                switch op {
+                case .equal: condition = .eq
+                case .notEqual: condition = .ne
+                case .less: condition = signed ? .slt : .lt
+                case .lessEqual: condition = signed ? .sle : .le
+                case .greater: condition = signed ? .sgt : .gt
+                default: condition = signed ? .sge : .ge
+                }
+                let yes = newLabel("cmp.true")
+                asm.mov(.r1, .r0)
+                asm.mov(.r0, 1)
+                asm.jump(condition, .r1, .r2, to: yes)
+                asm.mov(.r0, 0)
+                asm.label(yes)
+            case .logicalAnd, .logicalOr: break
+            }
+        case .unary(let op, let operand, _):
+            try integer(operand)
+            switch op {
+            case .logicalNot:
+                let done = newLabel("not.done")
+                asm.mov(.r1, .r0)
+                asm.mov(.r0, 1)
+                asm.jump(.eq, .r1, 0, to: done)
+                asm.mov(.r0, 0)
+                asm.label(done)
+            case .bitNot: asm.alu(.xor, .r0, -1)
+            case .negate: asm.neg(.r0)
+            default: try fail("swiftbpf trace does not support '\(op.rawValue)' here yet", expression.range)
+            }
+        case .ternary(let condition, let then, let otherwise):
+            let elseLabel = newLabel("ternary.else"), done = newLabel("ternary.done")
+            try integer(condition)
+            asm.jump(.eq, .r0, 0, to: elseLabel)
+            try integer(then)
+            asm.jump(to: done)
+            asm.label(elseLabel)
+            try integer(otherwise)
+            asm.label(done)
+        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
+            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
+                  case .integer(let size, let signed) = access.result else { try fail("cannot read \(name) as an integer", expression.range) }
+            let address = try kernelAddress(access)
+            let value = try slot(8)
+            zero(value, 8)
+            readKernel(into: value, size: size, from: address)
+            asm.load(.doubleWord, .r0, .r10, value)
+            if signed && size < 8 {
+                let bits = Int32(64 - size * 8)
+                asm.alu(.lsh, .r0, bits)
+                asm.alu(.arsh, .r0, bits)
+            }
+        case .field(_, let name, _):
+            guard let field = context.tracepoint?.field(named: name), let size = AccessSize(byteCount: field.size) else {
+                try fail("cannot read field '\(name)' as an integer", expression.range)
+            }
+            asm.load(size, .r0, .r9, Int16(field.offset))
+            if field.isSigned && field.size < 8 {
+                let bits = Int32(64 - field.size * 8)
+                asm.alu(.lsh, .r0, bits)
+                asm.alu(.arsh, .r0, bits)
+            }
+        case .cast(let typeName, let operand):
+            try integer(operand)
+            guard let width = castWidth(typeName.name) else { try fail("Cannot cast to \"\(typeName)\"", expression.range) }
+            if width.bytes < 8 {
+                let bits = Int32(64 - width.bytes * 8)
+                asm.alu(.lsh, .r0, bits)
+                asm.alu(width.signed ? .arsh : .rsh, .r0, bits)
+            }
+        case .call(let name, _):
+            try fail("\(name)() does not return an integer", expression.range)
+        default:
+            try fail("swiftbpf trace does not support this expression yet", expression.range)
+        }
+    }
+
+    /// Evaluates a string expression into a fresh zeroed stack buffer of `size` bytes.
+    mutating func string(_ expression: Expression, size: Int) throws -> Int16 {
+        let buffer = try slot(size)
+        zero(buffer, size)
+        switch expression.kind {
+        case .string(let bytes):
+            for (index, byte) in bytes.prefix(size - 1).enumerated() {
+                asm.store(.byte, .r10, buffer + Int16(index), immediate: Int32(byte))
+            }
+        case .positionalParameter(let index):
+            let text = index > 0 && index <= compiler.options.positionalParameters.count ? compiler.options.positionalParameters[index - 1] : ""
+            for (offset, byte) in Array(text.utf8).prefix(size - 1).enumerated() {
+                asm.store(.byte, .r10, buffer + Int16(offset), immediate: Int32(byte))
+            }
+        case .builtin("comm"):
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer))
+            asm.mov(.r2, Int32(min(size, 16)))
+            asm.call(helperID: HelperFunction.getCurrentComm.rawValue)
+        case .builtin("probe"):
+            for (index, byte) in Array(context.probeName.utf8).prefix(size - 1).enumerated() {
+                asm.store(.byte, .r10, buffer + Int16(index), immediate: Int32(byte))
+            }
+        case .variable(let name):
+            guard let source = variableSlots[name], let type = scope.variables[name] else { try fail("Undefined or undeclared variable: \(name)", expression.range) }
+            copy(from: source, to: buffer, size: min(size, type.storageSize))
+        case .map(let name, let keys):
+            guard let index = compiler.mapIndex[name] else { try fail("Undefined map: \(name)", expression.range) }
+            let map = compiler.maps[index]
+            let key = try mapKey(map, keys, range: expression.range)
+            let done = newLabel("strmap.done")
+            lookup(Int32(index + 1), key: key)
+            asm.jump(.eq, .r0, 0, to: done)
+            var at = 0
+            let count = min(size, map.kind.valueSize)
+            while at < count {
+                asm.load(.byte, .r1, .r0, Int16(at))
+                asm.store(.byte, .r10, buffer + Int16(at), .r1)
+                at += 1
+            }
+            asm.label(done)
+        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
+            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
+                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
+            let address = try kernelAddress(access)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer))
+            asm.mov(.r2, Int32(min(size, count)))
+            asm.load(.doubleWord, .r3, .r10, address)
+            asm.call(helperID: HelperFunction.probeReadKernelStr.rawValue)
+        case .field(_, let name, _):
+            try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .call("str", let arguments):
+            guard let argument = arguments.first else { try fail("str() needs an argument", expression.range) }
+            if case .field(_, let name, _) = argument.kind, let field = context.tracepoint?.field(named: name), field.kind != .scalar {
+                try readStringField(name, into: buffer, size: size, range: argument.range)
+                return buffer
+            }
+            let argumentType = try type(of: argument)
+            if argumentType.isString {
+                let source = try string(argument, size: size)
+                copy(from: source, to: buffer, size: size)
+                return buffer
+            }
+            try integer(argument)
+            asm.mov(.r3, .r0)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer))
+            asm.mov(.r2, Int32(size))
+            // bpf_probe_read_str reads user or kernel addresses on x86-64 (non-overlapping spaces).
+            asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+        case .ternary(let condition, let then, let otherwise):
+            let elseLabel = newLabel("sternary.else"), done = newLabel("sternary.done")
+            try integer(condition)
+            asm.jump(.eq, .r0, 0, to: elseLabel)
+            let a = try string(then, size: size)
+            copy(from: a, to: buffer, size: size)
+            asm.jump(to: done)
+            asm.label(elseLabel)
+            let b = try string(otherwise, size: size)
+            copy(from: b, to: buffer, size: size)
+            asm.label(done)
+        default:
+            try fail("swiftbpf trace does not support this string expression yet", expression.range)
+        }
+        mark()
+        return buffer
+    }
+
+    /// Walks a curtask member path; returns the stack slot holding the final member's address.
+    mutating func kernelAddress(_ access: KernelMemberAccess) throws -> Int16 {
+        let address = try slot(8)
+        asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        asm.store(.doubleWord, .r10, address, .r0)
+        for step in access.steps {
+            switch step {
+            case .add(let offset):
+                asm.load(.doubleWord, .r0, .r10, address)
+                asm.add(.r0, Int32(offset))
+                asm.store(.doubleWord, .r10, address, .r0)
+            case .loadPointer:
+                readKernel(into: address, size: 8, from: address)
+            }
+        }
+        return address
+    }
+
+    /// bpf_probe_read_kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
+    mutating func readKernel(into target: Int16, size: Int, from addressSlot: Int16) {
+        asm.load(.doubleWord, .r3, .r10, addressSlot)
+        asm.mov(.r1, .r10)
+        asm.add(.r1, Int32(target))
+        asm.mov(.r2, Int32(size))
+        asm.call(helperID: HelperFunction.probeReadKernel.rawValue)
+    }
+
+    /// Copies a tracepoint char array or `__data_loc char[]` field into `buffer`.
+    mutating func readStringField(_ name: String, into buffer: Int16, size: Int, range: SourceRange) throws {
+        guard let field = context.tracepoint?.field(named: name) else { try fail("no field \(name)", range) }
+        asm.mov(.r3, .r9)
+        switch field.kind {
+        case .array:
+            asm.add(.r3, Int32(field.offset))
+        case .dataLocation, .relativeLocation:
+            // u32: low 16 bits offset (from the record, or from the field's end for __rel_loc).
+            asm.load(.word, .r1, .r9, Int16(field.offset))
+            asm.alu(.and, .r1, 0xFFFF)
+            asm.add(.r3, .r1)
+            if field.kind == .relativeLocation { asm.add(.r3, Int32(field.offset + field.size)) }
+        case .scalar:
+            try fail("field \(name) is not a string", range)
+        }
+        asm.mov(.r1, .r10)
+        asm.add(.r1, Int32(buffer))
+        if case .array(let count?) = field.kind { asm.mov(.r2, Int32(min(size, count))) } else { asm.mov(.r2, Int32(size)) }
+        asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+    }
+
+    /// `a == b` / `a != b` on strings: byte by byte up to the first NUL, result in r0.
+    mutating func stringComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression) throws {
+        let leftType = try type(of: lhs), rightType = try type(of: rhs)
+        let size = min(leftType.storageSize, rightType.storageSize)
+        let left = try string(lhs, size: leftType.storageSize)
+        let right = try string(rhs, size: rightType.storageSize)
+        let equal = newLabel("streq.equal"), differ = newLabel("streq.differ"), done = newLabel("streq.done")
+        for index in 0..<size {
+            asm.load(.byte, .r1, .r10, left + Int16(index))
+            asm.load(.byte, .r2, .r10, right + Int16(index))
+            asm.jump(.ne, .r1, .r2, to: differ)
+            asm.jump(.eq, .r1, 0, to: equal)
+        }
+        asm.label(equal)
+        asm.mov(.r0, op == .equal ? 1 : 0)
+        asm.jump(to: done)
+        asm.label(differ)
+        asm.mov(.r0, op == .equal ? 0 : 1)
+        asm.label(done)
+    }
+}

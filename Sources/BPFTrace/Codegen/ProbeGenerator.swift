@@ -1,0 +1,462 @@
+import BPFObject
+import Foundation
+
+/// Generates one probe's program. Values: integers in r0, strings in stack buffers (offsets
+/// from r10). r9 holds the context for the whole program.
+struct ProbeGenerator {
+    var compiler: TraceCompiler
+    let context: TraceCompiler.ProbeContext
+    var asm = Assembler()
+    var ranges: [SourceRange?] = []
+    var scope: TraceCompiler.Scope
+    /// Bytes of stack used so far (slots grow down from r10).
+    var stackUsed = 0
+    var variableSlots: [String: Int16] = [:]
+    var labelCounter = 0
+    var currentRange: SourceRange?
+    var compilerFormats: [TraceFormat]
+    var startTimeSlots: [Int] = []
+    var childProcessSlots: [Int] = []
+    /// Labels of the enclosing while loops, for continue/break.
+    var loops: [(next: String, end: String)] = []
+
+    /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
+    static let stackLimit = 512
+    /// fd_array[0] is the event ring buffer; maps follow.
+    static let eventRingIndex: Int32 = 0
+
+    init(compiler: TraceCompiler, context: TraceCompiler.ProbeContext) {
+        self.compiler = compiler
+        self.context = context
+        self.scope = TraceCompiler.Scope(context: context)
+        self.compilerFormats = compiler.printFormats
+    }
+
+    struct StackOverflow: Error {}
+
+    mutating func generate(_ probe: Probe) throws -> ([Instruction], [SourceRange?]) {
+        asm.mov(.r9, .r1)
+        if let predicate = probe.predicate {
+            currentRange = predicate.range
+            try integer(predicate)
+            asm.jump(.eq, .r0, 0, to: "return")
+        }
+        try block(probe.body)
+        asm.label("return")
+        asm.mov(.r0, 0)
+        asm.exit()
+        let instructions = try asm.assemble()
+        // Ranges were recorded per emitted instruction count; pad for the epilogue.
+        while ranges.count < instructions.count { ranges.append(nil) }
+        return (instructions, ranges)
+    }
+
+    // MARK: Stack
+
+    mutating func slot(_ size: Int) throws -> Int16 {
+        let rounded = (size + 7) & ~7
+        stackUsed += rounded
+        guard stackUsed <= Self.stackLimit else {
+            compiler.diagnostics.error("the probe needs more than \(Self.stackLimit) bytes of BPF stack (strings and map keys take stack space)", at: currentRange ?? SourceRange(at: .start))
+            throw TraceCompiler.Failure(diagnostics: compiler.diagnostics.errors)
+        }
+        return Int16(-stackUsed)
+    }
+
+    mutating func zero(_ offset: Int16, _ size: Int) {
+        asm.mov(.r1, 0)
+        var at = 0
+        while at < size {
+            asm.store(.doubleWord, .r10, offset + Int16(at), .r1)
+            at += 8
+        }
+        mark()
+    }
+
+    mutating func newLabel(_ stem: String) -> String {
+        labelCounter += 1
+        return "\(stem).\(labelCounter)"
+    }
+
+    /// Records the statement range for the instructions emitted since the last call.
+    mutating func mark() {
+        while ranges.count < asm.count { ranges.append(currentRange) }
+    }
+
+    mutating func fail(_ message: String, _ range: SourceRange) throws -> Never {
+        compiler.diagnostics.error(message, at: range)
+        throw TraceCompiler.Failure(diagnostics: compiler.diagnostics.errors)
+    }
+
+    // MARK: Statements
+
+    mutating func block(_ block: Block) throws {
+        for statement in block.statements { try self.statement(statement) }
+    }
+
+    mutating func statement(_ statement: Statement) throws {
+        currentRange = statement.range
+        defer { mark() }
+        switch statement.kind {
+        case .expression(let expression):
+            try expressionStatement(expression)
+        case .assignVariable(let variable, let value, _):
+            guard case .variable(let name) = variable.kind else { return }
+            var inferScope = scope
+            guard let type = compiler.inferType(value, &inferScope) else { try fail("bad value", value.range) }
+            let target: Int16
+            if let existing = variableSlots[name] {
+                target = existing
+            } else {
+                target = try slot(type.storageSize)
+                variableSlots[name] = target
+                scope.variables[name] = type
+            }
+            if type.isString {
+                let size = scope.variables[name]!.storageSize
+                let source = try string(value, size: size)
+                copy(from: source, to: target, size: size)
+            } else {
+                try integer(value)
+                asm.store(.doubleWord, .r10, target, .r0)
+            }
+        case .assignMap(let target, let value, _):
+            try assignMap(target, value)
+        case .if(let condition, let then, let otherwise):
+            let elseLabel = newLabel("else"), endLabel = newLabel("endif")
+            try integer(condition)
+            asm.jump(.eq, .r0, 0, to: elseLabel)
+            try block(then)
+            asm.jump(to: endLabel)
+            asm.label(elseLabel)
+            if let otherwise { try block(otherwise) }
+            asm.label(endLabel)
+        case .jump(.return):
+            leaveProbe()
+        case .jump(let kind):
+            guard let loop = loops.last else { try fail("'\(kind.rawValue)' statement is not allowed outside of a loop", statement.range) }
+            // Conditional on a constant, like leaveProbe(), so following code is not unreachable.
+            asm.mov(.r1, 0)
+            asm.jump(.eq, .r1, 0, to: kind == .break ? loop.end : loop.next)
+        case .while(let condition, let body):
+            // The kernel verifies bounded loops (5.3+) by walking each iteration.
+            let top = newLabel("while.top"), end = newLabel("while.end")
+            asm.label(top)
+            currentRange = condition.range
+            try integer(condition)
+            asm.jump(.eq, .r0, 0, to: end)
+            loops.append((next: top, end: end))
+            try block(body)
+            loops.removeLast()
+            asm.jump(to: top)
+            asm.label(end)
+        case .unroll(let count, let body):
+            guard case .integer(let times) = count.kind else { try fail("unroll needs an integer literal", count.range) }
+            for _ in 0..<times { try block(body) }
+        }
+    }
+
+    mutating func expressionStatement(_ expression: Expression) throws {
+        switch expression.kind {
+        case .call(let name, let arguments):
+            switch name {
+            case "printf": try printf(arguments, range: expression.range)
+            case "exit":
+                try emitEvent(id: TraceEventID.exit, payload: [])
+                leaveProbe()
+            case "print", "clear", "zero":
+                guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind, keys.isEmpty,
+                      let index = compiler.mapIndex[mapName] else {
+                    try fail("\(name)() expects a map without keys", expression.range)
+                }
+                let id = name == "print" ? TraceEventID.printMap : name == "clear" ? TraceEventID.clearMap : TraceEventID.zeroMap
+                try emitEvent(id: id, payload: [UInt64(index)])
+            case "delete":
+                guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind,
+                      let index = compiler.mapIndex[mapName] else {
+                    try fail("delete() expects a map element", expression.range)
+                }
+                let key = try mapKey(compiler.maps[index], keys, range: argument.range)
+                asm.loadMapIndex(.r1, Int32(index + 1))
+                asm.mov(.r2, .r10)
+                asm.add(.r2, Int32(key))
+                asm.call(helperID: HelperFunction.mapDeleteElem.rawValue)
+            case "time":
+                let format = arguments.first.flatMap { if case .string(let bytes) = $0.kind { String(decoding: bytes, as: UTF8.self) } else { nil } } ?? "%H:%M:%S\n"
+                compilerFormats.append(TraceFormat(format: format, argumentTypes: []))
+                try emitEvent(id: TraceEventID.time, payload: [UInt64(compilerFormats.count - 1)])
+            default:
+                try integer(expression)
+            }
+        case .unary(let op, let target, _) where op == .increment || op == .decrement:
+            let one = Expression(.integer(1), range: expression.range)
+            let value = Expression(.binary(op == .increment ? .add : .subtract, target, one), range: expression.range)
+            if case .map = target.kind {
+                try assignMap(target, value)
+            } else if case .variable = target.kind {
+                try statement(Statement(.assignVariable(variable: target, value: value, compound: nil), range: expression.range))
+            }
+        default:
+            try integer(expression)
+        }
+    }
+
+    /// Ends the probe early. The jump is conditional on a constant so that code after it (the
+    /// rest of a block) is not "unreachable" to the verifier's CFG check, which refuses that.
+    mutating func leaveProbe() {
+        asm.mov(.r1, 0)
+        asm.jump(.eq, .r1, 0, to: "return")
+    }
+
+    /// Sends `[id, payload...]` through the ring buffer.
+    mutating func emitEvent(id: UInt64, payload: [UInt64]) throws {
+        let record = try slot(8 * (payload.count + 1))
+        for (index, value) in ([id] + payload).enumerated() {
+            asm.loadImmediate64(.r1, value)
+            asm.store(.doubleWord, .r10, record + Int16(index * 8), .r1)
+        }
+        submit(record, size: 8 * (payload.count + 1))
+    }
+
+    mutating func submit(_ record: Int16, size: Int) {
+        asm.loadMapIndex(.r1, Self.eventRingIndex)
+        asm.mov(.r2, .r10)
+        asm.add(.r2, Int32(record))
+        asm.mov(.r3, Int32(size))
+        asm.mov(.r4, 0)
+        asm.call(helperID: HelperFunction.ringbufOutput.rawValue)
+    }
+
+    mutating func printf(_ arguments: [Expression], range: SourceRange) throws {
+        guard let first = arguments.first, case .string(let bytes) = first.kind else {
+            try fail("printf() expects a string literal as its first argument", range)
+        }
+        let format = String(decoding: bytes, as: UTF8.self)
+        let values = Array(arguments.dropFirst())
+        var types: [TraceValueType] = []
+        for value in values {
+            var inferScope = scope
+            guard let type = compiler.inferType(value, &inferScope) else { try fail("bad printf argument", value.range) }
+            types.append(type)
+        }
+        if let problem = PrintfFormat.check(format, argumentTypes: types) { try fail(problem, range) }
+        compilerFormats.append(TraceFormat(format: format, argumentTypes: types))
+        let id = UInt64(compilerFormats.count - 1)
+        let size = 8 + types.reduce(0) { $0 + $1.storageSize }
+        // Arguments are evaluated before the record is reserved so their temporaries come first.
+        var parts: [(Int16?, TraceValueType)] = []
+        var integerSlots: [Int16] = []
+        for (value, type) in zip(values, types) {
+            if type.isString {
+                parts.append((try string(value, size: type.storageSize), type))
+            } else {
+                try integer(value)
+                let temporary = try slot(8)
+                asm.store(.doubleWord, .r10, temporary, .r0)
+                integerSlots.append(temporary)
+                parts.append((temporary, type))
+            }
+        }
+        let record = try slot(size)
+        asm.loadImmediate64(.r1, id)
+        asm.store(.doubleWord, .r10, record, .r1)
+        var offset = 8
+        for (source, type) in parts {
+            copy(from: source!, to: record + Int16(offset), size: type.storageSize)
+            offset += type.storageSize
+        }
+        submit(record, size: size)
+    }
+
+    /// Copies `size` bytes between stack buffers (8-byte steps, then single bytes).
+    mutating func copy(from source: Int16, to target: Int16, size: Int) {
+        var at = 0
+        while at + 8 <= size {
+            asm.load(.doubleWord, .r1, .r10, source + Int16(at))
+            asm.store(.doubleWord, .r10, target + Int16(at), .r1)
+            at += 8
+        }
+        while at < size {
+            asm.load(.byte, .r1, .r10, source + Int16(at))
+            asm.store(.byte, .r10, target + Int16(at), .r1)
+            at += 1
+        }
+    }
+
+    // MARK: Maps
+
+    /// Builds a map's key on the stack; returns its offset.
+    mutating func mapKey(_ map: TraceMap, _ keys: [Expression], range: SourceRange, extra: Int = 0) throws -> Int16 {
+        let size = map.scriptKeySize + extra
+        let key = try slot(size)
+        var values: [(Int16, Int)] = []
+        for (expression, type) in zip(keys, map.keyTypes) {
+            if type.isString {
+                values.append((try string(expression, size: type.storageSize), type.storageSize))
+            } else {
+                try integer(expression)
+                let temporary = try slot(8)
+                asm.store(.doubleWord, .r10, temporary, .r0)
+                values.append((temporary, 8))
+            }
+        }
+        zero(key, size)
+        var offset = 0
+        for (source, bytes) in values {
+            copy(from: source, to: key + Int16(offset), size: bytes)
+            offset += bytes
+        }
+        return key
+    }
+
+    mutating func assignMap(_ target: Expression, _ value: Expression) throws {
+        guard case .map(let name, let keys) = target.kind, let index = compiler.mapIndex[name] else {
+            try fail("unknown map", target.range)
+        }
+        let map = compiler.maps[index]
+        let mapReference = Int32(index + 1)
+        var argumentSlot: Int16 = 0
+        if case .call(_, let arguments) = value.kind, map.kind != .value(.integer(signed: true)), !isPlainValue(map.kind), let argument = arguments.first {
+            try integer(argument)
+            argumentSlot = try slot(8)
+            asm.store(.doubleWord, .r10, argumentSlot, .r0)
+        }
+        switch map.kind {
+        case .value(let type):
+            let valueSlot: Int16
+            if type.isString {
+                valueSlot = try string(value, size: type.storageSize)
+            } else {
+                try integer(value)
+                valueSlot = try slot(8)
+                asm.store(.doubleWord, .r10, valueSlot, .r0)
+            }
+            let key = try mapKey(map, keys, range: target.range)
+            update(mapReference, key: key, value: valueSlot)
+        case .count, .sum:
+            if map.kind == .count {
+                argumentSlot = try slot(8)
+                asm.mov(.r1, 1)
+                asm.store(.doubleWord, .r10, argumentSlot, .r1)
+            }
+            let key = try mapKey(map, keys, range: target.range)
+            try addToValue(mapReference, key: key, amounts: [argumentSlot])
+        case .avg, .stats:
+            let pair = try slot(16)
+            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            asm.store(.doubleWord, .r10, pair, .r1)
+            asm.mov(.r1, 1)
+            asm.store(.doubleWord, .r10, pair + 8, .r1)
+            let key = try mapKey(map, keys, range: target.range)
+            try addToValue(mapReference, key: key, amounts: [pair, pair + 8])
+        case .min(let signed), .max(let signed):
+            let key = try mapKey(map, keys, range: target.range)
+            let isMax = { if case .max = map.kind { true } else { false } }()
+            let store = newLabel("minmax.store"), done = newLabel("minmax.done")
+            lookup(mapReference, key: key)
+            asm.jump(.eq, .r0, 0, to: store)
+            asm.load(.doubleWord, .r1, .r0, 0)
+            asm.load(.doubleWord, .r2, .r10, argumentSlot)
+            // Keep the current value unless the new one beats it.
+            let keep: JumpCondition = isMax ? (signed ? .sge : .ge) : (signed ? .sle : .le)
+            asm.jump(keep, .r1, .r2, to: done)
+            asm.store(.doubleWord, .r0, 0, .r2)
+            asm.jump(to: done)
+            asm.label(store)
+            update(mapReference, key: key, value: argumentSlot)
+            asm.label(done)
+        case .hist, .lhist:
+            let key = try mapKey(map, keys, range: target.range, extra: 8)
+            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            if case .lhist(let low, let high, let step) = map.kind {
+                linearBucket(low: low, high: high, step: step)
+            } else {
+                log2Bucket()
+            }
+            asm.store(.doubleWord, .r10, key + Int16(map.scriptKeySize), .r0)
+            let one = try slot(8)
+            asm.mov(.r1, 1)
+            asm.store(.doubleWord, .r10, one, .r1)
+            try addToValue(mapReference, key: key, amounts: [one])
+        }
+    }
+
+    func isPlainValue(_ kind: TraceMapKind) -> Bool {
+        if case .value = kind { true } else { false }
+    }
+
+    mutating func lookup(_ map: Int32, key: Int16) {
+        asm.loadMapIndex(.r1, map)
+        asm.mov(.r2, .r10)
+        asm.add(.r2, Int32(key))
+        asm.call(helperID: HelperFunction.mapLookupElem.rawValue)
+    }
+
+    mutating func update(_ map: Int32, key: Int16, value: Int16) {
+        asm.loadMapIndex(.r1, map)
+        asm.mov(.r2, .r10)
+        asm.add(.r2, Int32(key))
+        asm.mov(.r3, .r10)
+        asm.add(.r3, Int32(value))
+        asm.mov(.r4, 0)
+        asm.call(helperID: HelperFunction.mapUpdateElem.rawValue)
+    }
+
+    /// Atomically adds each amount to consecutive u64s of the value, creating the element with
+    /// the amounts when it is missing (a lost race re-adds, as bpftrace's per-CPU maps never race).
+    mutating func addToValue(_ map: Int32, key: Int16, amounts: [Int16]) throws {
+        let create = newLabel("add.create"), done = newLabel("add.done")
+        lookup(map, key: key)
+        asm.jump(.eq, .r0, 0, to: create)
+        for (index, amount) in amounts.enumerated() {
+            asm.load(.doubleWord, .r1, .r10, amount)
+            asm.atomicAdd(.doubleWord, .r0, Int16(index * 8), .r1)
+        }
+        asm.jump(to: done)
+        asm.label(create)
+        // Consecutive amount slots are laid out value-first, so the first slot is the value.
+        update(map, key: key, value: amounts[0])
+        asm.label(done)
+    }
+
+    /// r1 (value) → r0 (bucket): 0 for negatives, 1 for 0, 2 + floor(log2(v)) otherwise.
+    mutating func log2Bucket() {
+        let done = newLabel("hist.done"), positive = newLabel("hist.positive")
+        asm.mov(.r0, 0)
+        asm.jump(.slt, .r1, 0, to: done)
+        asm.mov(.r0, 1)
+        asm.jump(.eq, .r1, 0, to: done)
+        asm.jump(to: positive)
+        asm.label(positive)
+        asm.mov(.r0, 2)
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = newLabel("hist.skip")
+            asm.mov(.r2, .r1)
+            asm.alu(.rsh, .r2, Int32(shift))
+            asm.jump(.eq, .r2, 0, to: skip)
+            asm.mov(.r1, .r2)
+            asm.add(.r0, Int32(shift))
+            asm.label(skip)
+        }
+        asm.label(done)
+    }
+
+    /// r1 (value) → r0: 0 below `low`, 1 + (v - low) / step inside, the last bucket at or above `high`.
+    mutating func linearBucket(low: Int64, high: Int64, step: Int64) {
+        let buckets = (high - low + step - 1) / step
+        let done = newLabel("lhist.done")
+        asm.mov(.r0, 0)
+        asm.loadImmediate64(.r2, UInt64(bitPattern: low))
+        asm.jump(.slt, .r1, .r2, to: done)
+        asm.loadImmediate64(.r0, UInt64(buckets + 1))
+        asm.loadImmediate64(.r2, UInt64(bitPattern: high))
+        asm.jump(.sge, .r1, .r2, to: done)
+        asm.mov(.r0, .r1)
+        asm.loadImmediate64(.r2, UInt64(bitPattern: low))
+        asm.sub(.r0, .r2)
+        asm.loadImmediate64(.r2, UInt64(bitPattern: step))
+        asm.alu(.div, .r0, .r2)
+        asm.add(.r0, 1)
+        asm.label(done)
+    }
+}

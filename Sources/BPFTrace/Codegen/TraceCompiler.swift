@@ -1,0 +1,550 @@
+import BPFObject
+import Foundation
+
+/// Compiles a parsed script to BPF instructions, one program per attach point, plus the specs of
+/// the maps they use. Pure: tracepoint layouts come from a `TracepointFormatSource`, map
+/// references are `lddw rX, map_idx` (BPF_PSEUDO_MAP_IDX) into an fd array the loader fills.
+///
+/// The pass first walks every probe to infer map types (a map may be read in one probe and
+/// assigned in another), then generates code. Registers: r9 keeps the context; expression
+/// results land in r0; every temporary lives in its own stack slot, so helper calls (which
+/// clobber r1-r5) never lose a value and nothing needs spilling.
+public struct TraceCompiler {
+    public let program: Program
+    public let options: TraceCompileOptions
+    let formats: TracepointFormatSource
+
+    var maps: [TraceMap] = []
+    var mapIndex: [String: Int] = [:]
+    var printFormats: [TraceFormat] = []
+    var diagnostics = DiagnosticList()
+    var loopDepth = 0
+
+    /// Kernel types for `curtask->...`; loaded only when a script uses them.
+    let kernelTypes: (() throws -> BTF)?
+
+    public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
+                kernelTypes: (() throws -> BTF)? = nil) {
+        self.program = program
+        self.formats = formats
+        self.options = options
+        self.kernelTypes = kernelTypes
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var diagnostics: [Diagnostic]
+        public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+    }
+
+    /// Compiles the script or throws `Failure` with bpftrace-style diagnostics.
+    public static func compile(_ program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
+                               kernelTypes: (() throws -> BTF)? = nil) throws -> CompiledScript {
+        var compiler = TraceCompiler(program: program, formats: formats, options: options, kernelTypes: kernelTypes)
+        return try compiler.compile()
+    }
+
+    public mutating func compile() throws -> CompiledScript {
+        // Resolve attach points first: unknown probes are errors before anything else.
+        var resolved: [(Probe, [(AttachPoint, TraceAttachment, ProbeContext)])] = []
+        for probe in program.probes {
+            var points: [(AttachPoint, TraceAttachment, ProbeContext)] = []
+            for point in probe.attachPoints {
+                if let resolvedPoint = resolve(point) { points.append(resolvedPoint) }
+            }
+            resolved.append((probe, points))
+        }
+        guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
+
+        // Pass 1: infer map types over every probe.
+        for (probe, points) in resolved {
+            guard let context = points.first?.2 else { continue }
+            var scope = Scope(context: context)
+            if let predicate = probe.predicate { _ = inferType(predicate, &scope) }
+            inferBlock(probe.body, &scope)
+        }
+        guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
+
+        // Pass 2: generate one program per attach point.
+        var compiled: [CompiledProbe] = []
+        for (probe, points) in resolved {
+            for (point, attachment, context) in points {
+                var generator = ProbeGenerator(compiler: self, context: context)
+                let instructions = try generator.generate(probe)
+                printFormats = generator.compilerFormats
+                compiled.append(CompiledProbe(name: point.name, attachment: attachment, programType: context.programType,
+                                              instructions: instructions.0, sourceRanges: instructions.1,
+                                              startTimeSlots: generator.startTimeSlots, childProcessSlots: generator.childProcessSlots))
+            }
+        }
+        guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
+        var seen = Set<Diagnostic>()
+        let warnings = diagnostics.warnings.filter { seen.insert($0).inserted }
+        return CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: warnings)
+    }
+
+    // MARK: Attach points
+
+    /// What a probe's body may refer to.
+    struct ProbeContext {
+        var programType: ProgramType
+        var tracepoint: TracepointFormat?
+        var probeName: String
+        var arguments: ArgumentSource = .none
+    }
+
+    /// Where `arg0`...`argN` and `retval` come from.
+    enum ArgumentSource {
+        case none
+        /// A raw tracepoint's context is an array of u64 arguments.
+        case rawTracepoint
+        /// A uprobe's context is the user `struct pt_regs` (x86-64 layout).
+        case registers(isReturn: Bool)
+    }
+
+    /// Offsets in x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h) of the argument
+    /// registers of the SysV calling convention: di, si, dx, cx, r8, r9.
+    static let argumentRegisterOffsets: [Int16] = [112, 104, 96, 88, 72, 64]
+    /// `ax` in `struct pt_regs`, the return value.
+    static let returnValueOffset: Int16 = 80
+
+    mutating func resolve(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
+        if let problem = point.problem {
+            diagnostics.error(problem, at: point.reportRange)
+            return nil
+        }
+        if point.needsExpansion {
+            diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
+            return nil
+        }
+        let name = point.name
+        switch point.provider {
+        case "BEGIN": return (point, .begin, ProbeContext(programType: .rawTracepoint, probeName: name))
+        case "END": return (point, .end, ProbeContext(programType: .rawTracepoint, probeName: name))
+        case "tracepoint":
+            do {
+                let format = try formats.format(category: point.target, name: point.function)
+                return (point, .tracepoint(category: point.target, name: point.function),
+                        ProbeContext(programType: .tracepoint, tracepoint: format, probeName: name))
+            } catch {
+                diagnostics.error("tracepoint not found: \(point.target):\(point.function)", at: point.reportRange)
+                return nil
+            }
+        case "rawtracepoint":
+            return (point, .rawTracepoint(name: point.function), ProbeContext(programType: .rawTracepoint, probeName: name, arguments: .rawTracepoint))
+        case "uprobe", "uretprobe":
+            let isReturn = point.provider == "uretprobe"
+            return (point, .uprobe(binary: point.target, function: point.function, offset: point.offset, address: point.address, isReturn: isReturn),
+                    ProbeContext(programType: .kprobe, probeName: name, arguments: .registers(isReturn: isReturn)))
+        case "interval":
+            let multiplier: UInt64
+            switch point.target {
+            case "s": multiplier = 1_000_000_000
+            case "ms": multiplier = 1_000_000
+            case "us": multiplier = 1_000
+            default:
+                guard point.frequency > 0 else { diagnostics.error("interval rate must be positive", at: point.reportRange); return nil }
+                return (point, .interval(nanoseconds: 1_000_000_000 / point.frequency), ProbeContext(programType: .perfEvent, probeName: name))
+            }
+            guard point.frequency > 0 else { diagnostics.error("interval rate must be positive", at: point.reportRange); return nil }
+            return (point, .interval(nanoseconds: point.frequency * multiplier), ProbeContext(programType: .perfEvent, probeName: name))
+        case "profile":
+            guard point.target == "hz", point.frequency > 0 else {
+                diagnostics.error("swiftbpf trace supports profile:hz:N only", at: point.reportRange)
+                return nil
+            }
+            return (point, .profile(hertz: point.frequency), ProbeContext(programType: .perfEvent, probeName: name))
+        case "kprobe", "kretprobe":
+            diagnostics.error("\(point.provider) probes need CONFIG_KPROBES, which this kernel lacks; use tracepoint: or rawtracepoint: instead", at: point.reportRange)
+            return nil
+        case "kfunc", "kretfunc":
+            diagnostics.error("\(point.provider) probes need fentry/fexit (BPF trampolines), which this kernel refuses (EPERM); use tracepoint: or rawtracepoint: instead", at: point.reportRange)
+            return nil
+        default:
+            diagnostics.error("swiftbpf trace does not support \(point.provider) probes yet", at: point.reportRange)
+            return nil
+        }
+    }
+
+    // MARK: Type inference
+
+    struct Scope {
+        var context: ProbeContext
+        var variables: [String: TraceValueType] = [:]
+    }
+
+    mutating func inferBlock(_ block: Block, _ scope: inout Scope) {
+        for statement in block.statements { inferStatement(statement, &scope) }
+    }
+
+    mutating func inferStatement(_ statement: Statement, _ scope: inout Scope) {
+        switch statement.kind {
+        case .expression(let expression):
+            if case .unary(let op, let target, _) = expression.kind, op == .increment || op == .decrement {
+                if case .map = target.kind { declareMap(target, kind: .value(.integer(signed: true)), scope: &scope) }
+                else if case .variable(let name) = target.kind { scope.variables[name] = scope.variables[name] ?? .integer(signed: true) }
+                return
+            }
+            _ = inferType(expression, &scope)
+        case .assignMap(let map, let value, _):
+            guard case .map(let name, _) = map.kind else { return }
+            if case .call(let function, let arguments) = value.kind, BPFTraceLanguage.functions[function]?.kind == .mapAggregation {
+                var kind: TraceMapKind
+                let argumentType = arguments.first.flatMap { inferType($0, &scope) }
+                let signed: Bool = { if case .integer(let signed)? = argumentType { signed } else { false } }()
+                if let argumentType, argumentType.isString {
+                    diagnostics.error("\(function)() expects an integer argument", at: arguments[0].range)
+                }
+                switch function {
+                case "count": kind = .count
+                case "sum": kind = .sum(signed: signed)
+                case "min": kind = .min(signed: signed)
+                case "max": kind = .max(signed: signed)
+                case "avg": kind = .avg
+                case "stats": kind = .stats
+                case "hist": kind = .hist
+                case "lhist":
+                    var limits: [Int64] = []
+                    for argument in arguments.dropFirst() {
+                        guard case .integer(let value) = argument.kind else {
+                            diagnostics.error("lhist() expects integer literals for min, max and step", at: argument.range)
+                            return
+                        }
+                        limits.append(value)
+                    }
+                    guard limits.count == 3, limits[2] > 0, limits[1] > limits[0] else {
+                        diagnostics.error("lhist() needs min < max and step > 0", at: value.range)
+                        return
+                    }
+                    kind = .lhist(min: limits[0], max: limits[1], step: limits[2])
+                default: return
+                }
+                if let signature = BPFTraceLanguage.functions[function], !signature.accepts(argumentCount: arguments.count) {
+                    diagnostics.error("\(function)() takes \(signature.minimumArguments) arguments (\(arguments.count) provided)", at: value.range)
+                }
+                declareMap(map, kind: kind, scope: &scope)
+                _ = name
+            } else if let type = inferType(value, &scope) {
+                declareMap(map, kind: .value(type), scope: &scope)
+            }
+        case .assignVariable(let variable, let value, _):
+            guard case .variable(let name) = variable.kind, let type = inferType(value, &scope) else { return }
+            if let existing = scope.variables[name], existing.isString != type.isString {
+                diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(type)' when variable already contains a value of type '\(existing)'", at: statement.range)
+                return
+            }
+            scope.variables[name] = type
+        case .if(let condition, let then, let otherwise):
+            _ = inferType(condition, &scope)
+            inferBlock(then, &scope)
+            if let otherwise { inferBlock(otherwise, &scope) }
+        case .while(let condition, let body):
+            _ = inferType(condition, &scope)
+            loopDepth += 1
+            inferBlock(body, &scope)
+            loopDepth -= 1
+        case .unroll(let count, let body):
+            guard case .integer(let times) = count.kind, (1...100).contains(times) else {
+                diagnostics.error("unroll maximum value is 100", at: count.range)
+                return
+            }
+            inferBlock(body, &scope)
+        case .jump(let kind):
+            if kind != .return && loopDepth == 0 { diagnostics.error("'\(kind.rawValue)' statement is not allowed outside of a loop", at: statement.range) }
+        }
+    }
+
+    mutating func declareMap(_ map: Expression, kind: TraceMapKind, scope: inout Scope) {
+        guard case .map(let name, let keys) = map.kind else { return }
+        var keyTypes: [TraceValueType] = []
+        for key in keys {
+            guard let type = inferType(key, &scope) else { return }
+            keyTypes.append(type)
+        }
+        if let index = mapIndex[name] {
+            var existing = maps[index]
+            if existing.keyTypes.count != keyTypes.count || zip(existing.keyTypes, keyTypes).contains(where: { $0.isString != $1.isString }) {
+                diagnostics.error("Argument mismatch for \(name): trying to access with arguments: [\(keyTypes.map(\.description).joined(separator: ", "))] when map expects arguments: [\(existing.keyTypes.map(\.description).joined(separator: ", "))]", at: map.range)
+                return
+            }
+            existing.keyTypes = zip(existing.keyTypes, keyTypes).map { widen($0, $1) }
+            switch (existing.kind, kind) {
+            case (.value(let a), .value(let b)) where a.isString == b.isString:
+                existing.kind = .value(widen(a, b))
+            case _ where existing.kind.functionName == kind.functionName:
+                break
+            default:
+                diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(kind.functionName)' when map already contains a value of type '\(existing.kind.functionName)'", at: map.range)
+                return
+            }
+            maps[index] = existing
+        } else {
+            mapIndex[name] = maps.count
+            maps.append(TraceMap(name: name, keyTypes: keyTypes, kind: kind))
+        }
+    }
+
+    func widen(_ a: TraceValueType, _ b: TraceValueType) -> TraceValueType {
+        switch (a, b) {
+        case (.string(let x), .string(let y)): .string(size: Swift.max(x, y))
+        case (.integer(let x), .integer(let y)): .integer(signed: x || y)
+        default: a
+        }
+    }
+
+    /// The type of an expression, or nil after reporting why it has none.
+    mutating func inferType(_ expression: Expression, _ scope: inout Scope) -> TraceValueType? {
+        switch expression.kind {
+        case .integer: return .integer(signed: true)
+        case .string(let bytes): return .string(size: alignedStringSize(bytes.count + 1))
+        case .positionalParameter(let index):
+            let value = index <= options.positionalParameters.count && index > 0 ? options.positionalParameters[index - 1] : ""
+            return Int64(value) != nil || value.isEmpty ? .integer(signed: true) : .string(size: alignedStringSize(value.utf8.count + 1))
+        case .parameterCount: return .integer(signed: false)
+        case .builtin(let name):
+            switch name {
+            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
+            case "comm": return .string(size: 16)
+            case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
+            case "curtask": return .integer(signed: false)
+            case "cpid":
+                guard options.hasChildCommand else {
+                    diagnostics.error("cpid cannot be used without child command", at: expression.range)
+                    return nil
+                }
+                return .integer(signed: false)
+            case "retval":
+                if case .registers(true) = scope.context.arguments { return .integer(signed: true) }
+                diagnostics.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes", at: expression.range)
+                return nil
+            default:
+                if name.hasPrefix("arg"), let index = Int(name.dropFirst(3)) {
+                    switch scope.context.arguments {
+                    case .rawTracepoint: return .integer(signed: false)
+                    case .registers where index < Self.argumentRegisterOffsets.count: return .integer(signed: false)
+                    case .registers:
+                        diagnostics.error("\(name) is not in a register on x86-64 (only arg0-arg5 are)", at: expression.range)
+                        return nil
+                    case .none: break
+                    }
+                }
+                if name.hasPrefix("arg") || name.hasPrefix("sarg") {
+                    diagnostics.error("The \(name) builtin can only be used with uprobe and kprobe probes", at: expression.range)
+                    return nil
+                }
+                diagnostics.error("swiftbpf trace does not support the builtin '\(name)' yet", at: expression.range)
+                return nil
+            }
+        case .variable(let name):
+            if let type = scope.variables[name] { return type }
+            diagnostics.error("Undefined or undeclared variable: \(name)", at: expression.range)
+            return nil
+        case .map(let name, let keys):
+            for key in keys { _ = inferType(key, &scope) }
+            guard let index = mapIndex[name] else {
+                // Maybe assigned later in this or another probe: bpftrace reports unassigned maps.
+                if !program.probes.contains(where: { assigns(name, in: $0.body) }) {
+                    diagnostics.error("Undefined map: \(name)", at: expression.range)
+                    return nil
+                }
+                return .integer(signed: true)
+            }
+            switch maps[index].kind {
+            case .value(let type): return type
+            case .hist, .lhist:
+                diagnostics.error("\(name) is a histogram; it can only be printed", at: expression.range)
+                return nil
+            case .count: return .integer(signed: false)
+            case .sum(let signed), .min(let signed), .max(let signed): return .integer(signed: signed)
+            case .avg, .stats: return .integer(signed: true)
+            }
+        case .call(let name, let arguments):
+            for argument in arguments {
+                // print/clear/zero/delete take the map itself, whatever it holds.
+                if ["print", "clear", "zero", "delete"].contains(name), case .map(let mapName, let keys) = argument.kind {
+                    for key in keys { _ = inferType(key, &scope) }
+                    if mapIndex[mapName] == nil && !program.probes.contains(where: { assigns(mapName, in: $0.body) }) {
+                        diagnostics.error("Undefined map: \(mapName)", at: argument.range)
+                    }
+                    continue
+                }
+                _ = inferType(argument, &scope)
+            }
+            guard let signature = BPFTraceLanguage.functions[name] else {
+                diagnostics.error("Unknown function: '\(name)'", at: expression.range)
+                return nil
+            }
+            if !signature.accepts(argumentCount: arguments.count) {
+                let expected = signature.maximumArguments == signature.minimumArguments ? "\(signature.minimumArguments)" : "at least \(signature.minimumArguments)"
+                diagnostics.error("\(name)() requires \(expected) argument\(signature.minimumArguments == 1 ? "" : "s") (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            switch name {
+            case "str":
+                if arguments.count == 2, case .integer(let length) = arguments[1].kind, length > 0 {
+                    return .string(size: alignedStringSize(Int(Swift.min(Int64(options.stringLength), length + 1))))
+                }
+                return .string(size: alignedStringSize(options.stringLength))
+            case "printf", "exit", "print", "clear", "zero", "delete", "time": return .integer(signed: false)
+            case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
+                diagnostics.error("\(name)() should be directly assigned to a map", at: expression.range)
+                return nil
+            default:
+                diagnostics.error("swiftbpf trace does not support \(name)() yet", at: expression.range)
+                return nil
+            }
+        case .binary(let op, let lhs, let rhs):
+            let left = inferType(lhs, &scope)
+            let right = inferType(rhs, &scope)
+            guard let left, let right else { return nil }
+            if left.isString || right.isString {
+                guard left.isString && right.isString, op == .equal || op == .notEqual else {
+                    diagnostics.error("Type mismatch for '\(op.rawValue)': comparing '\(left)' with '\(right)'", at: expression.operatorRange ?? expression.range)
+                    return nil
+                }
+                return .integer(signed: false)
+            }
+            if op == .divide || op == .modulo, case .integer(true) = left, case .integer(true) = right {
+                diagnostics.warning("signed operands for '\(op.rawValue)' can lead to undefined behavior (cast to unsigned to silence warning)", at: expression.operatorRange ?? expression.range)
+            }
+            switch op {
+            case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual, .logicalAnd, .logicalOr: return .integer(signed: false)
+            default:
+                if case .integer(let a) = left, case .integer(let b) = right { return .integer(signed: a && b) }
+                return left
+            }
+        case .unary(let op, let operand, _):
+            guard let type = inferType(operand, &scope) else { return nil }
+            if type.isString {
+                diagnostics.error("The \(op.rawValue) operator can not be used on strings", at: expression.range)
+                return nil
+            }
+            if op == .dereference {
+                diagnostics.error("swiftbpf trace does not support pointer dereference yet", at: expression.range)
+                return nil
+            }
+            return op == .logicalNot ? .integer(signed: false) : type
+        case .ternary(let condition, let then, let otherwise):
+            _ = inferType(condition, &scope)
+            guard let a = inferType(then, &scope), let b = inferType(otherwise, &scope) else { return nil }
+            guard a.isString == b.isString else {
+                diagnostics.error("Ternary operator must return the same type: have '\(a)' and '\(b)'", at: expression.range)
+                return nil
+            }
+            return widen(a, b)
+        case .field(let base, let name, _):
+            if let fields = curtaskFields(expression) {
+                guard let access = kernelAccess(fields, range: expression.range) else { return nil }
+                switch access.result {
+                case .integer(_, let signed): return .integer(signed: signed)
+                case .string(let size): return .string(size: alignedStringSize(size))
+                }
+            }
+            guard isArgs(base) else {
+                diagnostics.error("swiftbpf trace supports field access on args only", at: expression.range)
+                return nil
+            }
+            guard let format = scope.context.tracepoint else {
+                diagnostics.error("The args builtin can only be used with tracepoint probes", at: base.range)
+                return nil
+            }
+            guard let field = format.field(named: name) else {
+                diagnostics.error("Struct/union of type 'struct \(format.name)_args' does not contain a field named '\(name)'", at: expression.range)
+                return nil
+            }
+            switch field.kind {
+            case .scalar: return .integer(signed: field.isSigned)
+            case .array, .dataLocation, .relativeLocation:
+                if field.type.hasPrefix("char") || field.type.contains(" char") { return .string(size: stringSize(of: field)) }
+                diagnostics.error("swiftbpf trace reads only integer and char-array tracepoint fields", at: expression.range)
+                return nil
+            }
+        case .cast(let type, let operand):
+            guard let operandType = inferType(operand, &scope) else { return nil }
+            guard !operandType.isString, type.pointerDepth == 0, castWidth(type.name) != nil else {
+                diagnostics.error("Cannot cast to \"\(type)\"", at: expression.range)
+                return nil
+            }
+            return .integer(signed: castWidth(type.name)!.signed)
+        default:
+            diagnostics.error("swiftbpf trace does not support this expression yet", at: expression.range)
+            return nil
+        }
+    }
+
+    func stringSize(of field: TracepointField) -> Int {
+        if case .array(let count?) = field.kind { return alignedStringSize(count) }
+        return alignedStringSize(options.stringLength)
+    }
+
+    /// `curtask->a.b->c` as [(a, arrow), (b, dot), (c, arrow)], or nil when not rooted at curtask.
+    func curtaskFields(_ expression: Expression) -> [(name: String, arrow: Bool)]? {
+        var fields: [(name: String, arrow: Bool)] = []
+        var current = expression
+        while true {
+            switch current.kind {
+            case .field(let base, let name, let arrow):
+                fields.insert((name, arrow), at: 0)
+                if arrow, case .unary(.dereference, let inner, _) = base.kind { current = inner } else { current = base }
+            case .builtin("curtask"):
+                return fields.isEmpty ? nil : fields
+            default:
+                return nil
+            }
+        }
+    }
+
+    mutating func kernelAccess(_ fields: [(name: String, arrow: Bool)], range: SourceRange) -> KernelMemberAccess? {
+        guard let kernelTypes else {
+            diagnostics.error("curtask fields need kernel BTF, which was not provided", at: range)
+            return nil
+        }
+        do {
+            return try KernelMemberAccess.resolve(root: "task_struct", fields: fields, in: try kernelTypes())
+        } catch {
+            diagnostics.error("\(error)", at: range)
+            return nil
+        }
+    }
+
+    func isArgs(_ expression: Expression) -> Bool {
+        switch expression.kind {
+        case .builtin("args"): true
+        case .unary(.dereference, let inner, _): isArgs(inner)
+        default: false
+        }
+    }
+
+    func assigns(_ map: String, in block: Block) -> Bool {
+        block.statements.contains { statement in
+            switch statement.kind {
+            case .assignMap(let target, _, _):
+                if case .map(let name, _) = target.kind, name == map { return true }
+                return false
+            case .expression(let expression):
+                if case .unary(_, let target, _) = expression.kind, case .map(let name, _) = target.kind { return name == map }
+                return false
+            case .if(_, let then, let otherwise): return assigns(map, in: then) || (otherwise.map { assigns(map, in: $0) } ?? false)
+            default: return false
+            }
+        }
+    }
+}
+
+/// String buffers are whole 8-byte words so that every key part and record field after them
+/// stays aligned (the verifier refuses misaligned stack access); printing stops at the NUL.
+func alignedStringSize(_ size: Int) -> Int { (size + 7) & ~7 }
+
+/// Integer widths of bpftrace's cast types.
+func castWidth(_ name: String) -> (bytes: Int, signed: Bool)? {
+    switch name {
+    case "int8", "char": (1, true)
+    case "uint8", "unsigned char": (1, false)
+    case "int16", "short": (2, true)
+    case "uint16", "unsigned short": (2, false)
+    case "int32", "int": (4, true)
+    case "uint32", "unsigned int": (4, false)
+    case "int64", "long": (8, true)
+    case "uint64", "unsigned long": (8, false)
+    default: nil
+    }
+}

@@ -1,0 +1,194 @@
+import BPFObject
+import Foundation
+
+/// The type of a value in a script: integers are carried as 64-bit registers (signedness kept
+/// for printing and comparisons); strings are fixed-size, NUL-padded buffers, as in bpftrace.
+public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
+    case integer(signed: Bool)
+    case string(size: Int)
+
+    /// Bytes the value takes in a map key, map value or event record.
+    public var storageSize: Int {
+        switch self {
+        case .integer: 8
+        case .string(let size): size
+        }
+    }
+
+    public var isString: Bool { if case .string = self { true } else { false } }
+
+    public var description: String {
+        switch self {
+        case .integer(let signed): signed ? "int64" : "uint64"
+        case .string(let size): "string[\(size)]"
+        }
+    }
+}
+
+/// What a map holds: plain values or one of bpftrace's aggregations.
+public enum TraceMapKind: Hashable, Sendable {
+    case value(TraceValueType)
+    case count
+    case sum(signed: Bool)
+    case min(signed: Bool)
+    case max(signed: Bool)
+    /// Value: [sum, count] (two u64); `avg` prints sum/count, `stats` all three.
+    case avg
+    case stats
+    /// Key gets an 8-byte bucket index appended; value is a u64 count.
+    case hist
+    case lhist(min: Int64, max: Int64, step: Int64)
+
+    var valueSize: Int {
+        switch self {
+        case .value(let type): type.storageSize
+        case .avg, .stats: 16
+        default: 8
+        }
+    }
+
+    var isHistogram: Bool {
+        switch self {
+        case .hist, .lhist: true
+        default: false
+        }
+    }
+
+    /// The name bpftrace uses in type-mismatch errors.
+    var functionName: String {
+        switch self {
+        case .value(let type): type.description
+        case .count: "count"
+        case .sum: "sum"
+        case .min: "min"
+        case .max: "max"
+        case .avg: "avg"
+        case .stats: "stats"
+        case .hist: "hist"
+        case .lhist: "lhist"
+        }
+    }
+}
+
+/// One map of a compiled script: its name in the script (`@` for the anonymous map), key parts
+/// and kind. Map index in `CompiledScript.maps` is the index used by `lddw rX, map_idx`.
+public struct TraceMap: Hashable, Sendable {
+    public var name: String
+    public var keyTypes: [TraceValueType]
+    public var kind: TraceMapKind
+
+    /// Keyless maps use one 8-byte zero key, as bpftrace does.
+    public var keySize: Int {
+        let size = keyTypes.reduce(0) { $0 + $1.storageSize }
+        return max(8, size) + (kind.isHistogram ? 8 : 0)
+    }
+
+    /// Bytes of the script's own key parts (without the histogram bucket).
+    var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
+
+    public func spec(maxEntries: Int) -> MapSpec {
+        let kernelName = String(("AT_" + name.dropFirst()).prefix(15))
+        return MapSpec(name: kernelName, type: .hash, keySize: UInt32(keySize), valueSize: UInt32(kind.valueSize), maxEntries: UInt32(maxEntries))
+    }
+}
+
+/// A printf (or other formatted output) call: its format and the types of its packed arguments.
+public struct TraceFormat: Hashable, Sendable {
+    public var format: String
+    public var argumentTypes: [TraceValueType]
+}
+
+/// How a probe attaches; resolved from its attach point during compilation.
+public enum TraceAttachment: Hashable, Sendable {
+    case begin
+    case end
+    case tracepoint(category: String, name: String)
+    case rawTracepoint(name: String)
+    /// `interval:` fires on one CPU every `nanoseconds`.
+    case interval(nanoseconds: UInt64)
+    /// `profile:` fires on every CPU, `hertz` times a second.
+    case profile(hertz: UInt64)
+    /// `uprobe:binary:function[+offset]` / `uretprobe:` (also `uprobe:binary:address`).
+    case uprobe(binary: String, function: String, offset: UInt64, address: UInt64, isReturn: Bool)
+}
+
+/// One loadable program: a probe's body compiled for one attachment.
+public struct CompiledProbe: Sendable {
+    public var name: String
+    public var attachment: TraceAttachment
+    public var programType: ProgramType
+    public var instructions: [Instruction]
+    /// For each instruction, the source range of the statement it was generated for; used to
+    /// point verifier complaints at the script.
+    public var sourceRanges: [SourceRange?]
+    /// Indices of `lddw` instructions whose 64-bit immediate the loader sets to the session's
+    /// start time (CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns), for `elapsed`.
+    public var startTimeSlots: [Int] = []
+    /// Indices of `lddw` instructions that get the `-c` child's pid, for `cpid`.
+    public var childProcessSlots: [Int] = []
+
+    public init(name: String, attachment: TraceAttachment, programType: ProgramType, instructions: [Instruction],
+                sourceRanges: [SourceRange?], startTimeSlots: [Int] = [], childProcessSlots: [Int] = []) {
+        self.name = name
+        self.attachment = attachment
+        self.programType = programType
+        self.instructions = instructions
+        self.sourceRanges = sourceRanges
+        self.startTimeSlots = startTimeSlots
+        self.childProcessSlots = childProcessSlots
+    }
+
+    /// The instructions with the start time and child pid filled in.
+    public func instructions(startTime: UInt64, childProcessID: Int32? = nil) -> [Instruction] {
+        var result = instructions
+        func patch(_ slots: [Int], _ value: UInt64) {
+            for index in slots where index + 1 < result.count {
+                result[index].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: value))
+                result[index + 1].immediate = Int32(bitPattern: UInt32(truncatingIfNeeded: value >> 32))
+            }
+        }
+        patch(startTimeSlots, startTime)
+        patch(childProcessSlots, UInt64(childProcessID ?? 0))
+        return result
+    }
+}
+
+/// The whole script, ready to load: programs, the maps they index (`maps[i]` is fd_array[i + 1];
+/// fd_array[0] is the event ring buffer), and the formats of the events they send.
+public struct CompiledScript: Sendable {
+    public var probes: [CompiledProbe]
+    public var maps: [TraceMap]
+    public var formats: [TraceFormat]
+    public var warnings: [Diagnostic]
+}
+
+/// Event records start with a u64 identifier: a format index, or one of these.
+public enum TraceEventID {
+    public static let exit: UInt64 = 0xFFFF_FFFF_0000_0001
+    /// `print(@map)`: followed by a u64 map index.
+    public static let printMap: UInt64 = 0xFFFF_FFFF_0000_0002
+    public static let clearMap: UInt64 = 0xFFFF_FFFF_0000_0003
+    public static let zeroMap: UInt64 = 0xFFFF_FFFF_0000_0004
+    /// `time(fmt)`: followed by a u64 format index.
+    public static let time: UInt64 = 0xFFFF_FFFF_0000_0005
+}
+
+/// Where a tracepoint's record layout comes from; the runtime reads tracefs, tests pass formats.
+public protocol TracepointFormatSource {
+    func format(category: String, name: String) throws -> TracepointFormat
+}
+
+/// Settings that change code generation (bpftrace's environment variables).
+public struct TraceCompileOptions: Sendable {
+    /// BPFTRACE_STRLEN: size of `str()` buffers (bpftrace's default 64; capped at 200 by bpftrace).
+    public var stringLength: Int = 64
+    /// Positional parameters `$1`...
+    public var positionalParameters: [String] = []
+    /// `-c CMD` was given, so `cpid` is meaningful.
+    public var hasChildCommand = false
+
+    public init(stringLength: Int = 64, positionalParameters: [String] = []) {
+        self.stringLength = stringLength
+        self.positionalParameters = positionalParameters
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+
+/// Prints a map's elements the way bpftrace 0.17's text output does:
+///
+///     @name[key1, key2]: value        (sorted by value, ascending)
+///     @hist:                          (then the buckets, then a blank line)
+///     [4, 8)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+///
+/// `avg` and `stats` maps end with a blank line; plain and counting maps do not.
+public enum MapPrinter {
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])]) -> String {
+        let keyPartsSize = map.scriptKeySize
+        func keyText(_ key: [UInt8]) -> String {
+            guard !map.keyTypes.isEmpty else { return "" }
+            var offset = 0
+            var parts: [String] = []
+            key.withUnsafeBytes { bytes in
+                for type in map.keyTypes {
+                    parts.append(TraceValue.decode(type, bytes, at: offset).text)
+                    offset += type.storageSize
+                }
+            }
+            return "[" + parts.joined(separator: ", ") + "]"
+        }
+        func u64(_ bytes: [UInt8], _ index: Int) -> UInt64 {
+            guard bytes.count >= (index + 1) * 8 else { return 0 }
+            return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) }
+        }
+
+        switch map.kind {
+        case .hist, .lhist:
+            // Group buckets by the script's key.
+            var groups: [[UInt8]: [Int: UInt64]] = [:]
+            var order: [[UInt8]] = []
+            for element in elements {
+                let scriptKey = Array(element.key.prefix(keyPartsSize))
+                let bucket = Int(truncatingIfNeeded: u64(Array(element.key.dropFirst(keyPartsSize)), 0))
+                if groups[scriptKey] == nil { order.append(scriptKey) }
+                groups[scriptKey, default: [:]][bucket, default: 0] += u64(element.value, 0)
+            }
+            // bpftrace orders histograms by their total count.
+            order.sort { (groups[$0]!.values.reduce(0, +), keyText($0)) < (groups[$1]!.values.reduce(0, +), keyText($1)) }
+            var out = ""
+            for key in order {
+                out += "\(map.name)\(keyText(key)): \n"
+                out += histogram(groups[key]!, kind: map.kind)
+                out += "\n"
+            }
+            return out
+        case .avg, .stats:
+            let rows = elements.map { element -> (String, Int64, Int64, Int64) in
+                let sum = Int64(bitPattern: u64(element.value, 0))
+                let count = Int64(bitPattern: u64(element.value, 1))
+                return (keyText(element.key), count, count == 0 ? 0 : sum / count, sum)
+            }.sorted { ($0.2, $0.0) < ($1.2, $1.0) }
+            var out = ""
+            for (key, count, average, total) in rows {
+                if map.kind == .avg {
+                    out += "\(map.name)\(key): \(average)\n"
+                } else {
+                    out += "\(map.name)\(key): count \(count), average \(average), total \(total)\n"
+                }
+            }
+            return out + "\n"
+        default:
+            let valueType: TraceValueType
+            switch map.kind {
+            case .value(let type): valueType = type
+            case .count: valueType = .integer(signed: false)
+            case .sum(let signed), .min(let signed), .max(let signed): valueType = .integer(signed: signed)
+            default: valueType = .integer(signed: true)
+            }
+            let rows = elements.map { element -> (String, TraceValue) in
+                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
+                return (keyText(element.key), value)
+            }.sorted { a, b in
+                switch (a.1, b.1) {
+                case (.integer(let x, let signed), .integer(let y, _)):
+                    if x == y { return a.0 < b.0 }
+                    return signed ? Int64(bitPattern: x) < Int64(bitPattern: y) : x < y
+                default: return (a.1.text, a.0) < (b.1.text, b.0)
+                }
+            }
+            return rows.map { "\(map.name)\($0.0): \($0.1.text)\n" }.joined()
+        }
+    }
+
+    /// The bucket lines from the first to the last non-empty bucket.
+    static func histogram(_ buckets: [Int: UInt64], kind: TraceMapKind) -> String {
+        let used = buckets.filter { $0.value > 0 }.keys
+        guard let first = used.min(), let last = used.max() else { return "" }
+        let maximum = buckets.values.max() ?? 1
+        var out = ""
+        for index in first...last {
+            let count = buckets[index] ?? 0
+            let label = bucketLabel(index, kind: kind)
+            let bar = maximum == 0 ? 0 : Int(count * 52 / maximum)
+            out += label.padding(toLength: max(16, label.count), withPad: " ", startingAt: 0)
+            let number = String(count)
+            out += String(repeating: " ", count: max(0, 8 - number.count)) + number
+            out += " |" + String(repeating: "@", count: bar) + String(repeating: " ", count: 52 - bar) + "|\n"
+        }
+        return out
+    }
+
+    static func bucketLabel(_ index: Int, kind: TraceMapKind) -> String {
+        switch kind {
+        case .lhist(let low, let high, let step):
+            let buckets = Int((high - low + step - 1) / step)
+            if index == 0 { return "(..., \(low))" }
+            if index > buckets { return "[\(high), ...)" }
+            let start = low + Int64(index - 1) * step
+            return "[\(start), \(min(start + step, high)))"
+        default:
+            if index == 0 { return "(..., 0)" }
+            if index == 1 { return "[0]" }
+            if index == 2 { return "[1]" }
+            let power = index - 2
+            return "[\(powerLabel(power)), \(powerLabel(power + 1)))"
+        }
+    }
+
+    /// 2^power with bpftrace's K/M/G/T/P/E suffixes (powers of 1024).
+    static func powerLabel(_ power: Int) -> String {
+        let suffixes = ["", "K", "M", "G", "T", "P", "E"]
+        let unit = power / 10
+        return "\(1 << (power % 10))\(suffixes[min(unit, suffixes.count - 1)])"
+    }
+}
+
+/// bpftrace's `-f json` output: one JSON object per line, `{"type": ..., "data": ...}`.
+public enum JSONOutput {
+    public static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    public static func event(_ type: String, _ data: String) -> String {
+        "{\"type\": \(string(type)), \"data\": \(data)}\n"
+    }
+
+    /// A whole map as one line: `map`, `hist` or `stats` typed, keys joined with ",".
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])]) -> String {
+        func keyText(_ key: [UInt8]) -> String {
+            var offset = 0
+            var parts: [String] = []
+            key.withUnsafeBytes { bytes in
+                for type in map.keyTypes {
+                    parts.append(TraceValue.decode(type, bytes, at: offset).text)
+                    offset += type.storageSize
+                }
+            }
+            return parts.joined(separator: ",")
+        }
+        func u64(_ bytes: [UInt8], _ index: Int) -> UInt64 {
+            guard bytes.count >= (index + 1) * 8 else { return 0 }
+            return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) }
+        }
+        func wrap(_ entries: [(String, String)]) -> String {
+            if map.keyTypes.isEmpty { return entries.first?.1 ?? "null" }
+            return "{" + entries.map { "\(string($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+        }
+        switch map.kind {
+        case .hist, .lhist:
+            var groups: [[UInt8]: [Int: UInt64]] = [:]
+            for element in elements {
+                let scriptKey = Array(element.key.prefix(map.scriptKeySize))
+                let bucket = Int(truncatingIfNeeded: u64(Array(element.key.dropFirst(map.scriptKeySize)), 0))
+                groups[scriptKey, default: [:]][bucket, default: 0] += u64(element.value, 0)
+            }
+            // Same order as the text output: by total count.
+            func total(_ key: [UInt8]) -> UInt64 { groups[key]!.values.reduce(0, +) }
+            let entries = groups.keys.sorted { (total($0), keyText($0)) < (total($1), keyText($1)) }.map { key -> (String, String) in
+                let buckets = groups[key]!
+                let used = buckets.filter { $0.value > 0 }.keys
+                guard let first = used.min(), let last = used.max() else { return (keyText(key), "[]") }
+                let items = (first...last).map { index -> String in
+                    let (low, high) = bucketBounds(index, kind: map.kind)
+                    var fields: [String] = []
+                    if let low { fields.append("\"min\": \(low)") }
+                    if let high { fields.append("\"max\": \(high)") }
+                    fields.append("\"count\": \(buckets[index] ?? 0)")
+                    return "{" + fields.joined(separator: ", ") + "}"
+                }
+                return (keyText(key), "[" + items.joined(separator: ", ") + "]")
+            }
+            return event("hist", "{\(string(map.name)): \(wrap(entries))}")
+        case .avg, .stats:
+            func average(_ value: [UInt8]) -> Int64 {
+                let count = Int64(bitPattern: u64(value, 1))
+                return count == 0 ? 0 : Int64(bitPattern: u64(value, 0)) / count
+            }
+            let entries = elements.sorted { average($0.value) < average($1.value) }.map { element -> (String, String) in
+                let sum = Int64(bitPattern: u64(element.value, 0)), count = Int64(bitPattern: u64(element.value, 1))
+                let average = count == 0 ? 0 : sum / count
+                return (keyText(element.key), map.kind == .avg ? "\(average)" : "{\"count\": \(count), \"average\": \(average), \"total\": \(sum)}")
+            }
+            return event("stats", "{\(string(map.name)): \(wrap(entries))}")
+        default:
+            let valueType: TraceValueType
+            switch map.kind {
+            case .value(let type): valueType = type
+            case .count: valueType = .integer(signed: false)
+            case .sum(let signed), .min(let signed), .max(let signed): valueType = .integer(signed: signed)
+            default: valueType = .integer(signed: true)
+            }
+            func number(_ value: [UInt8]) -> Int64 { Int64(bitPattern: u64(value, 0)) }
+            let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
+            let entries = ordered.map { element -> (String, String) in
+                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
+                if case .string(let text) = value { return (keyText(element.key), string(text)) }
+                return (keyText(element.key), value.text)
+            }
+            return event("map", "{\(string(map.name)): \(wrap(entries))}")
+        }
+    }
+
+    /// Inclusive bounds of a histogram bucket (nil: unbounded on that side).
+    static func bucketBounds(_ index: Int, kind: TraceMapKind) -> (Int64?, Int64?) {
+        switch kind {
+        case .lhist(let low, let high, let step):
+            let buckets = Int((high - low + step - 1) / step)
+            if index == 0 { return (nil, low - 1) }
+            if index > buckets { return (high, nil) }
+            let start = low + Int64(index - 1) * step
+            return (start, min(start + step, high) - 1)
+        default:
+            if index == 0 { return (nil, -1) }
+            if index == 1 { return (0, 0) }
+            let power = index - 2
+            if power >= 62 { return (Int64(1) << 62, nil) }
+            return (Int64(1) << power, (Int64(1) << (power + 1)) - 1)
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import BPF
+import BPFObject
+import Foundation
+
+/// Tracepoint layouts read from tracefs.
+public struct TracefsFormats: TracepointFormatSource {
+    public init() {}
+    public func format(category: String, name: String) throws -> TracepointFormat {
+        try Tracefs.format(category: category, name: name)
+    }
+}
+
+/// A failure to start a script, already worded for the user.
+public struct TraceError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs a compiled script: creates its maps, loads and attaches one program per probe, runs
+/// BEGIN, formats events as they arrive, and at the end runs END and prints every map, as
+/// bpftrace does. The kernel-facing part of `swiftbpf trace`; compilation is `TraceCompiler`.
+public final class TraceSession {
+    public struct Options {
+        public var compile = TraceCompileOptions()
+        /// BPFTRACE_MAP_KEYS_MAX: capacity of every map (bpftrace's default 4096).
+        public var mapKeysMax = 4096
+        /// Ring buffer size in bytes (a power of two, multiple of the page size).
+        public var eventBufferSize = 1 << 20
+        /// `-p PID`: uprobes fire only in this process.
+        public var processID: Int32?
+        /// `-c`: the child's pid, for `cpid` (the child must wait until the probes are attached).
+        public var childProcessID: Int32?
+        /// `-f json`: one JSON object per event and per map.
+        public var json = false
+        public init() {}
+    }
+
+    public let script: CompiledScript
+    public let source: SourceFile
+    let options: Options
+    let write: (String) -> Void
+
+    private var eventRing: BPF.Map?
+    private var maps: [BPF.Map] = []
+    private var programs: [(CompiledProbe, BPF.Program)] = []
+    private var links: [any Link] = []
+    private var reader: RingBufferReader?
+    /// When the session began, on the clock of bpf_ktime_get_ns (CLOCK_MONOTONIC); `elapsed` counts from here.
+    let startTime: UInt64 = {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }()
+    /// Set when an `exit()` event arrives.
+    public private(set) var exitRequested = false
+
+    /// Parses and compiles `text`; throws `TraceError` with bpftrace-style diagnostics.
+    public init(text: String, fileName: String = "stdin", options: Options = Options(),
+                formats: TracepointFormatSource = TracefsFormats(), write: @escaping (String) -> Void) throws {
+        let file = SourceFile(name: fileName, text: text)
+        let parsed = Parser.parse(file)
+        let renderer = DiagnosticRenderer(file: file)
+        guard parsed.succeeded, let program = parsed.program else {
+            throw TraceError(renderer.render(parsed.diagnostics.filter { $0.severity == .error }))
+        }
+        do {
+            script = try TraceCompiler.compile(program, formats: formats, options: options.compile, kernelTypes: { try KernelBTF.vmlinux() })
+        } catch let failure as TraceCompiler.Failure {
+            throw TraceError(renderer.render(failure.diagnostics))
+        }
+        self.source = file
+        self.options = options
+        self.write = write
+    }
+
+    /// Compiler warnings as bpftrace prints them (on stderr, before attaching).
+    public var renderedWarnings: String { DiagnosticRenderer(file: source).render(script.warnings) }
+
+    /// The number of probes `attach()` attaches (bpftrace counts each attach point).
+    public var probeCount: Int { script.probes.count }
+
+    /// Creates maps, loads every program and attaches all but BEGIN/END.
+    public func attach() throws {
+        let ring = try BPF.Map(MapSpec(name: "trace_events", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.eventBufferSize)))
+        eventRing = ring
+        maps = try script.maps.map { try BPF.Map($0.spec(maxEntries: options.mapKeysMax)) }
+        var loadOptions = ProgramLoadOptions()
+        loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue)
+        for probe in script.probes {
+            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
+            do {
+                programs.append((probe, try BPF.Program(spec, options: loadOptions)))
+            } catch BPFError.verifierRejected(let rejection) {
+                throw TraceError(explain(rejection, probe: probe))
+            }
+        }
+        reader = try RingBufferReader(ring) { [unowned self] record in self.handle(record) }
+        for (probe, program) in programs {
+            do {
+                switch probe.attachment {
+                case .begin, .end: break
+                case .tracepoint(let category, let name):
+                    links.append(try program.attachTracepoint(category: category, name: name))
+                case .rawTracepoint(let name):
+                    links.append(try program.attachRawTracepoint(name))
+                case .interval(let nanoseconds):
+                    links.append(try program.attachPerfEvent(.cpuClock, rate: .period(nanoseconds), cpus: [PossibleCPUs.online.first ?? 0]))
+                case .uprobe(let binary, let function, let offset, let address, let isReturn):
+                    let location: UprobeTarget.Location = function.isEmpty ? .address(address) : .symbol(function, offset: offset)
+                    links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
+                case .profile(let hertz):
+                    links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
+                }
+            } catch {
+                throw TraceError("ERROR: Error attaching probe: '\(probe.name)': \(error)")
+            }
+        }
+    }
+
+    func programName(_ probe: CompiledProbe) -> String {
+        let cleaned = probe.name.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        return String(String(cleaned).prefix(15))
+    }
+
+    /// The verifier's words, and the statement whose code it stopped at.
+    func explain(_ rejection: VerifierRejection, probe: CompiledProbe) -> String {
+        Self.explain(rejection, probe: probe, source: source)
+    }
+
+    public static func explain(_ rejection: VerifierRejection, probe: CompiledProbe, source: SourceFile) -> String {
+        var out = "ERROR: the kernel verifier rejected the program for \(probe.name) (\(rejection.errno))\n"
+        if let index = rejection.failingInstruction, index < probe.sourceRanges.count, let range = probe.sourceRanges[index] {
+            out += DiagnosticRenderer(file: source).render(.error("the verifier stopped in this statement (instruction \(index))", at: range))
+        }
+        let tail = rejection.log.split(separator: "\n").suffix(8).joined(separator: "\n")
+        return out + tail + "\n"
+    }
+
+    /// Runs BEGIN, then processes events until `exit()` or `shouldStop` returns true (checked at
+    /// least every 100 ms), then runs END and prints all maps.
+    public func run(shouldStop: () -> Bool = { false }) throws {
+        guard let reader else { throw TraceError("ERROR: attach() was not called") }
+        for (probe, program) in programs where probe.attachment == .begin {
+            _ = try program.testRun()
+        }
+        _ = try reader.consumeAvailable()
+        while !exitRequested && !shouldStop() {
+            _ = try reader.poll(timeout: .milliseconds(100))
+        }
+        for link in links { try? link.close() }
+        links.removeAll()
+        for (probe, program) in programs where probe.attachment == .end {
+            _ = try program.testRun()
+        }
+        _ = try reader.consumeAvailable()
+        write("\n\n")
+        for index in script.maps.indices.sorted(by: { script.maps[$0].name < script.maps[$1].name }) {
+            write(try renderMap(index))
+        }
+    }
+
+    /// Current elements of a script map, rendered as bpftrace prints them.
+    public func renderMap(_ index: Int) throws -> String {
+        let elements = try elements(of: index)
+        if options.json { return JSONOutput.render(script.maps[index], elements: elements) }
+        return MapPrinter.render(script.maps[index], elements: elements)
+    }
+
+    /// Raw elements of a script map.
+    public func elements(of index: Int) throws -> [(key: [UInt8], value: [UInt8])] {
+        let map = maps[index]
+        var result: [(key: [UInt8], value: [UInt8])] = []
+        var key: [UInt8]? = nil
+        while let next = try map.nextKey(after: key) {
+            if let value = try map.lookup(next) { result.append((next, value)) }
+            key = next
+        }
+        return result
+    }
+
+    /// The integer value stored in a map under no key (a convenience for tests and tools).
+    public func value(ofMap name: String) throws -> UInt64? {
+        guard let index = script.maps.firstIndex(where: { $0.name == name }) else { return nil }
+        guard let element = try elements(of: index).first else { return nil }
+        return element.value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    }
+
+    func handle(_ record: UnsafeRawBufferPointer) {
+        guard record.count >= 8 else { return }
+        let id = record.loadUnaligned(as: UInt64.self)
+        let argument = record.count >= 16 ? record.loadUnaligned(fromByteOffset: 8, as: UInt64.self) : 0
+        switch id {
+        case TraceEventID.exit:
+            exitRequested = true
+        case TraceEventID.printMap:
+            if let text = try? renderMap(Int(argument)) { write(text) }
+        case TraceEventID.clearMap, TraceEventID.zeroMap:
+            guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
+            for element in elements {
+                if id == TraceEventID.clearMap {
+                    _ = try? maps[Int(argument)].delete(element.key)
+                } else {
+                    try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: element.value.count))
+                }
+            }
+        case TraceEventID.time:
+            guard Int(argument) < script.formats.count else { return }
+            let text = Self.formatTime(script.formats[Int(argument)].format)
+            write(options.json ? JSONOutput.event("time", JSONOutput.string(text)) : text)
+        default:
+            guard id < UInt64(script.formats.count) else { return }
+            let format = script.formats[Int(id)]
+            var offset = 8
+            var values: [TraceValue] = []
+            for type in format.argumentTypes {
+                values.append(TraceValue.decode(type, record, at: offset))
+                offset += type.storageSize
+            }
+            let text = PrintfFormat.render(format.format, values)
+            write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+        }
+    }
+
+    static func formatTime(_ format: String) -> String {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        var buffer = [Int8](repeating: 0, count: 256)
+        let count = strftime(&buffer, buffer.count, format, &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Detaches everything and closes the maps.
+    public func close() {
+        for link in links { try? link.close() }
+        links.removeAll()
+        reader?.close()
+        reader = nil
+        programs.removeAll()
+        maps.removeAll()
+        eventRing = nil
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import BPF
+import BPFObject
+import BPFTrace
+import Foundation
+
+/// Set by SIGINT; the session polls it.
+nonisolated(unsafe) private var traceInterrupted: sig_atomic_t = 0
+
+/// `swiftbpf trace`: run a bpftrace program, compiled straight to BPF instructions.
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Run a bpftrace program (bpftrace 0.17's language and output).",
+        discussion: """
+        EXAMPLES:
+          swiftbpf trace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\\n", comm, str(args->filename)); }'
+          swiftbpf trace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
+          swiftbpf trace -l 'tracepoint:sched:*'
+        ENVIRONMENT:
+          BPFTRACE_STRLEN (default 64), BPFTRACE_MAP_KEYS_MAX (default 4096)
+        """
+    )
+
+    @Option(name: .short, help: "Program text.") var e: String?
+    @Flag(name: .short, help: "List probes (tracepoints) matching the pattern.") var l = false
+    @Flag(name: .short, help: "Verbose: instruction counts per program.") var v = false
+    @Flag(name: .short, help: "Debug: print the AST and the generated instructions, do not run.") var d = false
+    @Flag(name: .short, help: "Quiet: no 'Attaching' line.") var q = false
+    @Option(name: .short, help: "Write output to this file.") var o: String?
+    @Option(name: .short, help: "Output format: text or json.") var f: String = "text"
+    @Option(name: .short, help: "Uprobes fire only in this process.") var p: Int32?
+    @Option(name: .short, help: "Run this command and trace until it exits (cpid is its pid).") var c: String?
+    @Argument(help: "A script file (or the pattern with -l), then positional parameters.") var arguments: [String] = []
+
+    func run() throws {
+        if l { return try list(arguments.first ?? e ?? "*") }
+        var rest = arguments
+        let text: String
+        let fileName: String
+        if let e {
+            text = e
+            fileName = "stdin"
+        } else {
+            guard !rest.isEmpty else { throw ValidationError("give a program with -e or a script file") }
+            let path = rest.removeFirst()
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read script file '\(path)'")
+            }
+            text = contents
+            fileName = path
+        }
+        var options = TraceSession.Options()
+        guard f == "text" || f == "json" else { throw ValidationError("Invalid output format \"\(f)\"; valid formats: text, json") }
+        options.json = f == "json"
+        options.processID = p
+        options.compile.positionalParameters = rest
+        let environment = ProcessInfo.processInfo.environment
+        if let length = environment["BPFTRACE_STRLEN"].flatMap(Int.init) {
+            guard (1...200).contains(length) else { throw ValidationError("BPFTRACE_STRLEN must be between 1 and 200") }
+            options.compile.stringLength = length
+        }
+        if let keys = environment["BPFTRACE_MAP_KEYS_MAX"].flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+
+        let output: FileHandle
+        if let o {
+            guard FileManager.default.createFile(atPath: o, contents: nil), let handle = FileHandle(forWritingAtPath: o) else {
+                throw ValidationError("cannot write to '\(o)'")
+            }
+            output = handle
+        } else {
+            output = FileHandle.standardOutput
+        }
+        let write: (String) -> Void = { output.write(Data($0.utf8)) }
+
+        // The child starts stopped (it stops itself before exec, keeping its pid) so that
+        // `cpid` is known when the programs load and no event of it is missed before attaching.
+        var child: Process?
+        if let c {
+            options.compile.hasChildCommand = true
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "kill -STOP $$; exec " + c]
+            try process.run()
+            while process.isRunning, !Self.isStopped(process.processIdentifier) { usleep(1000) }
+            options.childProcessID = process.processIdentifier
+            child = process
+        }
+        defer { if let child, child.isRunning { kill(child.processIdentifier, SIGCONT); child.terminate() } }
+
+        let session: TraceSession
+        do {
+            session = try TraceSession(text: text, fileName: fileName, options: options, write: write)
+        } catch let error as TraceError {
+            FileHandle.standardError.write(Data(error.description.utf8))
+            throw ExitCode(1)
+        }
+        FileHandle.standardError.write(Data(session.renderedWarnings.utf8))
+        if d {
+            if let program = Parser.parse(text, fileName: fileName).program { print(ASTPrinter.bpftraceTree(program), terminator: "") }
+            for probe in session.script.probes {
+                print("\n; \(probe.name): \(probe.programType.name), \(probe.instructions.count) instructions")
+                print(Disassembler().text(probe.instructions), terminator: "")
+            }
+            return
+        }
+        do {
+            try session.attach()
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if v {
+            for probe in session.script.probes {
+                FileHandle.standardError.write(Data("\(probe.name): \(probe.instructions.count) instructions, verifier accepted\n".utf8))
+            }
+        }
+        if !q {
+            if f == "json" {
+                write(JSONOutput.event("attached_probes", "{\"probes\": \(session.probeCount)}"))
+            } else {
+                write("Attaching \(session.probeCount) probe\(session.probeCount == 1 ? "" : "s")...\n")
+            }
+        }
+        signal(SIGINT) { _ in traceInterrupted = 1 }
+        if let child { kill(child.processIdentifier, SIGCONT) }
+        try session.run { traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false) }
+        session.close()
+    }
+
+    /// Whether /proc/PID/stat shows the process stopped ('T').
+    static func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[close...].dropFirst(2).first == "T"
+    }
+
+    func list(_ pattern: String) throws {
+        var glob = pattern
+        for prefix in ["tracepoint:", "t:"] where glob.hasPrefix(prefix) { glob.removeFirst(prefix.count) }
+        if !glob.contains(":") { glob = glob == "*" ? "*:*" : "*:" + glob }
+        for (category, name) in try Tracefs.tracepoints(matching: glob.replacingOccurrences(of: ":", with: ":")) {
+            print("tracepoint:\(category):\(name)")
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import BPF
+import BPFObject
+import BPFTrace
+import Foundation
+import Testing
+
+/// Runs a script through the library (not the CLI binary) and returns its output.
+private func runTrace(_ text: String, json: Bool = false, workload: () -> Void = {}, stopAfter seconds: Double = 5) throws -> (session: TraceSession, output: String) {
+    final class Sink: @unchecked Sendable { var text = "" }
+    let sink = Sink()
+    var options = TraceSession.Options()
+    options.json = json
+    let session = try TraceSession(text: text, options: options) { sink.text += $0 }
+    try session.attach()
+    workload()
+    let deadline = Date().addingTimeInterval(seconds)
+    try session.run { Date() > deadline }
+    return (session, sink.text)
+}
+
+@Suite(.kernel, .serialized) struct TraceKernelTests {
+    @Test func countsExactlyTheSyscallsThisProcessMakes() throws {
+        let pid = getpid()
+        let calls = 37
+        let (session, output) = try runTrace(
+            "tracepoint:syscalls:sys_enter_getppid /pid == \(pid)/ { @c = count(); @n[args->__syscall_nr] = count(); } interval:ms:300 { exit(); }",
+            workload: { for _ in 0..<calls { _ = getppid() } })
+        defer { session.close() }
+        #expect(try session.value(ofMap: "@c") == UInt64(calls))
+        // __NR_getppid is 110 on x86-64.
+        #expect(output.hasSuffix("\n\n@c: \(calls)\n@n[110]: \(calls)\n"))
+    }
+
+    @Test func beginPrintsBuiltinsAndExits() throws {
+        let (session, output) = try runTrace(#"BEGIN { printf("pid=%d uid=%u comm-set=%d\n", pid, uid, comm != ""); @x = 5 * 3 - 1; $s = "ab"; @s[$s] = sum(4); exit(); } END { printf("end\n"); }"#)
+        defer { session.close() }
+        #expect(output == "pid=\(getpid()) uid=\(getuid()) comm-set=1\nend\n\n\n@s[ab]: 4\n@x: 14\n")
+    }
+
+    @Test func stringFieldsFromTheTracepointRecord() throws {
+        let path = "/tmp/swiftbpf-tracegen-\(getpid())"
+        let (session, output) = try runTrace(
+            "tracepoint:syscalls:sys_enter_openat /pid == \(getpid())/ { @[str(args->filename)] = count(); } interval:ms:300 { exit(); }",
+            workload: { for _ in 0..<3 { let fd = open(path, O_RDONLY | O_CREAT, 0o600); if fd >= 0 { close(fd) } } })
+        defer { session.close(); unlink(path) }
+        #expect(output.contains("@[\(path)]: 3\n"))
+    }
+
+    @Test func histogramsAndAggregationsInTheKernel() throws {
+        let (session, output) = try runTrace("BEGIN { @h = hist(0); @h = hist(5); @h = hist(1000); @mn = min(-3); @mn = min(4); @mx = max(-3); @mx = max(4); @a = avg(2); @a = avg(4); @st = stats(10); exit(); }")
+        defer { session.close() }
+        #expect(output.contains("[0]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n[1]                    0 |"))
+        #expect(output.contains("[512, 1K)              1 |"))
+        #expect(output.contains("@mn: -3\n@mx: 4\n"))
+        #expect(output.contains("@a: 3\n\n"))
+        #expect(output.contains("@st: count 1, average 10, total 10\n\n"))
+    }
+
+    @Test func uprobeArgumentsAndReturnValue() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "uprobe:\(libc):strtol /pid == \(pid)/ { @base[arg2] = count(); } uretprobe:\(libc):strtol /pid == \(pid)/ { @ret[retval] = count(); } interval:ms:300 { exit(); }",
+            workload: { for text in ["123", "-77", "123"] { _ = strtol(text, nil, 10) } })
+        defer { session.close() }
+        #expect(output.contains("@base[10]: 3\n"))
+        #expect(output.contains("@ret[-77]: 1\n@ret[123]: 2\n"))
+    }
+
+    @Test func profileAndIntervalProbesFire() throws {
+        // profile:hz:1000 on every CPU for ~300 ms; the interval probe ends the run after 3 ticks.
+        let (session, output) = try runTrace("profile:hz:1000 { @samples = count(); } interval:ms:100 { @ticks = count(); if (@ticks >= 3) { exit(); } }")
+        defer { session.close() }
+        #expect(try session.value(ofMap: "@ticks") == 3)
+        #expect(try (session.value(ofMap: "@samples") ?? 0) > 50)
+        #expect(output.contains("@ticks: 3\n"))
+    }
+
+    @Test func curtaskMembersFromKernelBTF() throws {
+        let (session, output) = try runTrace(#"BEGIN { printf("%d %d %s\n", curtask->pid == tid && curtask->tgid == pid, curtask->real_parent->tgid, curtask->comm); exit(); }"#)
+        defer { session.close() }
+        // BEGIN runs in the calling thread (BPF_PROG_TEST_RUN), so comm is this thread's name.
+        let comm = try String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(output == "1 \(getppid()) \(comm)\n\n\n")
+        #expect(throws: TraceError.self) { try TraceSession(text: "BEGIN { @ = curtask->nope; }") { _ in } }
+    }
+
+    @Test func compileErrorsComeBeforeLoading() throws {
+        #expect(throws: TraceError.self) { try TraceSession(text: "kprobe:vfs_read { @ = count(); }") { _ in } }
+        do {
+            _ = try TraceSession(text: "tracepoint:syscalls:sys_enter_nope { }") { _ in }
+        } catch let error as TraceError {
+            #expect(error.description.hasPrefix("stdin:1:1-35: ERROR: tracepoint not found: syscalls:sys_enter_nope"))
+        }
+    }
+
+    /// Runs the same one-liners through /usr/bin/bpftrace and through TraceSession; outputs
+    /// must be identical after dropping bpftrace's "Attaching" line.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func sameOutputAsBpftrace() throws {
+        let scripts = [
+            #"BEGIN { @a[1] = count(); @a[2] = count(); @a[2] = count(); @b = sum(5); @c["ab", 3] = count(); printf("%d|%5d|%-4s|%x|%s\n", -7, 42, "ab", 255, "z"); exit(); }"#,
+            "BEGIN { @h = hist(3); @h = hist(70); @l = lhist(15, 0, 100, 10); @v = avg(7); @s = stats(9); @m = max(3); exit(); }",
+            "BEGIN { @x = 3; @y[1] = 2; @y[2] = 1; print(@x); print(@y); delete(@y[1]); zero(@x); @h = hist(3); print(@h); exit(); }",
+            #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
+            #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
+            "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
+            #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
+        ]
+        let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#
+        for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
+            process.arguments = (json ? ["-f", "json"] : []) + ["-e", script]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("Attaching ") && !$0.hasPrefix(#"{"type": "attached_probes""#) }.joined(separator: "\n")
+            let (session, ours) = try runTrace(script, json: json)
+            session.close()
+            #expect(ours == theirs, "\(script)")
+        }
+    }
+}
+
+@Suite(.kernel, .serialized) struct TraceVerifierMappingTests {
+    /// A real rejection (reading r2 before it is set) mapped back to the statement that made the
+    /// failing instruction.
+    @Test func rejectionNamesTheStatement() throws {
+        let text = "BEGIN { @x = 1; @y = 2; }"
+        let parsed = Parser.parse(text)
+        let statements = try #require(parsed.program?.probes.first?.body.statements)
+        var asm = Assembler()
+        asm.mov(.r0, 0)
+        asm.load(.doubleWord, .r0, .r2, 0)   // r2 is uninitialised: "R2 !read_ok"
+        asm.exit()
+        let instructions = try asm.assemble()
+        let probe = CompiledProbe(name: "BEGIN", attachment: .begin, programType: .rawTracepoint, instructions: instructions,
+                                  sourceRanges: [statements[0].range, statements[1].range, nil])
+        do {
+            _ = try BPF.Program(ProgramSpec(name: "trace_bad", type: .rawTracepoint, instructions: instructions))
+            Issue.record("the verifier accepted an uninitialised register read")
+        } catch BPFError.verifierRejected(let rejection) {
+            let message = TraceSession.explain(rejection, probe: probe, source: SourceFile(name: "stdin", text: text))
+            #expect(message.contains("stdin:1:17-23: ERROR: the verifier stopped in this statement (instruction 1)"))
+            #expect(message.contains("R2 !read_ok"))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import BPFObject
+import Foundation
+import Testing
+@testable import BPFTrace
+
+/// A tracepoint layout without tracefs: `syscalls:sys_enter_openat` as the kernel describes it.
+struct FixedFormats: TracepointFormatSource {
+    struct Missing: Error {}
+    static let openat = """
+    name: sys_enter_openat
+    ID: 700
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+    \tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+    \tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+    \tfield:__data_loc char[] name;\toffset:32;\tsize:4;\tsigned:0;
+
+    print fmt: "dfd: 0x%08lx"
+    """
+
+    func format(category: String, name: String) throws -> TracepointFormat {
+        guard category == "syscalls", name == "sys_enter_openat" else { throw Missing() }
+        return try TracepointFormat(parsing: Self.openat)
+    }
+}
+
+func compile(_ text: String) throws -> CompiledScript {
+    let parsed = Parser.parse(text)
+    guard let program = parsed.program, parsed.succeeded else { throw TraceError("parse failed: \(parsed.diagnostics)") }
+    return try TraceCompiler.compile(program, formats: FixedFormats())
+}
+
+func compileErrors(_ text: String) -> [String] {
+    do {
+        _ = try compile(text)
+        return []
+    } catch let failure as TraceCompiler.Failure {
+        return failure.diagnostics.map(\.message)
+    } catch {
+        return ["\(error)"]
+    }
+}
+
+@Suite struct CodegenSemanticTests {
+    @Test func unknownTracepointIsReportedBeforeLoading() {
+        #expect(compileErrors("tracepoint:syscalls:sys_enter_nope { }") == ["tracepoint not found: syscalls:sys_enter_nope"])
+    }
+
+    @Test func unknownFieldNamesTheRecord() {
+        #expect(compileErrors("t:syscalls:sys_enter_openat { @ = args->nothing; }") ==
+            ["Struct/union of type 'struct sys_enter_openat_args' does not contain a field named 'nothing'"])
+    }
+
+    @Test func kprobeAndKfuncSayWhichKernelFeatureIsMissing() {
+        #expect(compileErrors("kprobe:vfs_read { }").first?.contains("CONFIG_KPROBES") == true)
+        #expect(compileErrors("kfunc:vfs_read { }").first?.contains("EPERM") == true)
+    }
+
+    @Test func mapTypesMustAgreeAcrossProbes() {
+        let errors = compileErrors(#"BEGIN { @x = 1; } END { @x = "s"; }"#)
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("Type mismatch for @x") == true)
+        #expect(compileErrors("BEGIN { @x = count(); @x = sum(2); }").first?.contains("'sum' when map already contains a value of type 'count'") == true)
+    }
+
+    @Test func printfArgumentsAreChecked() {
+        #expect(compileErrors(#"BEGIN { printf("%d %d\n", 1); }"#) == ["printf: Not enough arguments for format string (1 supplied, 2 expected)"])
+        #expect(compileErrors(#"BEGIN { printf("%d\n", comm); }"#).first?.contains("expects a value of type integer") == true)
+    }
+
+    @Test func undefinedVariablesAndAggregationsOutsideMaps() {
+        #expect(compileErrors("BEGIN { @ = $nope; }") == ["Undefined or undeclared variable: $nope"])
+        #expect(compileErrors("BEGIN { $x = count(); }") == ["count() should be directly assigned to a map"])
+        #expect(compileErrors("BEGIN { @ = args->x; }") == ["The args builtin can only be used with tracepoint probes"])
+    }
+
+    @Test func errorsCarryTheOffendingRange() throws {
+        let parsed = Parser.parse("BEGIN { @ = $nope; }")
+        #expect(throws: TraceCompiler.Failure.self) { try TraceCompiler.compile(parsed.program!, formats: FixedFormats()) }
+        do {
+            _ = try TraceCompiler.compile(parsed.program!, formats: FixedFormats())
+        } catch let failure as TraceCompiler.Failure {
+            #expect(failure.diagnostics.first?.range.begin.column == 13)
+            #expect(failure.diagnostics.first?.range.end.column == 18)
+        }
+    }
+}
+
+@Suite struct CodegenShapeTests {
+    @Test func countMapIsAHashWithAtomicAdd() throws {
+        let script = try compile("t:syscalls:sys_enter_openat /pid == 1/ { @[comm] = count(); }")
+        #expect(script.maps == [TraceMap(name: "@", keyTypes: [.string(size: 16)], kind: .count)])
+        let spec = script.maps[0].spec(maxEntries: 4096)
+        #expect(spec.type == .hash && spec.keySize == 16 && spec.valueSize == 8)
+        let probe = try #require(script.probes.first)
+        #expect(probe.programType == .tracepoint)
+        #expect(probe.attachment == .tracepoint(category: "syscalls", name: "sys_enter_openat"))
+        let decoded = Disassembler().text(probe.instructions)
+        #expect(decoded.contains("call bpf_get_current_pid_tgid"))
+        #expect(decoded.contains("call bpf_get_current_comm"))
+        #expect(decoded.contains("call bpf_map_lookup_elem"))
+        #expect(decoded.contains("lock *(u64 *)"))
+        // The first instruction saves the context, the last returns 0.
+        #expect(probe.instructions.first?.opcode == 0xbf && probe.instructions.first?.dst == 9 && probe.instructions.first?.src == 1)
+        #expect(probe.instructions.last?.opcode == 0x95)
+        #expect(probe.sourceRanges.count == probe.instructions.count)
+    }
+
+    @Test func tracepointFieldsLoadAtTheirOffsetsWithSignExtension() throws {
+        let script = try compile("t:syscalls:sys_enter_openat { @ = args->__syscall_nr; }")
+        let text = Disassembler().text(script.probes[0].instructions)
+        #expect(text.contains("r0 = *(u32 *)(r9 +8)"))
+        #expect(text.contains("r0 <<= 32"))
+        #expect(text.contains("r0 s>>= 32"))
+        #expect(script.maps[0].kind == .value(.integer(signed: true)))
+    }
+
+    @Test func printfRecordsTheFormatAndPackedTypes() throws {
+        let script = try compile(#"BEGIN { printf("%s %d\n", comm, 5); exit(); }"#)
+        #expect(script.formats == [TraceFormat(format: "%s %d\n", argumentTypes: [.string(size: 16), .integer(signed: true)])])
+        #expect(script.probes[0].programType == .rawTracepoint)
+        #expect(Disassembler().text(script.probes[0].instructions).contains("call bpf_ringbuf_output"))
+    }
+
+    @Test func histogramKeysGetABucket() throws {
+        let script = try compile("BEGIN { @h[1] = hist(5); @l = lhist(5, 0, 100, 10); }")
+        #expect(script.maps[0].keySize == 16)
+        #expect(script.maps[1].keySize == 16)
+        #expect(script.maps[1].kind == .lhist(min: 0, max: 100, step: 10))
+    }
+
+    @Test func stackOverflowIsADiagnosticNotATrap() {
+        let many = (0..<12).map { #"printf("%s\n", str($x\#($0)));"# }.joined()
+        let errors = compileErrors("BEGIN { " + (0..<12).map { "$x\($0) = 1; " }.joined() + many + " }")
+        #expect(errors.first?.contains("bytes of BPF stack") == true)
+    }
+}
+
+@Suite struct TraceOutputTests {
+    @Test func printfFollowsCConversions() {
+        #expect(PrintfFormat.render("%d|%5d|%-5d|%x|%lu|%s|%-4s|%c|%%", [
+            .integer(UInt64(bitPattern: -3), signed: true), .integer(42, signed: true), .integer(7, signed: true),
+            .integer(255, signed: false), .integer(1 << 40, signed: false), .string("ab"), .string("x"), .integer(65, signed: false),
+        ]) == "-3|   42|7    |ff|1099511627776|ab|x   |A|%")
+        // Without a length modifier the value is an int, as C varargs would see it.
+        #expect(PrintfFormat.render("%d %u", [.integer(1 << 32 | 5, signed: true), .integer(UInt64.max, signed: false)]) == "5 4294967295")
+    }
+
+    @Test func histogramLayoutMatchesBpftrace() {
+        let map = TraceMap(name: "@h", keyTypes: [], kind: .hist)
+        func element(_ bucket: UInt64, _ count: UInt64) -> (key: [UInt8], value: [UInt8]) {
+            (withUnsafeBytes(of: UInt64(0)) { Array($0) } + withUnsafeBytes(of: bucket) { Array($0) }, withUnsafeBytes(of: count) { Array($0) })
+        }
+        let text = MapPrinter.render(map, elements: [element(1, 1), element(4, 2), element(12, 1)])
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[0] == "@h: ")
+        #expect(lines[1] == "[0]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |")
+        #expect(lines[4] == "[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|")
+        #expect(lines[12] == "[1K, 2K)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |")
+        #expect(text.hasSuffix("|\n\n"))
+    }
+
+    @Test func countMapsSortByValue() {
+        let map = TraceMap(name: "@c", keyTypes: [.integer(signed: true)], kind: .count)
+        func bytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+        let text = MapPrinter.render(map, elements: [(bytes(1), bytes(9)), (bytes(2), bytes(3))])
+        #expect(text == "@c[2]: 3\n@c[1]: 9\n")
+    }
+}
