@@ -9,7 +9,8 @@ import PackagePlugin
 struct BPFBuildPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
         guard let module = target.sourceModule else { return [] }
-        let sources = bpfSources(in: URL(fileURLWithPath: module.directory.string))
+        guard let swiftModule = module as? SwiftSourceModuleTarget else { return [] }
+        let sources = bpfSources(in: swiftModule.directoryURL)
         guard !sources.isEmpty else { return [] }
         let worker = try context.tool(named: "swiftbpf-skeleton").url
         let clang = try toolchainClang(context)
@@ -17,31 +18,21 @@ struct BPFBuildPlugin: BuildToolPlugin {
         let release = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
         let vmlinuxDirectory = work.appendingPathComponent("vmlinux-\(release)")
-        try FileManager.default.createDirectory(at: vmlinuxDirectory, withIntermediateDirectories: true)
-        let vmlinux = vmlinuxDirectory.appendingPathComponent("vmlinux.h")
-        let kernelBTF = URL(fileURLWithPath: "/sys/kernel/btf/vmlinux")
         // This file is Plugins/BPFBuildPlugin/BPFBuildPlugin.swift in the SwiftBPF package.
         let include = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("bpf/include")
 
-        var commands: [Command] = [
-            .buildCommand(displayName: "Writing vmlinux.h for kernel \(release)", executable: worker,
-                          arguments: ["vmlinux-header", kernelBTF.path, vmlinux.path],
-                          inputFiles: [kernelBTF], outputFiles: [vmlinux]),
-        ]
+        var commands: [Command] = []
         for source in sources {
             let name = String(source.lastPathComponent.dropLast(".bpf.c".count))
             let object = work.appendingPathComponent("\(name).bpf.o")
             let skeleton = work.appendingPathComponent("\(name).skeleton.swift")
+            // One command per object: only the Swift file is a declared output (a declared .o
+            // or .h would become a resource or header of the target).
             commands.append(.buildCommand(
-                displayName: "Compiling BPF \(source.lastPathComponent)", executable: clang,
-                arguments: ["-target", "bpf", "-D__TARGET_ARCH_x86", "-g", "-O2", "-Wall",
-                            "-I", include.path, "-I", vmlinuxDirectory.path, "-c", source.path, "-o", object.path],
-                inputFiles: [source, vmlinux], outputFiles: [object]))
-            commands.append(.buildCommand(
-                displayName: "Generating skeleton \(name).skeleton.swift", executable: worker,
-                arguments: ["skeleton", object.path, source.path, skeleton.path, name],
-                inputFiles: [object, source], outputFiles: [skeleton]))
+                displayName: "Compiling BPF \(source.lastPathComponent) and generating \(name).skeleton.swift", executable: worker,
+                arguments: ["build", clang.path, include.path, vmlinuxDirectory.path, source.path, object.path, skeleton.path, name],
+                inputFiles: [source, worker], outputFiles: [skeleton]))
         }
         return commands
     }
