@@ -111,15 +111,15 @@ import Foundation
     }
 
     @Test func pluginBuildsSkeletonAndProgramRuns() throws {
-        let sources = package + "/Sources/demo"
+        let sources = Self.package + "/Sources/demo"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
-        try Self.manifest().write(toFile: package + "/Package.swift", atomically: true, encoding: .utf8)
+        try Self.manifest().write(toFile: Self.package + "/Package.swift", atomically: true, encoding: .utf8)
         try Self.bpfSource.write(toFile: sources + "/count.bpf.c", atomically: true, encoding: .utf8)
         try Self.mainSource.write(toFile: sources + "/Demo.swift", atomically: true, encoding: .utf8)
 
         let build = try Self.swiftBuild()
         try #require(build.status == 0, "\(build.text)")
-        let result = try SkeletonRuntimeTests.run(package + "/.build/debug/demo", [])
+        let result = try SkeletonRuntimeTests.run(Self.package + "/.build/debug/demo", [])
         #expect(result.status == 0, "\(result.text)")
         #expect(result.text.contains("events=5 seqs=[0, 1, 2, 3, 4] own=true"), "\(result.text)")
         #expect(result.text.contains("comm=demo matched=5 calls=5 max=32"), "\(result.text)")

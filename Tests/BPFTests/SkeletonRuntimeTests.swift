@@ -115,6 +115,13 @@ import Foundation
         let object = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/count.bpf.o")))
         let skeleton = try SkeletonGenerator(objectBytes: object, name: "count", eventTypes: ["event"]).generate()
         try skeleton.write(toFile: directory + "/count.skeleton.swift", atomically: true, encoding: .utf8)
+        // The CLI prints the same source (bpftool gen skeleton's shape: object in, source out).
+        let cli = try CommandRunner.swiftbpf("gen", "skeleton", directory + "/count.bpf.o", "--event-type", "event")
+        #expect(cli.status == 0, "\(cli.stderr)")
+        #expect(cli.stdout == skeleton + "\n")
+        let missing = try CommandRunner.swiftbpf("gen", "skeleton", directory + "/count.bpf.o", "--event-type", "no_such_struct")
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no struct, union or typedef named 'no_such_struct'"), "\(missing.stderr)")
         try Self.runnerSource.write(toFile: directory + "/runner.swift", atomically: true, encoding: .utf8)
         let objects = try Self.objectFiles("BPF") + Self.objectFiles("BPFObject") + Self.objectFiles("CBPFSys")
         let swiftc = try Self.run("/opt/swift/usr/bin/swiftc", ["-parse-as-library", "-swift-version", "5", "-I", Self.build + "/Modules",
