@@ -155,6 +155,7 @@ char LICENSE[] SEC("license") = "GPL";
             value.negative = -2
             value.color = .GREEN
             value.either.word = 1
+            value.commString = "demo"
             try loaded.kinds_by_id.update(1, value)
             let total: UInt64 = try loaded.bss.counter
             try loaded.bss.set(counter: total + 1)
@@ -167,6 +168,50 @@ char LICENSE[] SEC("license") = "GPL";
         let result = try SkeletonFixture.typecheck(source, extra: use, name: "kinds")
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.isEmpty, "warnings: \(result.output)")
+    }
+
+    /// Linked and run (no kernel needed: `open()` only parses): every generated type has its
+    /// BTF size, and bitfields, unions, enums and char arrays read back what was written.
+    @Test func generatedLayoutsAndAccessorsWorkAtRunTime() throws {
+        let main = """
+        import Foundation
+        @main struct LayoutRunner {
+            static func main() throws {
+                _ = try KindsSkeleton.open()
+                for check in KindsSkeleton.layoutChecks where check.swiftSize != check.btfSize { print("MISMATCH \\(check)") }
+                var value = KindsSkeleton.kinds()
+                value.low = 5; value.mid = 300; value.high = 0xfffff; value.negative = -2; value.tail = 9
+                value.either.word = 0x0102_0304
+                value.commString = "a-rather-long-command-name"
+                value.color = .BLUE
+                let bytes = withUnsafeBytes(of: value) { Array($0) }
+                print("bits", value.low, value.mid, value.high, value.negative, "tail", value.tail)
+                print("union", value.either.bytes.0, value.either.`in`.port, "comm", value.commString, "color", value.color == .BLUE)
+                print("size", bytes.count, MemoryLayout<KindsSkeleton.event>.size)
+            }
+        }
+        """
+        let directory = SkeletonFixture.temporaryPath("layout")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try source.write(toFile: directory + "/kinds.skeleton.swift", atomically: true, encoding: .utf8)
+        try main.write(toFile: directory + "/main.swift", atomically: true, encoding: .utf8)
+        let build = SkeletonFixture.repositoryRoot + "/.build/debug"
+        var objects: [String] = []
+        for target in ["BPF", "BPFObject", "CBPFSys"] {
+            objects += try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build").filter { $0.hasSuffix(".o") }.map { "\(build)/\(target).build/\($0)" }
+        }
+        let compile = try BPFHeadersFixture.run(SkeletonFixture.swiftc, ["-parse-as-library", "-swift-version", "5", "-I", SkeletonFixture.modules,
+            "-Xcc", "-fmodule-map-file=" + SkeletonFixture.cModuleMap, "-Xcc", "-I", "-Xcc", SkeletonFixture.repositoryRoot + "/Sources/CBPFSys/include",
+            directory + "/kinds.skeleton.swift", directory + "/main.swift"] + objects + ["-o", directory + "/runner"])
+        try #require(compile.status == 0, "\(compile.output)")
+        let run = try BPFHeadersFixture.run(directory + "/runner", [])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(!run.output.contains("MISMATCH"), "\(run.output)")
+        #expect(run.output.contains("bits 5 300 1048575 -2 tail 9"), "\(run.output)")
+        // Little-endian: the union's first byte is the word's low byte; the struct view shares it.
+        #expect(run.output.contains("union 4 772 comm a-rather-long-c color true"), "\(run.output)")
+        #expect(run.output.contains("size 96 40"), "\(run.output)")
     }
 
     /// Calling attach() on the opened stage does not compile.

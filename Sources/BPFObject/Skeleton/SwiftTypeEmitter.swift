@@ -245,8 +245,15 @@ struct SwiftTypeEmitter {
         let plain = name.hasPrefix("`") ? String(name.dropFirst().dropLast()) : name
         return """
             /// `\(plain)` as text, up to its first NUL byte.
+            /// Setting stores the UTF-8 bytes, truncated to leave room for a NUL terminator.
             var \(plain)String: String {
-                withUnsafeBytes(of: \(name)) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                get { withUnsafeBytes(of: \(name)) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+                set {
+                    withUnsafeMutableBytes(of: &\(name)) { bytes in
+                        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+                        for (index, byte) in newValue.utf8.prefix(bytes.count - 1).enumerated() { bytes[index] = byte }
+                    }
+                }
             }
         """
     }
