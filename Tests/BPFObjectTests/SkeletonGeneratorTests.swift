@@ -199,7 +199,13 @@ char LICENSE[] SEC("license") = "GPL";
         let build = SkeletonFixture.repositoryRoot + "/.build/debug"
         var objects: [String] = []
         for target in ["BPF", "BPFObject", "CBPFSys"] {
-            objects += try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build").filter { $0.hasSuffix(".o") }.map { "\(build)/\(target).build/\($0)" }
+            // Only objects of sources that still exist: an incremental build directory keeps the
+            // objects of renamed or deleted files, which would clash at link time.
+            let sources = Set((FileManager.default.enumerator(atPath: SkeletonFixture.repositoryRoot + "/Sources/\(target)")?.allObjects as? [String] ?? [])
+                .map { ($0 as NSString).lastPathComponent })
+            objects += try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build")
+                .filter { $0.hasSuffix(".o") && sources.contains(String($0.dropLast(2))) }
+                .map { "\(build)/\(target).build/\($0)" }
         }
         let compile = try BPFHeadersFixture.run(SkeletonFixture.swiftc, ["-parse-as-library", "-swift-version", "5", "-I", SkeletonFixture.modules,
             "-Xcc", "-fmodule-map-file=" + SkeletonFixture.cModuleMap, "-Xcc", "-I", "-Xcc", SkeletonFixture.repositoryRoot + "/Sources/CBPFSys/include",

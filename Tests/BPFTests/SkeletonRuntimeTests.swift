@@ -98,7 +98,13 @@ import Foundation
     }
 
     static func objectFiles(_ target: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build").filter { $0.hasSuffix(".o") }.map { "\(build)/\(target).build/\($0)" }
+        // Only objects of sources that still exist: an incremental build directory keeps the
+        // objects of renamed or deleted files, which would clash at link time.
+        let sources = Set((FileManager.default.enumerator(atPath: root + "/Sources/\(target)")?.allObjects as? [String] ?? [])
+            .map { ($0 as NSString).lastPathComponent })
+        return try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build")
+            .filter { $0.hasSuffix(".o") && sources.contains(String($0.dropLast(2))) }
+            .map { "\(build)/\(target).build/\($0)" }
     }
 
     @Test func generatedSkeletonLoadsFiltersCountsAndStreamsEvents() throws {
