@@ -31,6 +31,19 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.hasSuffix("\n\n@c: \(calls)\n@n[110]: \(calls)\n"))
     }
 
+    /// A wildcard and a probe list share one action; `probe` names the expanded tracepoint.
+    @Test func wildcardProbesAndProbeListsShareOneAction() throws {
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "tracepoint:syscalls:sys_enter_getpp*, tracepoint:syscalls:sys_enter_getegid /pid == \(pid)/ { @[probe] = count(); } interval:ms:300 { exit(); }",
+            workload: { for _ in 0..<5 { _ = getppid() }; for _ in 0..<3 { _ = getegid() } })
+        defer { session.close() }
+        // sys_enter_getppid, sys_enter_getegid, interval.
+        #expect(session.probeCount == 3)
+        #expect(output.hasSuffix("\n\n@[tracepoint:syscalls:sys_enter_getegid]: 3\n@[tracepoint:syscalls:sys_enter_getppid]: 5\n"))
+        #expect(throws: TraceError.self) { try TraceSession(text: "tracepoint:syscalls:sys_enter_nosuch* { }") { _ in } }
+    }
+
     @Test func beginPrintsBuiltinsAndExits() throws {
         let (session, output) = try runTrace(#"BEGIN { printf("pid=%d uid=%u comm-set=%d\n", pid, uid, comm != ""); @x = 5 * 3 - 1; $s = "ab"; @s[$s] = sum(4); exit(); } END { printf("end\n"); }"#)
         defer { session.close() }
@@ -105,6 +118,7 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             "BEGIN { @x = 3; @y[1] = 2; @y[2] = 1; print(@x); print(@y); delete(@y[1]); zero(@x); @h = hist(3); print(@h); exit(); }",
             #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
             #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
+            "BEGIN { @h = hist(1); clear(@h); @b = 1; clear(@b); @s[1] = avg(1); clear(@s); @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); print(@c, 2); @d[1] = 3000; @d[2] = 7; print(@d, 1, 1000); exit(); }",
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
@@ -124,6 +138,22 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             let (session, ours) = try runTrace(script, json: json)
             session.close()
             #expect(ours == theirs, "\(script)")
+        }
+        // Wildcards expand to the same probes: compare the "Attaching N probes..." count.
+        for script in ["tracepoint:syscalls:sys_enter_open*, tracepoint:sched:sched_switch { @[probe] = count(); } BEGIN { exit(); }",
+                       "tracepoint:sched:sched_wak* { } BEGIN { exit(); }"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
+            process.arguments = ["-e", script]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("Attaching ") }
+            let session = try TraceSession(text: script) { _ in }
+            #expect(theirs.map(String.init) == "Attaching \(session.probeCount) probes...", "\(script)")
         }
     }
 }

@@ -170,7 +170,17 @@ struct ProbeGenerator {
                     try fail("\(name)() expects a map without keys", expression.range)
                 }
                 let id = name == "print" ? TraceEventID.printMap : name == "clear" ? TraceEventID.clearMap : TraceEventID.zeroMap
-                try emitEvent(id: id, payload: [UInt64(index)])
+                // print(@map, top, divisor): both must be integer literals, as in bpftrace.
+                var extra: [UInt64] = []
+                if name == "print" {
+                    for argument in arguments.dropFirst().prefix(2) {
+                        guard case .integer(let value) = argument.kind, value >= 0 else {
+                            try fail("print() expects integer literals for top and divisor", argument.range)
+                        }
+                        extra.append(UInt64(value))
+                    }
+                }
+                try emitEvent(id: id, payload: [UInt64(index)] + extra)
             case "delete":
                 guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind,
                       let index = compiler.mapIndex[mapName] else {

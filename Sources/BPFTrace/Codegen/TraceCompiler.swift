@@ -49,7 +49,9 @@ public struct TraceCompiler {
         for probe in program.probes {
             var points: [(AttachPoint, TraceAttachment, ProbeContext)] = []
             for point in probe.attachPoints {
-                if let resolvedPoint = resolve(point) { points.append(resolvedPoint) }
+                for concrete in expand(point) {
+                    if let resolvedPoint = resolve(concrete) { points.append(resolvedPoint) }
+                }
             }
             resolved.append((probe, points))
         }
@@ -57,7 +59,9 @@ public struct TraceCompiler {
 
         // Pass 1: infer map types over every probe.
         for (probe, points) in resolved {
-            guard let context = points.first?.2 else { continue }
+            guard var context = points.first?.2 else { continue }
+            // `probe` is a string sized for the longest expanded name, so one type fits every program.
+            context.probeName = points.map(\.2.probeName).max { $0.utf8.count < $1.utf8.count } ?? context.probeName
             var scope = Scope(context: context)
             if let predicate = probe.predicate { _ = inferType(predicate, &scope) }
             inferBlock(probe.body, &scope)
@@ -106,6 +110,29 @@ public struct TraceCompiler {
     static let argumentRegisterOffsets: [Int16] = [112, 104, 96, 88, 72, 64]
     /// `ax` in `struct pt_regs`, the return value.
     static let returnValueOffset: Int16 = 80
+
+    /// Expands a wildcard tracepoint specifier into one attach point per matching tracepoint, as
+    /// bpftrace does; a probe's action is then compiled once per expanded point. Other
+    /// specifiers pass through unchanged (wildcards elsewhere are reported by `resolve`).
+    mutating func expand(_ point: AttachPoint) -> [AttachPoint] {
+        guard point.needsExpansion, point.problem == nil, point.provider == "tracepoint" else { return [point] }
+        let matches: [(category: String, name: String)]
+        do { matches = try formats.tracepoints(matching: point.target + ":" + point.function) } catch {
+            diagnostics.error("cannot list tracepoints for '\(point.raw)': \(error)", at: point.reportRange)
+            return []
+        }
+        guard !matches.isEmpty else {
+            diagnostics.error("No probes matched '\(point.raw)'", at: point.reportRange)
+            return []
+        }
+        return matches.map { match in
+            var concrete = point
+            concrete.target = match.category
+            concrete.function = match.name
+            concrete.raw = "tracepoint:\(match.category):\(match.name)"
+            return concrete
+        }
+    }
 
     mutating func resolve(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
         if let problem = point.problem {

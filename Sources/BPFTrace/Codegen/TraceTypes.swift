@@ -176,6 +176,14 @@ public enum TraceEventID {
 /// Where a tracepoint's record layout comes from; the runtime reads tracefs, tests pass formats.
 public protocol TracepointFormatSource {
     func format(category: String, name: String) throws -> TracepointFormat
+    /// The tracepoints whose `category:name` match the shell glob `pattern`, for wildcard probes
+    /// such as `tracepoint:syscalls:sys_enter_open*`.
+    func tracepoints(matching pattern: String) throws -> [(category: String, name: String)]
+}
+
+extension TracepointFormatSource {
+    /// Sources that cannot enumerate tracepoints expand nothing.
+    public func tracepoints(matching pattern: String) throws -> [(category: String, name: String)] { [] }
 }
 
 /// Settings that change code generation (bpftrace's environment variables).

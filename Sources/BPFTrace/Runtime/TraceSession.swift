@@ -8,6 +8,9 @@ public struct TracefsFormats: TracepointFormatSource {
     public func format(category: String, name: String) throws -> TracepointFormat {
         try Tracefs.format(category: category, name: name)
     }
+    public func tracepoints(matching pattern: String) throws -> [(category: String, name: String)] {
+        try Tracefs.tracepoints(matching: pattern)
+    }
 }
 
 /// A failure to start a script, already worded for the user.
@@ -193,7 +196,14 @@ public final class TraceSession {
         case TraceEventID.exit:
             exitRequested = true
         case TraceEventID.printMap:
-            if let text = try? renderMap(Int(argument)) { write(text) }
+            // Payload: map index, then (when given) top and divisor.
+            let top = record.count >= 24 ? Int(truncatingIfNeeded: record.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) : 0
+            let divisor = record.count >= 32 ? record.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 1
+            if top == 0 && divisor <= 1 {
+                if let text = try? renderMap(Int(argument)) { write(text) }
+            } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
+                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1)))
+            } else if let text = try? renderMap(Int(argument)) { write(text) }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
             for element in elements {
