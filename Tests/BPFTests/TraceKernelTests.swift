@@ -44,6 +44,22 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(throws: TraceError.self) { try TraceSession(text: "tracepoint:syscalls:sys_enter_nosuch* { }") { _ in } }
     }
 
+    /// join() reads argv's user pointers up to the NULL and prints the strings with the separator.
+    @Test func joinPrintsArgv() throws {
+        let marker = "swiftbpf-join-\(getpid())"
+        let (session, output) = try runTrace(
+            #"tracepoint:syscalls:sys_enter_execve { join(args->argv, ","); } interval:ms:500 { exit(); }"#,
+            workload: {
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: "/bin/true")
+                child.arguments = [marker, "two words", ""]
+                try? child.run()
+                child.waitUntilExit()
+            })
+        defer { session.close() }
+        #expect(output.contains("/bin/true,\(marker),two words,\n"))
+    }
+
     @Test func beginPrintsBuiltinsAndExits() throws {
         let (session, output) = try runTrace(#"BEGIN { printf("pid=%d uid=%u comm-set=%d\n", pid, uid, comm != ""); @x = 5 * 3 - 1; $s = "ab"; @s[$s] = sum(4); exit(); } END { printf("end\n"); }"#)
         defer { session.close() }

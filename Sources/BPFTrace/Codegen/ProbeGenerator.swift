@@ -191,6 +191,7 @@ struct ProbeGenerator {
                 asm.mov(.r2, .r10)
                 asm.add(.r2, Int32(key))
                 asm.call(helperID: HelperFunction.mapDeleteElem.rawValue)
+            case "join": try join(arguments, range: expression.range)
             case "time":
                 let format = arguments.first.flatMap { if case .string(let bytes) = $0.kind { String(decoding: bytes, as: UTF8.self) } else { nil } } ?? "%H:%M:%S\n"
                 compilerFormats.append(TraceFormat(format: format, argumentTypes: []))
@@ -226,6 +227,64 @@ struct ProbeGenerator {
             asm.store(.doubleWord, .r10, record + Int16(index * 8), .r1)
         }
         submit(record, size: 8 * (payload.count + 1))
+    }
+
+    /// `join(argv[, sep])`: the strings behind up to 16 user pointers, in one ring buffer record
+    /// reserved up front (16 strings do not fit the 512-byte stack); the runtime prints them
+    /// joined by `sep` and a newline. A NULL pointer ends the array, as in argv.
+    mutating func join(_ arguments: [Expression], range: SourceRange) throws {
+        guard let array = arguments.first else { try fail("join() expects an array", range) }
+        var separator = " "
+        if arguments.count > 1 {
+            guard case .string(let bytes) = arguments[1].kind else { try fail("join() expects a string literal as its delimiter", arguments[1].range) }
+            separator = String(decoding: bytes, as: UTF8.self)
+        }
+        compilerFormats.append(TraceFormat(format: separator, argumentTypes: []))
+        let separatorIndex = compilerFormats.count - 1
+        let count = TraceEventID.joinArguments, size = TraceEventID.joinArgumentSize
+        let recordSize = 24 + count * size
+
+        try integer(array)
+        let base = try slot(8), pointer = try slot(8), record = try slot(8)
+        asm.store(.doubleWord, .r10, base, .r0)
+        asm.loadMapIndex(.r1, Self.eventRingIndex)
+        asm.mov(.r2, Int32(recordSize))
+        asm.mov(.r3, 0)
+        asm.call(helperID: HelperFunction.ringbufReserve.rawValue)
+        let skip = newLabel("join.skip"), done = newLabel("join.done")
+        asm.jump(.eq, .r0, 0, to: skip)
+        asm.store(.doubleWord, .r10, record, .r0)
+        asm.loadImmediate64(.r1, TraceEventID.join)
+        asm.store(.doubleWord, .r0, 0, .r1)
+        asm.loadImmediate64(.r1, UInt64(separatorIndex))
+        asm.store(.doubleWord, .r0, 8, .r1)
+        for index in 0..<count {
+            // Record how many strings are complete before trying the next one.
+            asm.load(.doubleWord, .r1, .r10, record)
+            asm.store(.doubleWord, .r1, 16, immediate: Int32(index))
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(pointer))
+            asm.mov(.r2, 8)
+            asm.load(.doubleWord, .r3, .r10, base)
+            asm.add(.r3, Int32(index * 8))
+            asm.call(helperID: HelperFunction.probeReadUser.rawValue)
+            asm.jump(.ne, .r0, 0, to: done)
+            asm.load(.doubleWord, .r3, .r10, pointer)
+            asm.jump(.eq, .r3, 0, to: done)
+            asm.load(.doubleWord, .r1, .r10, record)
+            asm.add(.r1, Int32(24 + index * size))
+            asm.mov(.r2, Int32(size))
+            asm.call(helperID: HelperFunction.probeReadUserStr.rawValue)
+            if index == count - 1 {
+                asm.load(.doubleWord, .r1, .r10, record)
+                asm.store(.doubleWord, .r1, 16, immediate: Int32(count))
+            }
+        }
+        asm.label(done)
+        asm.load(.doubleWord, .r1, .r10, record)
+        asm.mov(.r2, 0)
+        asm.call(helperID: HelperFunction.ringbufSubmit.rawValue)
+        asm.label(skip)
     }
 
     mutating func submit(_ record: Int16, size: Int) {

@@ -412,6 +412,15 @@ public struct TraceCompiler {
                 }
                 return .string(size: alignedStringSize(options.stringLength))
             case "printf", "exit", "print", "clear", "zero", "delete", "time": return .integer(signed: false)
+            case "join":
+                guard let first = arguments.first, let type = inferType(first, &scope), !type.isString else {
+                    diagnostics.error("join() expects a pointer to an array of strings", at: expression.range)
+                    return nil
+                }
+                if arguments.count == 2, case .string = arguments[1].kind {} else if arguments.count == 2 {
+                    diagnostics.error("join() expects a string literal as its delimiter", at: arguments[1].range)
+                }
+                return .integer(signed: false)
             case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
                 diagnostics.error("\(name)() should be directly assigned to a map", at: expression.range)
                 return nil

@@ -171,6 +171,12 @@ public enum TraceEventID {
     public static let zeroMap: UInt64 = 0xFFFF_FFFF_0000_0004
     /// `time(fmt)`: followed by a u64 format index.
     public static let time: UInt64 = 0xFFFF_FFFF_0000_0005
+    /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
+    /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
+    public static let join: UInt64 = 0xFFFF_FFFF_0000_0006
+    /// bpftrace reads at most 16 elements of the array (its join_argnum).
+    public static let joinArguments = 16
+    public static let joinArgumentSize = 256
 }
 
 /// Where a tracepoint's record layout comes from; the runtime reads tracefs, tests pass formats.

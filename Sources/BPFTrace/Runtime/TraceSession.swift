@@ -213,6 +213,18 @@ public final class TraceSession {
                     try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: element.value.count))
                 }
             }
+        case TraceEventID.join:
+            guard Int(argument) < script.formats.count, record.count >= 24 else { return }
+            let separator = script.formats[Int(argument)].format
+            let strings = min(Int(record.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), TraceEventID.joinArguments)
+            var parts: [String] = []
+            for index in 0..<strings {
+                let start = 24 + index * TraceEventID.joinArgumentSize
+                guard start + TraceEventID.joinArgumentSize <= record.count else { break }
+                let bytes = UnsafeRawBufferPointer(rebasing: record[start..<(start + TraceEventID.joinArgumentSize)])
+                parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
+            }
+            write(parts.joined(separator: separator) + "\n")
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
             let text = Self.formatTime(script.formats[Int(argument)].format)
