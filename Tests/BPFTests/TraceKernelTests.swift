@@ -60,6 +60,21 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.contains("/bin/true,\(marker),two words,\n"))
     }
 
+    /// `func` names the probed function per attach point; a missing symbol in a list is skipped
+    /// (and not counted), as bpftrace does.
+    @Test func funcBuiltinAndMissingUprobeSymbolsSkipped() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "uprobe:\(libc):strtol, uprobe:\(libc):atoi, uprobe:\(libc):swiftbpf_no_such_symbol /pid == \(pid)/ { @[func] = count(); } interval:ms:300 { exit(); }",
+            workload: { _ = strtol("1", nil, 10); _ = strtol("2", nil, 10); _ = atoi("3") })
+        defer { session.close() }
+        #expect(session.probeCount == 3)
+        // glibc's atoi calls strtol, so strtol fires three times.
+        #expect(output.hasSuffix("\n\n@[atoi]: 1\n@[strtol]: 3\n"))
+    }
+
     @Test func beginPrintsBuiltinsAndExits() throws {
         let (session, output) = try runTrace(#"BEGIN { printf("pid=%d uid=%u comm-set=%d\n", pid, uid, comm != ""); @x = 5 * 3 - 1; $s = "ab"; @s[$s] = sum(4); exit(); } END { printf("end\n"); }"#)
         defer { session.close() }
@@ -134,7 +149,7 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             "BEGIN { @x = 3; @y[1] = 2; @y[2] = 1; print(@x); print(@y); delete(@y[1]); zero(@x); @h = hist(3); print(@h); exit(); }",
             #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
             #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
-            "BEGIN { @h = hist(1); clear(@h); @b = 1; clear(@b); @s[1] = avg(1); clear(@s); @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); print(@c, 2); @d[1] = 3000; @d[2] = 7; print(@d, 1, 1000); exit(); }",
+            "BEGIN { @h = hist(1); clear(@h); @b = 1; clear(@b); @s[1] = avg(1); clear(@s); @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); @c[3] = count(); @c[3] = count(); print(@c, 2); @d[1] = 3000; @d[2] = 7; print(@d, 1, 1000); exit(); }",
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]

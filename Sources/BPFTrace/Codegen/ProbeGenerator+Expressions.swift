@@ -230,8 +230,11 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer))
             asm.mov(.r2, Int32(min(size, 16)))
             asm.call(helperID: HelperFunction.getCurrentComm.rawValue)
-        case .builtin("probe"):
-            for (index, byte) in Array(context.probeName.utf8).prefix(size - 1).enumerated() {
+        case .builtin("probe"), .builtin("func"):
+            let text = expression.kind == .builtin("probe") ? context.probeName : context.function ?? ""
+            // Zero-filled first so shorter names (one program per expanded point) compare and print right.
+            for offset in stride(from: 0, to: size, by: 8) { asm.store(.doubleWord, .r10, buffer + Int16(offset), immediate: 0) }
+            for (index, byte) in Array(text.utf8).prefix(size - 1).enumerated() {
                 asm.store(.byte, .r10, buffer + Int16(index), immediate: Int32(byte))
             }
         case .variable(let name):

@@ -62,6 +62,7 @@ public struct TraceCompiler {
             guard var context = points.first?.2 else { continue }
             // `probe` is a string sized for the longest expanded name, so one type fits every program.
             context.probeName = points.map(\.2.probeName).max { $0.utf8.count < $1.utf8.count } ?? context.probeName
+            context.function = points.compactMap(\.2.function).max { $0.utf8.count < $1.utf8.count }
             var scope = Scope(context: context)
             if let predicate = probe.predicate { _ = inferType(predicate, &scope) }
             inferBlock(probe.body, &scope)
@@ -93,6 +94,8 @@ public struct TraceCompiler {
         var programType: ProgramType
         var tracepoint: TracepointFormat?
         var probeName: String
+        /// The probed function, for `func` (uprobes: known from the attach point).
+        var function: String?
         var arguments: ArgumentSource = .none
     }
 
@@ -161,7 +164,8 @@ public struct TraceCompiler {
         case "uprobe", "uretprobe":
             let isReturn = point.provider == "uretprobe"
             return (point, .uprobe(binary: point.target, function: point.function, offset: point.offset, address: point.address, isReturn: isReturn),
-                    ProbeContext(programType: .kprobe, probeName: name, arguments: .registers(isReturn: isReturn)))
+                    ProbeContext(programType: .kprobe, probeName: name, function: point.function.isEmpty ? nil : point.function,
+                                 arguments: .registers(isReturn: isReturn)))
         case "interval":
             let multiplier: UInt64
             switch point.target {
@@ -332,6 +336,13 @@ public struct TraceCompiler {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
+            case "func":
+                // bpftrace symbolises the instruction pointer; at a uprobe on a named function that is its name.
+                guard let function = scope.context.function else {
+                    diagnostics.error("swiftbpf trace supports the builtin 'func' in uprobes on named functions only", at: expression.range)
+                    return nil
+                }
+                return .string(size: alignedStringSize(function.utf8.count + 1))
             case "curtask": return .integer(signed: false)
             case "cpid":
                 guard options.hasChildCommand else {

@@ -80,7 +80,10 @@ public final class TraceSession {
     public var renderedWarnings: String { DiagnosticRenderer(file: source).render(script.warnings) }
 
     /// The number of probes `attach()` attaches (bpftrace counts each attach point).
-    public var probeCount: Int { script.probes.count }
+    public var probeCount: Int { script.probes.count - skippedProbes }
+    /// Uprobes on symbols the binary lacks; bpftrace leaves them out silently (e.g. the libcrypto
+    /// functions ssllatency.bt lists that a given OpenSSL build does not export).
+    private var skippedProbes = 0
 
     /// Creates maps, loads every program and attaches all but BEGIN/END.
     public func attach() throws {
@@ -110,7 +113,11 @@ public final class TraceSession {
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .period(nanoseconds), cpus: [PossibleCPUs.online.first ?? 0]))
                 case .uprobe(let binary, let function, let offset, let address, let isReturn):
                     let location: UprobeTarget.Location = function.isEmpty ? .address(address) : .symbol(function, offset: offset)
-                    links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
+                    do {
+                        links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
+                    } catch BPFError.notFound(let what, _) where !function.isEmpty && what.hasPrefix("symbol '") {
+                        skippedProbes += 1
+                    }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
                 }
