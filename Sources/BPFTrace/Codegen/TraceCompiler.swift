@@ -142,7 +142,8 @@ public struct TraceCompiler {
             diagnostics.error(problem, at: point.reportRange)
             return nil
         }
-        if point.needsExpansion {
+        // Probe types this kernel cannot attach at all are reported as such, wildcard or not.
+        if point.needsExpansion && !["kprobe", "kretprobe", "kfunc", "kretfunc"].contains(point.provider) {
             diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
             return nil
         }
