@@ -150,6 +150,7 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
             #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
             "BEGIN { @h = hist(1); clear(@h); @b = 1; clear(@b); @s[1] = avg(1); clear(@s); @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); @c[3] = count(); @c[3] = count(); print(@c, 2); @d[1] = 3000; @d[2] = 7; print(@d, 1, 1000); exit(); }",
+            "BEGIN { $x = 1 ? (uint64)5 : -1; @y = $x / 2; $z = 0 ? -1 : (uint64)5; @w = $z / 2; exit(); }",
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]

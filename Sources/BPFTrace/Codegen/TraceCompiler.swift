@@ -478,6 +478,8 @@ public struct TraceCompiler {
                 diagnostics.error("Ternary operator must return the same type: have '\(a)' and '\(b)'", at: expression.range)
                 return nil
             }
+            // bpftrace gives an integer ternary the type of its first branch (so `$s ? nsecs - $s : 0` stays unsigned).
+            if case .integer = a { return a }
             return widen(a, b)
         case .field(let base, let name, _):
             if let fields = curtaskFields(expression) {
