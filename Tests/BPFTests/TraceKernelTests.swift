@@ -112,6 +112,18 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.contains("@ret[-77]: 1\n@ret[123]: 2\n"))
     }
 
+    /// `*ptr` reads 8 bytes of user memory in a uprobe: strtol's first argument, the text.
+    @Test func dereferenceReadsUserMemory() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        let (session, output) = try runTrace(
+            "uprobe:\(libc):strtol /pid == \(getpid())/ { @v = *arg0; @w = *(arg0 + 4); } interval:ms:300 { exit(); }",
+            workload: { _ = strtol("123456789abcdefgh", nil, 10) })
+        defer { session.close() }
+        // Little-endian bytes "12345678" and "56789abc".
+        #expect(output.hasSuffix("\n\n@v: \(Int64(bitPattern: 0x3837_3635_3433_3231))\n@w: \(Int64(bitPattern: 0x6362_6139_3837_3635))\n"))
+    }
+
     @Test func profileAndIntervalProbesFire() throws {
         // profile:hz:1000 on every CPU for ~300 ms; the interval probe ends the run after 3 ticks.
         let (session, output) = try runTrace("profile:hz:1000 { @samples = count(); } interval:ms:100 { @ticks = count(); if (@ticks >= 3) { exit(); } }")

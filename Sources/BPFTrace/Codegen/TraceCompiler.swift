@@ -466,10 +466,6 @@ public struct TraceCompiler {
                 diagnostics.error("The \(op.rawValue) operator can not be used on strings", at: expression.range)
                 return nil
             }
-            if op == .dereference {
-                diagnostics.error("swiftbpf trace does not support pointer dereference yet", at: expression.range)
-                return nil
-            }
             return op == .logicalNot ? .integer(signed: false) : type
         case .ternary(let condition, let then, let otherwise):
             _ = inferType(condition, &scope)
