@@ -75,6 +75,21 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.hasSuffix("\n\n@[atoi]: 1\n@[strtol]: 3\n"))
     }
 
+    /// system() needs --unsafe (bpftrace's wording otherwise); its output lands in order.
+    @Test func systemRunsOnlyWhenUnsafe() throws {
+        let script = #"BEGIN { printf("a\n"); system("echo sys %d %s", 7, "x"); printf("b\n"); exit(); }"#
+        #expect(throws: TraceError.self) { try TraceSession(text: script) { _ in } }
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        var options = TraceSession.Options()
+        options.compile.unsafe = true
+        let session = try TraceSession(text: script, options: options) { sink.text += $0 }
+        defer { session.close() }
+        try session.attach()
+        try session.run()
+        #expect(sink.text == "a\nsys 7 x\nb\n\n\n")
+    }
+
     @Test func beginPrintsBuiltinsAndExits() throws {
         let (session, output) = try runTrace(#"BEGIN { printf("pid=%d uid=%u comm-set=%d\n", pid, uid, comm != ""); @x = 5 * 3 - 1; $s = "ab"; @s[$s] = sum(4); exit(); } END { printf("end\n"); }"#)
         defer { session.close() }
@@ -163,6 +178,7 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
             "BEGIN { @h = hist(1); clear(@h); @b = 1; clear(@b); @s[1] = avg(1); clear(@s); @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); @c[3] = count(); @c[3] = count(); print(@c, 2); @d[1] = 3000; @d[2] = 7; print(@d, 1, 1000); exit(); }",
             "BEGIN { $x = 1 ? (uint64)5 : -1; @y = $x / 2; $z = 0 ? -1 : (uint64)5; @w = $z / 2; exit(); }",
+            #"BEGIN { $p = 0; @t = *$p; cat("/proc/sys/kernel/ostype"); printf("after\n"); exit(); }"#,
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]

@@ -161,6 +161,8 @@ struct ProbeGenerator {
         case .call(let name, let arguments):
             switch name {
             case "printf": try printf(arguments, range: expression.range)
+            case "system": try printf(arguments, range: expression.range, action: .system)
+            case "cat": try printf(arguments, range: expression.range, action: .cat)
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])
                 leaveProbe()
@@ -296,9 +298,9 @@ struct ProbeGenerator {
         asm.call(helperID: HelperFunction.ringbufOutput.rawValue)
     }
 
-    mutating func printf(_ arguments: [Expression], range: SourceRange) throws {
+    mutating func printf(_ arguments: [Expression], range: SourceRange, action: TraceFormatAction = .print) throws {
         guard let first = arguments.first, case .string(let bytes) = first.kind else {
-            try fail("printf() expects a string literal as its first argument", range)
+            try fail("\(action == .print ? "printf" : action == .system ? "system" : "cat")() expects a string literal as its first argument", range)
         }
         let format = String(decoding: bytes, as: UTF8.self)
         let values = Array(arguments.dropFirst())
@@ -309,7 +311,7 @@ struct ProbeGenerator {
             types.append(type)
         }
         if let problem = PrintfFormat.check(format, argumentTypes: types) { try fail(problem, range) }
-        compilerFormats.append(TraceFormat(format: format, argumentTypes: types))
+        compilerFormats.append(TraceFormat(format: format, argumentTypes: types, action: action))
         let id = UInt64(compilerFormats.count - 1)
         let size = 8 + types.reduce(0) { $0 + $1.storageSize }
         // Arguments are evaluated before the record is reserved so their temporaries come first.

@@ -423,7 +423,13 @@ public struct TraceCompiler {
                     return .string(size: alignedStringSize(Int(Swift.min(Int64(options.stringLength), length + 1))))
                 }
                 return .string(size: alignedStringSize(options.stringLength))
-            case "printf", "exit", "print", "clear", "zero", "delete", "time": return .integer(signed: false)
+            case "printf", "exit", "print", "clear", "zero", "delete", "time", "cat": return .integer(signed: false)
+            case "system":
+                if !options.unsafe {
+                    diagnostics.error("system() is an unsafe function being used in safe mode", at: expression.range)
+                    return nil
+                }
+                return .integer(signed: false)
             case "join":
                 guard let first = arguments.first, let type = inferType(first, &scope), !type.isString else {
                     diagnostics.error("join() expects a pointer to an array of strings", at: expression.range)

@@ -96,6 +96,18 @@ public struct TraceMap: Hashable, Sendable {
 public struct TraceFormat: Hashable, Sendable {
     public var format: String
     public var argumentTypes: [TraceValueType]
+    /// What the runtime does with the formatted text.
+    public var action: TraceFormatAction = .print
+}
+
+/// printf-style calls differ only in what happens to the formatted text.
+public enum TraceFormatAction: Hashable, Sendable {
+    /// printf(): written to the output.
+    case print
+    /// system(): run by /bin/sh, its standard output written (needs --unsafe).
+    case system
+    /// cat(): the named file's contents written.
+    case cat
 }
 
 /// How a probe attaches; resolved from its attach point during compilation.
@@ -200,6 +212,8 @@ public struct TraceCompileOptions: Sendable {
     public var positionalParameters: [String] = []
     /// `-c CMD` was given, so `cpid` is meaningful.
     public var hasChildCommand = false
+    /// `--unsafe`: allow system().
+    public var unsafe = false
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

@@ -246,8 +246,33 @@ public final class TraceSession {
                 offset += type.storageSize
             }
             let text = PrintfFormat.render(format.format, values)
-            write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            switch format.action {
+            case .print:
+                write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            case .system:
+                write(Self.runShell(text))
+            case .cat:
+                if let contents = FileManager.default.contents(atPath: text) {
+                    write(String(decoding: contents, as: UTF8.self))
+                } else {
+                    write("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n")
+                }
+            }
         }
+    }
+
+    /// system(): the command runs under /bin/sh while events wait, as in bpftrace; its standard
+    /// output is returned so it lands in the trace output (and `-o` file) in order.
+    static func runShell(_ command: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { return "ERROR: system(): \(error)\n" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func formatTime(_ format: String) -> String {
