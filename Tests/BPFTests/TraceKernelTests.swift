@@ -18,6 +18,8 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
     return (session, sink.text)
 }
 
+nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
+
 @Suite(.kernel, .serialized) struct TraceKernelTests {
     @Test func countsExactlyTheSyscallsThisProcessMakes() throws {
         let pid = getpid()
@@ -88,6 +90,25 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         try session.attach()
         try session.run()
         #expect(sink.text == "a\nsys 7 x\nb\n\n\n")
+    }
+
+    /// signal() sends to the process that hit the probe: here this test process, once per getppid.
+    @Test func signalReachesTheTracedProcess() throws {
+        let pid = getpid()
+        let script = #"tracepoint:syscalls:sys_enter_getppid /pid == \#(pid)/ { signal("SIGUSR2"); } interval:ms:300 { exit(); }"#
+        #expect(throws: TraceError.self) { try TraceSession(text: script) { _ in } }
+        traceTestSignals = 0
+        let previous = Glibc.signal(SIGUSR2) { _ in traceTestSignals += 1 }
+        defer { Glibc.signal(SIGUSR2, previous) }
+        var options = TraceSession.Options()
+        options.compile.unsafe = true
+        let session = try TraceSession(text: script, options: options) { _ in }
+        defer { session.close() }
+        try session.attach()
+        for _ in 0..<3 { _ = getppid(); usleep(10_000) }
+        let deadline = Date().addingTimeInterval(5)
+        try session.run { Date() > deadline }
+        #expect(traceTestSignals == 3)
     }
 
     @Test func beginPrintsBuiltinsAndExits() throws {

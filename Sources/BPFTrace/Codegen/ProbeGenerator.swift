@@ -162,6 +162,19 @@ struct ProbeGenerator {
             switch name {
             case "printf": try printf(arguments, range: expression.range)
             case "system": try printf(arguments, range: expression.range, action: .system)
+            case "signal":
+                // bpf_send_signal: to the current process, like bpftrace.
+                guard let argument = arguments.first else { try fail("signal() expects a signal", expression.range) }
+                if case .string(let bytes) = argument.kind {
+                    guard let number = TraceCompiler.signalNumber(String(decoding: bytes, as: UTF8.self)) else {
+                        try fail("\(String(decoding: bytes, as: UTF8.self)) is not a valid signal", argument.range)
+                    }
+                    asm.mov(.r1, number)
+                } else {
+                    try integer(argument)
+                    asm.mov(.r1, .r0)
+                }
+                asm.call(helperID: HelperFunction.sendSignal.rawValue)
             case "cat": try printf(arguments, range: expression.range, action: .cat)
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])

@@ -315,6 +315,16 @@ public struct TraceCompiler {
         }
     }
 
+    /// Signal names signal() accepts ("SIGKILL" or "KILL"), numbered as on x86-64 Linux (signal(7)).
+    static func signalNumber(_ name: String) -> Int32? {
+        let names = ["HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+                     "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+                     "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+                     "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31]
+        let bare = name.hasPrefix("SIG") ? String(name.dropFirst(3)) : name
+        return names[bare].map(Int32.init)
+    }
+
     func widen(_ a: TraceValueType, _ b: TraceValueType) -> TraceValueType {
         switch (a, b) {
         case (.string(let x), .string(let y)): .string(size: Swift.max(x, y))
@@ -424,6 +434,16 @@ public struct TraceCompiler {
                 }
                 return .string(size: alignedStringSize(options.stringLength))
             case "printf", "exit", "print", "clear", "zero", "delete", "time", "cat": return .integer(signed: false)
+            case "signal":
+                if !options.unsafe {
+                    diagnostics.error("signal() is an unsafe function being used in safe mode", at: expression.range)
+                    return nil
+                }
+                if case .string(let bytes) = arguments[0].kind, Self.signalNumber(String(decoding: bytes, as: UTF8.self)) == nil {
+                    diagnostics.error("\(String(decoding: bytes, as: UTF8.self)) is not a valid signal", at: arguments[0].range)
+                    return nil
+                }
+                return .integer(signed: false)
             case "system":
                 if !options.unsafe {
                     diagnostics.error("system() is an unsafe function being used in safe mode", at: expression.range)
