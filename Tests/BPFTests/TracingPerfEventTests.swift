@@ -32,8 +32,10 @@ struct TracingPerfEventTests {
         // ~300 samples expected at 999 Hz over 0.3 s of our own CPU time.
         #expect(during.values.reduce(0, +) > 20, "samples per CPU: \(during)")
         try link.close()
+        // Samples may land between the read above and the close; after the close none may.
+        let afterClose = try samples(map)
         _ = Self.burnCPU(seconds: 0.1)
-        #expect(try samples(map) == during)
+        #expect(try samples(map) == afterClose)
     }
 
     @Test func periodSamplingOnOneCPU() throws {
