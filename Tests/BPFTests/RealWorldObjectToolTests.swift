@@ -105,4 +105,34 @@ struct RealWorldObjectToolTests {
         // targ_tgid filters in the kernel: every event is ours, so all carry our comm's thread group.
         #expect(samples.allSatisfy { contains($0, withUnsafeBytes(of: getpid()) { Array($0) }) }, "events from other processes despite targ_tgid")
     }
+
+    /// runqlat fills a histogram map instead of sending events: with `-P -p PID` (per process,
+    /// only us) our sleeps must land as run-queue latencies under our pid, with our comm.
+    @Test func runqlatHistogramsOurWakeups() throws {
+        let loader = try ObjectLoader(path: try Self.object("runqlat"))
+        // The tool keeps the tp_btf programs when the kernel has BTF and drops the raw_tp ones.
+        try loader.selectPrograms(["sched_wakeup", "sched_wakeup_new", "sched_switch"])
+        try loader.setGlobal("targ_per_process", to: true)
+        try loader.setGlobal("targ_tgid", to: Int32(getpid()))
+        let object = try loader.load()
+        let (links, skipped) = try object.attachAll()
+        #expect(links.count == 3, "attached \(links.keys.sorted()), skipped \(skipped)")
+        for _ in 0..<50 { usleep(1000) }
+        let hists = try object.map(named: "hists")
+        let entries = try hists.entries()
+        let ours = try #require(entries.first { $0.key == withUnsafeBytes(of: UInt32(getpid())) { Array($0) } },
+                                "no histogram for our pid among \(entries.count)")
+        // struct hist { __u32 slots[26]; char comm[16]; }
+        let samples = (0..<26).reduce(0) { total, slot in
+            total + Int(ours.value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: slot * 4, as: UInt32.self) })
+        }
+        #expect(samples >= 25, "only \(samples) run-queue latencies recorded for 50 sleeps")
+        let comm = String(decoding: ours.value[104..<120].prefix { $0 != 0 }, as: UTF8.self)
+        // The first of our threads to be switched in names the histogram.
+        let threadNames = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap {
+            try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+        #expect(threadNames.contains(comm), "histogram comm '\(comm)' is none of our threads' \(threadNames)")
+        #expect(entries.allSatisfy { $0.key == ours.key }, "targ_tgid did not filter: \(entries.count) histograms")
+    }
 }
