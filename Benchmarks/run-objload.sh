@@ -44,3 +44,18 @@ cat "$build/c1" "$build/c2" "$build/s1" "$build/s2" | awk '
         if (n) printf "~total (%d objects): libbpf %.1f ms, swiftbpf %.1f ms, ratio libbpf/swiftbpf %.2fx (>1 means SwiftBPF is faster)\n", n, c, s, c / s
         for (key in failed) print "~failed: " failed[key]
     }' | sort | sed 's/^~//'
+
+# Cold: one load per fresh process, as a tool does it. Our process-wide vmlinux BTF cache cannot
+# help here; libbpf parses vmlinux for every object in both tables.
+echo
+echo "Cold (first load in a fresh process, includes parsing /sys/kernel/btf/vmlinux; ms)"
+printf '%-16s %10s %10s %8s\n' object libbpf swiftbpf "ratio"
+for object in "$@"; do
+    c=$("$build/objload_libbpf" 1 "$object" | awk '$3 != "fail" { print $3 }')
+    s=$("$swift_bin" 1 "$object" | awk '$3 != "fail" { print $3 }')
+    name=$(basename "$object" .bpf.o | sed 's/^libbpf-tools-//')
+    if [ -n "$c" ] && [ -n "$s" ]; then
+        echo "$name $c $s"
+    fi
+done | awk '{ printf "%-16s %10.2f %10.2f %7.2fx\n", $1, $2, $3, $2 / $3; c += $2; s += $3; n++ }
+    END { if (n) printf "total (%d objects): libbpf %.1f ms, swiftbpf %.1f ms, ratio libbpf/swiftbpf %.2fx\n", n, c, s, c / s }'

@@ -92,6 +92,17 @@ struct RealWorldObjectTests {
         for path in objects {
             let name = URL(fileURLWithPath: path).lastPathComponent
             var row = Row(object: name, libbpf: "", ours: "")
+            // xdp-tools maps are pinned by name in /sys/fs/bpf (LIBBPF_PIN_BY_NAME), by libbpf and
+            // by us: remove the pins this object created so nothing outlives the test.
+            let pinsBefore = Set((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) ?? [])
+            defer {
+                let pinned = Set(((try? ObjectSpec(elf: [UInt8](FileManager.default.contents(atPath: path) ?? Data()), name: "pins"))?.maps ?? [])
+                    .filter { $0.pinning == .byName }.map(\.name))
+                for pin in Set((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) ?? []).subtracting(pinsBefore)
+                where pinned.contains(pin) {
+                    try? FileManager.default.removeItem(atPath: "/sys/fs/bpf/" + pin)
+                }
+            }
             let libbpfRun = try CORELibbpfComparisonTests.run(oracle, [path])
             let libbpfOpened = !libbpfRun.output.contains("OPEN FAILED")
             let libbpfLoaded = libbpfRun.output.contains("LOAD RESULT 0\n")
