@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BPFObject", targets: ["BPFObject"]),
         .library(name: "BPFTrace", targets: ["BPFTrace"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
+        .plugin(name: "BPFBuildPlugin", targets: ["BPFBuildPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,9 @@ let package = Package(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", "BPFTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Typed skeletons: BPFBuildPlugin compiles a target's .bpf.c files and runs the worker.
+        .executableTarget(name: "swiftbpf-skeleton", dependencies: ["BPFObject"]),
+        .plugin(name: "BPFBuildPlugin", capability: .buildTool(), dependencies: ["swiftbpf-skeleton"]),
         // Ring and perf buffer consumer benchmark (Benchmarks/run-ringbuf.sh runs it against libbpf).
         .executableTarget(name: "swiftbpf-bench-ringbuf", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/RingBuffer"),
         // Tracing attach benchmark (Benchmarks/run-tracing.sh runs it against libbpf).

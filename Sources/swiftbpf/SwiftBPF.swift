@@ -16,6 +16,7 @@ struct SwiftBPF: ParsableCommand {
             FeatureCommand.self,
             ObjectCommand.self,
             TraceCommand.self,
+            GenCommand.self,
         ]
     )
 

@@ -27,6 +27,7 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .short, help: "Verbose: instruction counts per program.") var v = false
     @Flag(name: .short, help: "Debug: print the AST and the generated instructions, do not run.") var d = false
     @Flag(name: .short, help: "Quiet: no 'Attaching' line.") var q = false
+    @Flag(name: .long, help: "Allow unsafe builtins such as system().") var unsafe = false
     @Option(name: .short, help: "Write output to this file.") var o: String?
     @Option(name: .short, help: "Output format: text or json.") var f: String = "text"
     @Option(name: .short, help: "Uprobes fire only in this process.") var p: Int32?
@@ -55,6 +56,7 @@ struct TraceCommand: ParsableCommand {
         options.json = f == "json"
         options.processID = p
         options.compile.positionalParameters = rest
+        options.compile.unsafe = unsafe
         let environment = ProcessInfo.processInfo.environment
         if let length = environment["BPFTRACE_STRLEN"].flatMap(Int.init) {
             guard (1...200).contains(length) else { throw ValidationError("BPFTRACE_STRLEN must be between 1 and 200") }

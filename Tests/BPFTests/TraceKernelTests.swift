@@ -18,6 +18,8 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
     return (session, sink.text)
 }
 
+nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
+
 @Suite(.kernel, .serialized) struct TraceKernelTests {
     @Test func countsExactlyTheSyscallsThisProcessMakes() throws {
         let pid = getpid()
@@ -29,6 +31,84 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(try session.value(ofMap: "@c") == UInt64(calls))
         // __NR_getppid is 110 on x86-64.
         #expect(output.hasSuffix("\n\n@c: \(calls)\n@n[110]: \(calls)\n"))
+    }
+
+    /// A wildcard and a probe list share one action; `probe` names the expanded tracepoint.
+    @Test func wildcardProbesAndProbeListsShareOneAction() throws {
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "tracepoint:syscalls:sys_enter_getpp*, tracepoint:syscalls:sys_enter_getegid /pid == \(pid)/ { @[probe] = count(); } interval:ms:300 { exit(); }",
+            workload: { for _ in 0..<5 { _ = getppid() }; for _ in 0..<3 { _ = getegid() } })
+        defer { session.close() }
+        // sys_enter_getppid, sys_enter_getegid, interval.
+        #expect(session.probeCount == 3)
+        #expect(output.hasSuffix("\n\n@[tracepoint:syscalls:sys_enter_getegid]: 3\n@[tracepoint:syscalls:sys_enter_getppid]: 5\n"))
+        #expect(throws: TraceError.self) { try TraceSession(text: "tracepoint:syscalls:sys_enter_nosuch* { }") { _ in } }
+    }
+
+    /// join() reads argv's user pointers up to the NULL and prints the strings with the separator.
+    @Test func joinPrintsArgv() throws {
+        let marker = "swiftbpf-join-\(getpid())"
+        let (session, output) = try runTrace(
+            #"tracepoint:syscalls:sys_enter_execve { join(args->argv, ","); } interval:ms:500 { exit(); }"#,
+            workload: {
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: "/bin/true")
+                child.arguments = [marker, "two words", ""]
+                try? child.run()
+                child.waitUntilExit()
+            })
+        defer { session.close() }
+        #expect(output.contains("/bin/true,\(marker),two words,\n"))
+    }
+
+    /// `func` names the probed function per attach point; a missing symbol in a list is skipped
+    /// (and not counted), as bpftrace does.
+    @Test func funcBuiltinAndMissingUprobeSymbolsSkipped() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "uprobe:\(libc):strtol, uprobe:\(libc):atoi, uprobe:\(libc):swiftbpf_no_such_symbol /pid == \(pid)/ { @[func] = count(); } interval:ms:300 { exit(); }",
+            workload: { _ = strtol("1", nil, 10); _ = strtol("2", nil, 10); _ = atoi("3") })
+        defer { session.close() }
+        #expect(session.probeCount == 3)
+        // glibc's atoi calls strtol, so strtol fires three times.
+        #expect(output.hasSuffix("\n\n@[atoi]: 1\n@[strtol]: 3\n"))
+    }
+
+    /// system() needs --unsafe (bpftrace's wording otherwise); its output lands in order.
+    @Test func systemRunsOnlyWhenUnsafe() throws {
+        let script = #"BEGIN { printf("a\n"); system("echo sys %d %s", 7, "x"); printf("b\n"); exit(); }"#
+        #expect(throws: TraceError.self) { try TraceSession(text: script) { _ in } }
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        var options = TraceSession.Options()
+        options.compile.unsafe = true
+        let session = try TraceSession(text: script, options: options) { sink.text += $0 }
+        defer { session.close() }
+        try session.attach()
+        try session.run()
+        #expect(sink.text == "a\nsys 7 x\nb\n\n\n")
+    }
+
+    /// signal() sends to the process that hit the probe: here this test process, once per getppid.
+    @Test func signalReachesTheTracedProcess() throws {
+        let pid = getpid()
+        let script = #"tracepoint:syscalls:sys_enter_getppid /pid == \#(pid)/ { signal("SIGUSR2"); } interval:ms:300 { exit(); }"#
+        #expect(throws: TraceError.self) { try TraceSession(text: script) { _ in } }
+        traceTestSignals = 0
+        let previous = Glibc.signal(SIGUSR2) { _ in traceTestSignals += 1 }
+        defer { Glibc.signal(SIGUSR2, previous) }
+        var options = TraceSession.Options()
+        options.compile.unsafe = true
+        let session = try TraceSession(text: script, options: options) { _ in }
+        defer { session.close() }
+        try session.attach()
+        for _ in 0..<3 { _ = getppid(); usleep(10_000) }
+        let deadline = Date().addingTimeInterval(5)
+        try session.run { Date() > deadline }
+        #expect(traceTestSignals == 3)
     }
 
     @Test func beginPrintsBuiltinsAndExits() throws {
@@ -68,6 +148,18 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
         #expect(output.contains("@ret[-77]: 1\n@ret[123]: 2\n"))
     }
 
+    /// `*ptr` reads 8 bytes of user memory in a uprobe: strtol's first argument, the text.
+    @Test func dereferenceReadsUserMemory() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        let (session, output) = try runTrace(
+            "uprobe:\(libc):strtol /pid == \(getpid())/ { @v = *arg0; @w = *(arg0 + 4); } interval:ms:300 { exit(); }",
+            workload: { _ = strtol("123456789abcdefgh", nil, 10) })
+        defer { session.close() }
+        // Little-endian bytes "12345678" and "56789abc".
+        #expect(output.hasSuffix("\n\n@v: \(Int64(bitPattern: 0x3837_3635_3433_3231))\n@w: \(Int64(bitPattern: 0x6362_6139_3837_3635))\n"))
+    }
+
     @Test func profileAndIntervalProbesFire() throws {
         // profile:hz:1000 on every CPU for ~300 ms; the interval probe ends the run after 3 ticks.
         let (session, output) = try runTrace("profile:hz:1000 { @samples = count(); } interval:ms:100 { @ticks = count(); if (@ticks >= 3) { exit(); } }")
@@ -105,6 +197,9 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             "BEGIN { @x = 3; @y[1] = 2; @y[2] = 1; print(@x); print(@y); delete(@y[1]); zero(@x); @h = hist(3); print(@h); exit(); }",
             #"BEGIN { $a = "abc"; if ($a == "abc") { printf("eq\n"); } if (comm != "x") { printf("ne %s\n", $a); } @s = 1 ? "yes" : "no"; @k["k"] = 1; @k["kk"] = 2; exit(); }"#,
             #"BEGIN { $x = 5; $x++; $x += 3; @c++; @c++; @d = (uint8)300; @e = (int8)255; @f = ~0 & 0xff; @g = !5; @n = -(3 * 4); printf("%d %c %5s|%-3d|%03d|%p\n", $x, 65, "ab", 7, 7, 4096); exit(); }"#,
+            "BEGIN { @h = hist(1); clear(@h); @b = 1; clear(@b); @s[1] = avg(1); clear(@s); @c[1] = count(); @c[2] = count(); @c[2] = count(); @c[3] = count(); @c[3] = count(); @c[3] = count(); print(@c, 2); @d[1] = 3000; @d[2] = 7; print(@d, 1, 1000); exit(); }",
+            "BEGIN { $x = 1 ? (uint64)5 : -1; @y = $x / 2; $z = 0 ? -1 : (uint64)5; @w = $z / 2; exit(); }",
+            #"BEGIN { $p = 0; @t = *$p; cat("/proc/sys/kernel/ostype"); printf("after\n"); exit(); }"#,
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
@@ -124,6 +219,22 @@ private func runTrace(_ text: String, json: Bool = false, workload: () -> Void =
             let (session, ours) = try runTrace(script, json: json)
             session.close()
             #expect(ours == theirs, "\(script)")
+        }
+        // Wildcards expand to the same probes: compare the "Attaching N probes..." count.
+        for script in ["tracepoint:syscalls:sys_enter_open*, tracepoint:sched:sched_switch { @[probe] = count(); } BEGIN { exit(); }",
+                       "tracepoint:sched:sched_wak* { } BEGIN { exit(); }"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
+            process.arguments = ["-e", script]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("Attaching ") }
+            let session = try TraceSession(text: script) { _ in }
+            #expect(theirs.map(String.init) == "Attaching \(session.probeCount) probes...", "\(script)")
         }
     }
 }

@@ -162,6 +162,18 @@ extension ProbeGenerator {
                 asm.label(done)
             case .bitNot: asm.alu(.xor, .r0, -1)
             case .negate: asm.neg(.r0)
+            case .dereference:
+                // `*addr` reads 8 bytes: user memory in uprobes, kernel memory elsewhere (bpftrace's
+                // address spaces); a failed read yields 0 like bpftrace's zeroed buffer.
+                let value = try slot(8)
+                asm.store(.doubleWord, .r10, value, immediate: 0)
+                asm.mov(.r3, .r0)
+                asm.mov(.r1, .r10)
+                asm.add(.r1, Int32(value))
+                asm.mov(.r2, 8)
+                let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
+                asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+                asm.load(.doubleWord, .r0, .r10, value)
             default: try fail("swiftbpf trace does not support '\(op.rawValue)' here yet", expression.range)
             }
         case .ternary(let condition, let then, let otherwise):
@@ -230,8 +242,11 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer))
             asm.mov(.r2, Int32(min(size, 16)))
             asm.call(helperID: HelperFunction.getCurrentComm.rawValue)
-        case .builtin("probe"):
-            for (index, byte) in Array(context.probeName.utf8).prefix(size - 1).enumerated() {
+        case .builtin("probe"), .builtin("func"):
+            let text = expression.kind == .builtin("probe") ? context.probeName : context.function ?? ""
+            // Zero-filled first so shorter names (one program per expanded point) compare and print right.
+            for offset in stride(from: 0, to: size, by: 8) { asm.store(.doubleWord, .r10, buffer + Int16(offset), immediate: 0) }
+            for (index, byte) in Array(text.utf8).prefix(size - 1).enumerated() {
                 asm.store(.byte, .r10, buffer + Int16(index), immediate: Int32(byte))
             }
         case .variable(let name):

@@ -161,6 +161,21 @@ struct ProbeGenerator {
         case .call(let name, let arguments):
             switch name {
             case "printf": try printf(arguments, range: expression.range)
+            case "system": try printf(arguments, range: expression.range, action: .system)
+            case "signal":
+                // bpf_send_signal: to the current process, like bpftrace.
+                guard let argument = arguments.first else { try fail("signal() expects a signal", expression.range) }
+                if case .string(let bytes) = argument.kind {
+                    guard let number = TraceCompiler.signalNumber(String(decoding: bytes, as: UTF8.self)) else {
+                        try fail("\(String(decoding: bytes, as: UTF8.self)) is not a valid signal", argument.range)
+                    }
+                    asm.mov(.r1, number)
+                } else {
+                    try integer(argument)
+                    asm.mov(.r1, .r0)
+                }
+                asm.call(helperID: HelperFunction.sendSignal.rawValue)
+            case "cat": try printf(arguments, range: expression.range, action: .cat)
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])
                 leaveProbe()
@@ -170,7 +185,17 @@ struct ProbeGenerator {
                     try fail("\(name)() expects a map without keys", expression.range)
                 }
                 let id = name == "print" ? TraceEventID.printMap : name == "clear" ? TraceEventID.clearMap : TraceEventID.zeroMap
-                try emitEvent(id: id, payload: [UInt64(index)])
+                // print(@map, top, divisor): both must be integer literals, as in bpftrace.
+                var extra: [UInt64] = []
+                if name == "print" {
+                    for argument in arguments.dropFirst().prefix(2) {
+                        guard case .integer(let value) = argument.kind, value >= 0 else {
+                            try fail("print() expects integer literals for top and divisor", argument.range)
+                        }
+                        extra.append(UInt64(value))
+                    }
+                }
+                try emitEvent(id: id, payload: [UInt64(index)] + extra)
             case "delete":
                 guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind,
                       let index = compiler.mapIndex[mapName] else {
@@ -181,6 +206,7 @@ struct ProbeGenerator {
                 asm.mov(.r2, .r10)
                 asm.add(.r2, Int32(key))
                 asm.call(helperID: HelperFunction.mapDeleteElem.rawValue)
+            case "join": try join(arguments, range: expression.range)
             case "time":
                 let format = arguments.first.flatMap { if case .string(let bytes) = $0.kind { String(decoding: bytes, as: UTF8.self) } else { nil } } ?? "%H:%M:%S\n"
                 compilerFormats.append(TraceFormat(format: format, argumentTypes: []))
@@ -218,6 +244,64 @@ struct ProbeGenerator {
         submit(record, size: 8 * (payload.count + 1))
     }
 
+    /// `join(argv[, sep])`: the strings behind up to 16 user pointers, in one ring buffer record
+    /// reserved up front (16 strings do not fit the 512-byte stack); the runtime prints them
+    /// joined by `sep` and a newline. A NULL pointer ends the array, as in argv.
+    mutating func join(_ arguments: [Expression], range: SourceRange) throws {
+        guard let array = arguments.first else { try fail("join() expects an array", range) }
+        var separator = " "
+        if arguments.count > 1 {
+            guard case .string(let bytes) = arguments[1].kind else { try fail("join() expects a string literal as its delimiter", arguments[1].range) }
+            separator = String(decoding: bytes, as: UTF8.self)
+        }
+        compilerFormats.append(TraceFormat(format: separator, argumentTypes: []))
+        let separatorIndex = compilerFormats.count - 1
+        let count = TraceEventID.joinArguments, size = TraceEventID.joinArgumentSize
+        let recordSize = 24 + count * size
+
+        try integer(array)
+        let base = try slot(8), pointer = try slot(8), record = try slot(8)
+        asm.store(.doubleWord, .r10, base, .r0)
+        asm.loadMapIndex(.r1, Self.eventRingIndex)
+        asm.mov(.r2, Int32(recordSize))
+        asm.mov(.r3, 0)
+        asm.call(helperID: HelperFunction.ringbufReserve.rawValue)
+        let skip = newLabel("join.skip"), done = newLabel("join.done")
+        asm.jump(.eq, .r0, 0, to: skip)
+        asm.store(.doubleWord, .r10, record, .r0)
+        asm.loadImmediate64(.r1, TraceEventID.join)
+        asm.store(.doubleWord, .r0, 0, .r1)
+        asm.loadImmediate64(.r1, UInt64(separatorIndex))
+        asm.store(.doubleWord, .r0, 8, .r1)
+        for index in 0..<count {
+            // Record how many strings are complete before trying the next one.
+            asm.load(.doubleWord, .r1, .r10, record)
+            asm.store(.doubleWord, .r1, 16, immediate: Int32(index))
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(pointer))
+            asm.mov(.r2, 8)
+            asm.load(.doubleWord, .r3, .r10, base)
+            asm.add(.r3, Int32(index * 8))
+            asm.call(helperID: HelperFunction.probeReadUser.rawValue)
+            asm.jump(.ne, .r0, 0, to: done)
+            asm.load(.doubleWord, .r3, .r10, pointer)
+            asm.jump(.eq, .r3, 0, to: done)
+            asm.load(.doubleWord, .r1, .r10, record)
+            asm.add(.r1, Int32(24 + index * size))
+            asm.mov(.r2, Int32(size))
+            asm.call(helperID: HelperFunction.probeReadUserStr.rawValue)
+            if index == count - 1 {
+                asm.load(.doubleWord, .r1, .r10, record)
+                asm.store(.doubleWord, .r1, 16, immediate: Int32(count))
+            }
+        }
+        asm.label(done)
+        asm.load(.doubleWord, .r1, .r10, record)
+        asm.mov(.r2, 0)
+        asm.call(helperID: HelperFunction.ringbufSubmit.rawValue)
+        asm.label(skip)
+    }
+
     mutating func submit(_ record: Int16, size: Int) {
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, .r10)
@@ -227,9 +311,9 @@ struct ProbeGenerator {
         asm.call(helperID: HelperFunction.ringbufOutput.rawValue)
     }
 
-    mutating func printf(_ arguments: [Expression], range: SourceRange) throws {
+    mutating func printf(_ arguments: [Expression], range: SourceRange, action: TraceFormatAction = .print) throws {
         guard let first = arguments.first, case .string(let bytes) = first.kind else {
-            try fail("printf() expects a string literal as its first argument", range)
+            try fail("\(action == .print ? "printf" : action == .system ? "system" : "cat")() expects a string literal as its first argument", range)
         }
         let format = String(decoding: bytes, as: UTF8.self)
         let values = Array(arguments.dropFirst())
@@ -240,7 +324,7 @@ struct ProbeGenerator {
             types.append(type)
         }
         if let problem = PrintfFormat.check(format, argumentTypes: types) { try fail(problem, range) }
-        compilerFormats.append(TraceFormat(format: format, argumentTypes: types))
+        compilerFormats.append(TraceFormat(format: format, argumentTypes: types, action: action))
         let id = UInt64(compilerFormats.count - 1)
         let size = 8 + types.reduce(0) { $0 + $1.storageSize }
         // Arguments are evaluated before the record is reserved so their temporaries come first.

@@ -49,7 +49,9 @@ public struct TraceCompiler {
         for probe in program.probes {
             var points: [(AttachPoint, TraceAttachment, ProbeContext)] = []
             for point in probe.attachPoints {
-                if let resolvedPoint = resolve(point) { points.append(resolvedPoint) }
+                for concrete in expand(point) {
+                    if let resolvedPoint = resolve(concrete) { points.append(resolvedPoint) }
+                }
             }
             resolved.append((probe, points))
         }
@@ -57,7 +59,10 @@ public struct TraceCompiler {
 
         // Pass 1: infer map types over every probe.
         for (probe, points) in resolved {
-            guard let context = points.first?.2 else { continue }
+            guard var context = points.first?.2 else { continue }
+            // `probe` is a string sized for the longest expanded name, so one type fits every program.
+            context.probeName = points.map(\.2.probeName).max { $0.utf8.count < $1.utf8.count } ?? context.probeName
+            context.function = points.compactMap(\.2.function).max { $0.utf8.count < $1.utf8.count }
             var scope = Scope(context: context)
             if let predicate = probe.predicate { _ = inferType(predicate, &scope) }
             inferBlock(probe.body, &scope)
@@ -89,6 +94,8 @@ public struct TraceCompiler {
         var programType: ProgramType
         var tracepoint: TracepointFormat?
         var probeName: String
+        /// The probed function, for `func` (uprobes: known from the attach point).
+        var function: String?
         var arguments: ArgumentSource = .none
     }
 
@@ -107,12 +114,36 @@ public struct TraceCompiler {
     /// `ax` in `struct pt_regs`, the return value.
     static let returnValueOffset: Int16 = 80
 
+    /// Expands a wildcard tracepoint specifier into one attach point per matching tracepoint, as
+    /// bpftrace does; a probe's action is then compiled once per expanded point. Other
+    /// specifiers pass through unchanged (wildcards elsewhere are reported by `resolve`).
+    mutating func expand(_ point: AttachPoint) -> [AttachPoint] {
+        guard point.needsExpansion, point.problem == nil, point.provider == "tracepoint" else { return [point] }
+        let matches: [(category: String, name: String)]
+        do { matches = try formats.tracepoints(matching: point.target + ":" + point.function) } catch {
+            diagnostics.error("cannot list tracepoints for '\(point.raw)': \(error)", at: point.reportRange)
+            return []
+        }
+        guard !matches.isEmpty else {
+            diagnostics.error("No probes matched '\(point.raw)'", at: point.reportRange)
+            return []
+        }
+        return matches.map { match in
+            var concrete = point
+            concrete.target = match.category
+            concrete.function = match.name
+            concrete.raw = "tracepoint:\(match.category):\(match.name)"
+            return concrete
+        }
+    }
+
     mutating func resolve(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
         if let problem = point.problem {
             diagnostics.error(problem, at: point.reportRange)
             return nil
         }
-        if point.needsExpansion {
+        // Probe types this kernel cannot attach at all are reported as such, wildcard or not.
+        if point.needsExpansion && !["kprobe", "kretprobe", "kfunc", "kretfunc"].contains(point.provider) {
             diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
             return nil
         }
@@ -134,7 +165,8 @@ public struct TraceCompiler {
         case "uprobe", "uretprobe":
             let isReturn = point.provider == "uretprobe"
             return (point, .uprobe(binary: point.target, function: point.function, offset: point.offset, address: point.address, isReturn: isReturn),
-                    ProbeContext(programType: .kprobe, probeName: name, arguments: .registers(isReturn: isReturn)))
+                    ProbeContext(programType: .kprobe, probeName: name, function: point.function.isEmpty ? nil : point.function,
+                                 arguments: .registers(isReturn: isReturn)))
         case "interval":
             let multiplier: UInt64
             switch point.target {
@@ -283,6 +315,16 @@ public struct TraceCompiler {
         }
     }
 
+    /// Signal names signal() accepts ("SIGKILL" or "KILL"), numbered as on x86-64 Linux (signal(7)).
+    static func signalNumber(_ name: String) -> Int32? {
+        let names = ["HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+                     "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+                     "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+                     "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31]
+        let bare = name.hasPrefix("SIG") ? String(name.dropFirst(3)) : name
+        return names[bare].map(Int32.init)
+    }
+
     func widen(_ a: TraceValueType, _ b: TraceValueType) -> TraceValueType {
         switch (a, b) {
         case (.string(let x), .string(let y)): .string(size: Swift.max(x, y))
@@ -305,6 +347,13 @@ public struct TraceCompiler {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
+            case "func":
+                // bpftrace symbolises the instruction pointer; at a uprobe on a named function that is its name.
+                guard let function = scope.context.function else {
+                    diagnostics.error("swiftbpf trace supports the builtin 'func' in uprobes on named functions only", at: expression.range)
+                    return nil
+                }
+                return .string(size: alignedStringSize(function.utf8.count + 1))
             case "curtask": return .integer(signed: false)
             case "cpid":
                 guard options.hasChildCommand else {
@@ -384,7 +433,32 @@ public struct TraceCompiler {
                     return .string(size: alignedStringSize(Int(Swift.min(Int64(options.stringLength), length + 1))))
                 }
                 return .string(size: alignedStringSize(options.stringLength))
-            case "printf", "exit", "print", "clear", "zero", "delete", "time": return .integer(signed: false)
+            case "printf", "exit", "print", "clear", "zero", "delete", "time", "cat": return .integer(signed: false)
+            case "signal":
+                if !options.unsafe {
+                    diagnostics.error("signal() is an unsafe function being used in safe mode", at: expression.range)
+                    return nil
+                }
+                if case .string(let bytes) = arguments[0].kind, Self.signalNumber(String(decoding: bytes, as: UTF8.self)) == nil {
+                    diagnostics.error("\(String(decoding: bytes, as: UTF8.self)) is not a valid signal", at: arguments[0].range)
+                    return nil
+                }
+                return .integer(signed: false)
+            case "system":
+                if !options.unsafe {
+                    diagnostics.error("system() is an unsafe function being used in safe mode", at: expression.range)
+                    return nil
+                }
+                return .integer(signed: false)
+            case "join":
+                guard let first = arguments.first, let type = inferType(first, &scope), !type.isString else {
+                    diagnostics.error("join() expects a pointer to an array of strings", at: expression.range)
+                    return nil
+                }
+                if arguments.count == 2, case .string = arguments[1].kind {} else if arguments.count == 2 {
+                    diagnostics.error("join() expects a string literal as its delimiter", at: arguments[1].range)
+                }
+                return .integer(signed: false)
             case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
                 diagnostics.error("\(name)() should be directly assigned to a map", at: expression.range)
                 return nil
@@ -418,10 +492,6 @@ public struct TraceCompiler {
                 diagnostics.error("The \(op.rawValue) operator can not be used on strings", at: expression.range)
                 return nil
             }
-            if op == .dereference {
-                diagnostics.error("swiftbpf trace does not support pointer dereference yet", at: expression.range)
-                return nil
-            }
             return op == .logicalNot ? .integer(signed: false) : type
         case .ternary(let condition, let then, let otherwise):
             _ = inferType(condition, &scope)
@@ -430,6 +500,8 @@ public struct TraceCompiler {
                 diagnostics.error("Ternary operator must return the same type: have '\(a)' and '\(b)'", at: expression.range)
                 return nil
             }
+            // bpftrace gives an integer ternary the type of its first branch (so `$s ? nsecs - $s : 0` stays unsigned).
+            if case .integer = a { return a }
             return widen(a, b)
         case .field(let base, let name, _):
             if let fields = curtaskFields(expression) {

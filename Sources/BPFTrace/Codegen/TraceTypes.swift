@@ -96,6 +96,18 @@ public struct TraceMap: Hashable, Sendable {
 public struct TraceFormat: Hashable, Sendable {
     public var format: String
     public var argumentTypes: [TraceValueType]
+    /// What the runtime does with the formatted text.
+    public var action: TraceFormatAction = .print
+}
+
+/// printf-style calls differ only in what happens to the formatted text.
+public enum TraceFormatAction: Hashable, Sendable {
+    /// printf(): written to the output.
+    case print
+    /// system(): run by /bin/sh, its standard output written (needs --unsafe).
+    case system
+    /// cat(): the named file's contents written.
+    case cat
 }
 
 /// How a probe attaches; resolved from its attach point during compilation.
@@ -171,11 +183,25 @@ public enum TraceEventID {
     public static let zeroMap: UInt64 = 0xFFFF_FFFF_0000_0004
     /// `time(fmt)`: followed by a u64 format index.
     public static let time: UInt64 = 0xFFFF_FFFF_0000_0005
+    /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
+    /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
+    public static let join: UInt64 = 0xFFFF_FFFF_0000_0006
+    /// bpftrace reads at most 16 elements of the array (its join_argnum).
+    public static let joinArguments = 16
+    public static let joinArgumentSize = 256
 }
 
 /// Where a tracepoint's record layout comes from; the runtime reads tracefs, tests pass formats.
 public protocol TracepointFormatSource {
     func format(category: String, name: String) throws -> TracepointFormat
+    /// The tracepoints whose `category:name` match the shell glob `pattern`, for wildcard probes
+    /// such as `tracepoint:syscalls:sys_enter_open*`.
+    func tracepoints(matching pattern: String) throws -> [(category: String, name: String)]
+}
+
+extension TracepointFormatSource {
+    /// Sources that cannot enumerate tracepoints expand nothing.
+    public func tracepoints(matching pattern: String) throws -> [(category: String, name: String)] { [] }
 }
 
 /// Settings that change code generation (bpftrace's environment variables).
@@ -186,6 +212,8 @@ public struct TraceCompileOptions: Sendable {
     public var positionalParameters: [String] = []
     /// `-c CMD` was given, so `cpid` is meaningful.
     public var hasChildCommand = false
+    /// `--unsafe`: allow system().
+    public var unsafe = false
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

@@ -8,7 +8,32 @@ import Foundation
 ///
 /// `avg` and `stats` maps end with a blank line; plain and counting maps do not.
 public enum MapPrinter {
-    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])]) -> String {
+    /// `print(@map, top, divisor)`: only the `top` largest entries (0: all), integer values
+    /// divided by `divisor` (bpftrace's print arguments).
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], top: Int, divisor: UInt64 = 1) -> String {
+        let full = render(map, elements: elements, divisor: divisor)
+        guard top > 0 else { return full }
+        switch map.kind {
+        case .hist, .lhist:
+            // Entries are blank-line separated blocks, smallest total first.
+            let blocks = full.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            return blocks.suffix(top).map { $0 + "\n\n" }.joined()
+        case .avg, .stats:
+            let lines = full.split(separator: "\n").map(String.init)
+            return lines.suffix(top).map { $0 + "\n" }.joined() + "\n"
+        default:
+            let lines = full.split(separator: "\n").map(String.init)
+            return lines.suffix(top).map { $0 + "\n" }.joined()
+        }
+    }
+
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64 = 1) -> String {
+        // bpftrace prints an empty map (e.g. after clear()) as one blank line before its usual trailer.
+        if elements.isEmpty { return "\n" + renderEntries(map, elements: elements, divisor: divisor) }
+        return renderEntries(map, elements: elements, divisor: divisor)
+    }
+
+    static func renderEntries(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64) -> String {
         let keyPartsSize = map.scriptKeySize
         func keyText(_ key: [UInt8]) -> String {
             guard !map.keyTypes.isEmpty else { return "" }
@@ -81,7 +106,13 @@ public enum MapPrinter {
                 default: return (a.1.text, a.0) < (b.1.text, b.0)
                 }
             }
-            return rows.map { "\(map.name)\($0.0): \($0.1.text)\n" }.joined()
+            return rows.map { row -> String in
+                if divisor > 1, case .integer(let value, let signed) = row.1 {
+                    let divided = signed ? String(Int64(bitPattern: value) / Int64(bitPattern: divisor)) : String(value / divisor)
+                    return "\(map.name)\(row.0): \(divided)\n"
+                }
+                return "\(map.name)\(row.0): \(row.1.text)\n"
+            }.joined()
         }
     }
 

@@ -8,6 +8,9 @@ public struct TracefsFormats: TracepointFormatSource {
     public func format(category: String, name: String) throws -> TracepointFormat {
         try Tracefs.format(category: category, name: name)
     }
+    public func tracepoints(matching pattern: String) throws -> [(category: String, name: String)] {
+        try Tracefs.tracepoints(matching: pattern)
+    }
 }
 
 /// A failure to start a script, already worded for the user.
@@ -77,7 +80,10 @@ public final class TraceSession {
     public var renderedWarnings: String { DiagnosticRenderer(file: source).render(script.warnings) }
 
     /// The number of probes `attach()` attaches (bpftrace counts each attach point).
-    public var probeCount: Int { script.probes.count }
+    public var probeCount: Int { script.probes.count - skippedProbes }
+    /// Uprobes on symbols the binary lacks; bpftrace leaves them out silently (e.g. the libcrypto
+    /// functions ssllatency.bt lists that a given OpenSSL build does not export).
+    private var skippedProbes = 0
 
     /// Creates maps, loads every program and attaches all but BEGIN/END.
     public func attach() throws {
@@ -107,7 +113,11 @@ public final class TraceSession {
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .period(nanoseconds), cpus: [PossibleCPUs.online.first ?? 0]))
                 case .uprobe(let binary, let function, let offset, let address, let isReturn):
                     let location: UprobeTarget.Location = function.isEmpty ? .address(address) : .symbol(function, offset: offset)
-                    links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
+                    do {
+                        links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
+                    } catch BPFError.notFound(let what, _) where !function.isEmpty && what.hasPrefix("symbol '") {
+                        skippedProbes += 1
+                    }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
                 }
@@ -193,7 +203,14 @@ public final class TraceSession {
         case TraceEventID.exit:
             exitRequested = true
         case TraceEventID.printMap:
-            if let text = try? renderMap(Int(argument)) { write(text) }
+            // Payload: map index, then (when given) top and divisor.
+            let top = record.count >= 24 ? Int(truncatingIfNeeded: record.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) : 0
+            let divisor = record.count >= 32 ? record.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 1
+            if top == 0 && divisor <= 1 {
+                if let text = try? renderMap(Int(argument)) { write(text) }
+            } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
+                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1)))
+            } else if let text = try? renderMap(Int(argument)) { write(text) }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
             for element in elements {
@@ -203,6 +220,18 @@ public final class TraceSession {
                     try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: element.value.count))
                 }
             }
+        case TraceEventID.join:
+            guard Int(argument) < script.formats.count, record.count >= 24 else { return }
+            let separator = script.formats[Int(argument)].format
+            let strings = min(Int(record.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), TraceEventID.joinArguments)
+            var parts: [String] = []
+            for index in 0..<strings {
+                let start = 24 + index * TraceEventID.joinArgumentSize
+                guard start + TraceEventID.joinArgumentSize <= record.count else { break }
+                let bytes = UnsafeRawBufferPointer(rebasing: record[start..<(start + TraceEventID.joinArgumentSize)])
+                parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
+            }
+            write(parts.joined(separator: separator) + "\n")
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
             let text = Self.formatTime(script.formats[Int(argument)].format)
@@ -217,8 +246,33 @@ public final class TraceSession {
                 offset += type.storageSize
             }
             let text = PrintfFormat.render(format.format, values)
-            write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            switch format.action {
+            case .print:
+                write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            case .system:
+                write(Self.runShell(text))
+            case .cat:
+                if let contents = FileManager.default.contents(atPath: text) {
+                    write(String(decoding: contents, as: UTF8.self))
+                } else {
+                    write("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n")
+                }
+            }
         }
+    }
+
+    /// system(): the command runs under /bin/sh while events wait, as in bpftrace; its standard
+    /// output is returned so it lands in the trace output (and `-o` file) in order.
+    static func runShell(_ command: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { return "ERROR: system(): \(error)\n" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func formatTime(_ format: String) -> String {
