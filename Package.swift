@@ -35,6 +35,8 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-tracing", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Tracing"),
         // Benchmarks/run-btf.sh: BTF parsing against libbpf's btf__parse.
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
+        // Benchmarks/run-objload.sh: whole-object load (parse, CO-RE, maps, programs) against libbpf.
+        .executableTarget(name: "swiftbpf-bench-objload", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/ObjectLoad"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.

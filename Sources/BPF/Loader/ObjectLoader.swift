@@ -170,8 +170,9 @@ struct LoadSession {
         let types = MapBTFTypes(fd: objectBTF.fd, keyTypeID: objectMap.keyTypeID ?? 0, valueTypeID: valueTypeID)
         do {
             return try Map(spec, options: MapCreateOptions(btf: types))
-        } catch let error as BPFError where error.errno == .EINVAL {
-            // Some map types refuse BTF types (libbpf retries without them too).
+        } catch let error as BPFError where error.errno == .EINVAL || error.errno == .ENOTSUPP {
+            // Some map types refuse BTF types (libbpf retries without them too): fd arrays such as
+            // PERF_EVENT_ARRAY and CGROUP_ARRAY answer ENOTSUPP (the kernel's map_check_no_btf).
             return try Map(spec)
         }
     }
@@ -200,9 +201,16 @@ struct LoadSession {
         let hasWrapper = (try? kernelBTF()).map { btf in
             !btf.typeIDs(named: "__x64_sys_getpid", kind: .function).isEmpty || !btf.typeIDs(named: "__arm64_sys_getpid", kind: .function).isEmpty
         } ?? false
+        // bpf_get_attach_cookie (5.15) exists iff the kernel's enum bpf_func_id names it.
+        let hasCookie = (try? kernelBTF()).map { btf in
+            btf.typeIDs(named: "bpf_func_id", kind: .enum).contains { id in
+                (try? btf.type(id))?.enumerators.contains { $0.name == "BPF_FUNC_get_attach_cookie" } ?? false
+            }
+        } ?? false
         do {
             return try KconfigValues.mapValue(for: spec.externs, valueSize: valueSize, config: KconfigValues.parse(configText),
-                                              kernelVersion: KconfigValues.kernelVersion(release: release), hasSyscallWrapper: hasWrapper)
+                                              kernelVersion: KconfigValues.kernelVersion(release: release), hasSyscallWrapper: hasWrapper,
+                                              hasBPFCookie: hasCookie)
         } catch let error as ObjectError {
             throw BPFError.invalidArgument("\(error)")
         }

@@ -49,6 +49,9 @@ extension Map {
     /// Needs Linux 5.2. Fails with `EBUSY` while a writable mmap of the map exists.
     public func freeze() throws {
         var attr = sbpf_map_elem_attr()
+        // BPF_MAP_FREEZE's last field is map_fd, so the kernel (CHECK_ATTR) wants every byte after
+        // it zero, including the padding before `key` that an optimised build may leave unset.
+        withUnsafeMutableBytes(of: &attr) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
         attr.map_fd = UInt32(bitPattern: try fd.value())
         switch BPFSyscall.invoke(.mapFreeze, &attr) {
         case .success: isFrozen = true

@@ -253,6 +253,17 @@ enum COREFlavoredNames {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var entries: [ObjectIdentifier: Entry] = [:]
 
+    /// `name.contains("___")` over UTF-8 bytes: with Foundation imported, `contains` goes through
+    /// NSString search, which made this scan of vmlinux's ~100k names the bulk of a cold load.
+    static func hasFlavorSeparator(_ name: String) -> Bool {
+        var underscores = 0
+        for byte in name.utf8 {
+            underscores = byte == UInt8(ascii: "_") ? underscores + 1 : 0
+            if underscores == 3 { return true }
+        }
+        return false
+    }
+
     static func table(for btf: BTF) -> [String: [UInt32]] {
         let key = ObjectIdentifier(btf)
         lock.lock()
@@ -260,7 +271,7 @@ enum COREFlavoredNames {
         lock.unlock()
         if let cached, cached.btf === btf { return cached.table }
         var table: [String: [UInt32]] = [:]
-        for (name, ids) in btf.nameIndex where name.utf8.count > 4 && name.contains("___") {
+        for (name, ids) in btf.nameIndex where name.utf8.count > 4 && hasFlavorSeparator(name) {
             let essential = CORETypeRules.essentialName(name)
             if essential != name { table[essential, default: []].append(contentsOf: ids) }
         }

@@ -2,8 +2,8 @@
 /// /proc/config.gz or /boot/config-<release>) following libbpf's rules for each C type:
 /// `bool` y/m → 1; `enum libbpf_tristate` n/y/m → 0/1/2; `char` the letter itself; integers
 /// parsed as C literals (decimal, 0x hex, 0 octal) and checked against the size; `char[N]`
-/// from a quoted string. `LINUX_KERNEL_VERSION` and `LINUX_HAS_SYSCALL_WRAPPER` are supplied by
-/// the caller. A missing value is an error unless the extern is `__weak` (then it reads 0).
+/// from a quoted string. `LINUX_KERNEL_VERSION`, `LINUX_HAS_SYSCALL_WRAPPER` and
+/// `LINUX_HAS_BPF_COOKIE` (libbpf's built-in externs) are supplied by the caller. A missing value is an error unless the extern is `__weak` (then it reads 0).
 public enum KconfigValues {
     /// `CONFIG_X` → raw value text (quotes kept), from the lines of a config file.
     public static func parse(_ text: String) -> [String: String] {
@@ -24,7 +24,8 @@ public enum KconfigValues {
 
     /// The `.kconfig` map value for `externs` (size `valueSize`).
     public static func mapValue(for externs: [ObjectExtern], valueSize: Int, config: [String: String],
-                                kernelVersion: UInt32, hasSyscallWrapper: Bool) throws -> [UInt8] {
+                                kernelVersion: UInt32, hasSyscallWrapper: Bool,
+                                hasBPFCookie: Bool = false) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: valueSize)
         for item in externs {
             guard case .kconfig(let offset, let size, let kind) = item.kind else { continue }
@@ -34,6 +35,7 @@ public enum KconfigValues {
             switch item.name {
             case "LINUX_KERNEL_VERSION": text = String(kernelVersion)
             case "LINUX_HAS_SYSCALL_WRAPPER": text = hasSyscallWrapper ? "y" : "n"
+            case "LINUX_HAS_BPF_COOKIE": text = hasBPFCookie ? "y" : "n"
             default:
                 guard let value = config[item.name] else {
                     if item.isWeak { continue }

@@ -63,6 +63,10 @@ struct ObjectParser {
         return symbols[Int(index)]
     }
 
+    /// Largest `.data`/`.rodata`/`.bss` accepted: 32 MiB, well above KMALLOC_MAX_SIZE on
+    /// 4 KiB-page kernels (the limit on a map value) yet small enough to materialise.
+    static let maximumDataSectionSize: UInt64 = 32 << 20
+
     static func isDataSection(_ section: ELFSection) -> Bool {
         guard section.isAllocated, !section.isExecutable else { return false }
         let name = section.name
@@ -105,7 +109,12 @@ struct ObjectParser {
         // Global data sections.
         var dataMapBySection: [Int: String] = [:]
         for section in elf.sections where Self.isDataSection(section) && section.size > 0 {
-            guard section.size <= UInt64(UInt32.max) else { throw ObjectError.malformed("data section \(section.name) is too large") }
+            // The kernel caps an array map's value_size at KMALLOC_MAX_SIZE (4 MiB with 4 KiB pages),
+            // so a bigger section can never load; refusing it early also keeps a forged .bss
+            // size from making us allocate gigabytes of zeros.
+            guard section.size <= Self.maximumDataSectionSize else {
+                throw ObjectError.malformed("data section \(section.name) is \(section.size) bytes; global data maps are limited to \(Self.maximumDataSectionSize) bytes")
+            }
             let mapName = Self.internalMapName(object: name, section: section.name)
             let value = section.type == .nobits ? [UInt8](repeating: 0, count: Int(section.size)) : Array(try data(section))
             let isReadOnly = section.name.hasPrefix(".rodata")
