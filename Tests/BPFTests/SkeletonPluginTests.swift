@@ -10,79 +10,9 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let package = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-skeleton-plugin-package").path
 
-    static let bpfSource = #"""
-// swiftbpf:event-type event
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-
-struct event { __u32 pid; __u32 seq; __u64 filter; char comm[16]; };
-/* Ring buffer records have no map type; a typed global puts the struct in BTF. */
-struct event event_layout;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16);
-	__type(key, __u32);
-	__type(value, __u64);
-} calls_by_pid SEC(".maps");
-
-const volatile __u32 target_pid = 0;
-__u64 matched = 0;
-
-SEC("tracepoint/syscalls/sys_enter_getppid")
-int on_getppid(void *ctx)
-{
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	if (pid != target_pid)
-		return 0;
-	__u64 one = 1, *calls = bpf_map_lookup_elem(&calls_by_pid, &pid);
-	if (calls)
-		__sync_fetch_and_add(calls, 1);
-	else
-		bpf_map_update_elem(&calls_by_pid, &pid, &one, BPF_ANY);
-	__u64 seq = __sync_fetch_and_add(&matched, 1);
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
-	e->pid = pid;
-	e->seq = seq;
-	e->filter = target_pid;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
-
-char LICENSE[] SEC("license") = "GPL";
-"""#
-
-    static let mainSource = #"""
-import BPF
-import Foundation
-
-@main struct Demo {
-    static func main() throws {
-        var opened = try CountSkeleton.open()
-        opened.rodata.target_pid = UInt32(getpid())
-        opened.maxEntries.calls_by_pid = 32
-        let loaded = try opened.load()
-        var seen: [CountSkeleton.event] = []
-        let reader = try loaded.events { seen.append($0) }
-        let attached = try loaded.attach()
-        for _ in 0..<5 { _ = getppid() }
-        while seen.count < 5, try reader.poll(timeout: .seconds(2)) > 0 {}
-        try attached.close()
-        for _ in 0..<3 { _ = getppid() }
-        let calls = try loaded.calls_by_pid.lookup(UInt32(getpid())) ?? 0
-        print("events=\(seen.count) seqs=\(seen.map(\.seq)) own=\(seen.allSatisfy { $0.pid == UInt32(getpid()) && $0.filter == UInt64(getpid()) })")
-        print("comm=\(seen.first?.commString ?? "") matched=\(try loaded.bss.matched) calls=\(calls) max=\(loaded.calls_by_pid.map.maxEntries)")
-    }
-}
-"""#
+    /// The runtime test's program and runner; the plugin finds the event type from the comment.
+    static let bpfSource = "// swiftbpf:event-type event\n" + SkeletonRuntimeTests.bpfSource
+    static let mainSource = SkeletonRuntimeTests.runnerSource
 
     static func manifest() -> String {
         let identity = URL(fileURLWithPath: root).lastPathComponent.lowercased()
