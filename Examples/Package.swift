@@ -21,6 +21,7 @@ func example(_ name: String, bpf: Bool = true) -> Target {
 
 let examples = [
     "hello-func",
+    "xdp-hello",
 ]
 
 let package = Package(
