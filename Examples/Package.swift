@@ -22,6 +22,7 @@ func example(_ name: String, bpf: Bool = true) -> Target {
 let examples = [
     "hello-func",
     "xdp-hello",
+    "xdp-ping",
 ]
 
 let package = Package(
