@@ -23,6 +23,7 @@ let examples = [
     "hello-func",
     "xdp-hello",
     "xdp-ping",
+    "tc-ping",
 ]
 
 let package = Package(
