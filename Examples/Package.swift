@@ -24,6 +24,7 @@ let examples = [
     "xdp-hello",
     "xdp-ping",
     "tc-ping",
+    "hello-tail",
 ]
 
 let package = Package(
