@@ -25,6 +25,7 @@ let examples = [
     "xdp-ping",
     "tc-ping",
     "hello-tail",
+    "listen-events",
 ]
 
 let package = Package(
