@@ -46,9 +46,9 @@ struct HelloTail: ParsableCommand {
         // `raw_tp` sections name no tracepoint).
         let link = try loaded.programs.hello.attachRawTracepoint("sys_enter")
         defer { try? link.close() }
-        print("Tracing syscalls with tail calls (raw_tp/sys_enter)\(pid == 0 ? "" : " of pid \(pid)")... Ctrl-C to end.")
         let messages = ["Executing a program", "Creating a timer", "Deleting a timer", "Some other timer operation", "Another syscall: "]
-        try TracePipePrinter.run(until: Interrupt.deadline(afterSeconds: duration)) { line in
+        let ready = { print("Tracing syscalls with tail calls (raw_tp/sys_enter)\(pid == 0 ? "" : " of pid \(pid)")... Ctrl-C to end.") }
+        try TracePipePrinter.run(until: Interrupt.deadline(afterSeconds: duration), ready: ready) { line in
             messages.contains { line.contains($0) }
         }
     }

@@ -74,16 +74,17 @@ struct TCPing: ParsableCommand {
         let (device, attachment) = try namespace.map { try NetworkNamespaceSwitch.run(inNamespaceNamed: $0, attach) } ?? attach()
         defer { try? attachment.close() }
         let place = namespace.map { " in network namespace \($0)" } ?? ""
-        print("Attached TC program '\(program.name)' to \(device.name) ingress\(place) (\(attachment.kernelLink != nil ? "tcx" : "clsact filter"))... Ctrl-C to end.")
+        print("Attached TC program '\(program.name)' to \(device.name) ingress\(place) (\(attachment.kernelLink != nil ? "tcx" : "clsact filter")).")
 
         let deadline = Interrupt.deadline(afterSeconds: duration)
         let isOurs: (String) -> Bool = { $0.contains("[tc] ") }
         guard let network else {
-            try TracePipePrinter.run(until: deadline, filter: isOurs)
+            try TracePipePrinter.run(until: deadline, ready: { print("Reading trace_pipe... Ctrl-C to end.") }, filter: isOurs)
             return
         }
         guard let pipe = try TracePipePrinter.openWaitingWhileBusy(until: deadline) else { return }
         defer { pipe.close() }
+        print("Reading trace_pipe; pinging \(network.peerAddress) in network namespace \(network.namespace)...")
         // ping from here towards the namespace's end, where the program sits. Its few lines of
         // output fit in the pipe buffer, so it never blocks on them.
         let ping = Process()

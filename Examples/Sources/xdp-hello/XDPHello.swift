@@ -38,7 +38,7 @@ struct XDPHello: ParsableCommand {
         // attachment is a BPF link, so it also goes away if this process dies.
         let attachment = try XDPAttachment.attach(try loaded.programs.hello, to: device)
         defer { try? attachment.close() }
-        print("Attached XDP program 'hello' to \(device.name)... Ctrl-C to end.")
+        print("Attached XDP program 'hello' to \(device.name).")
 
         let deadline = Interrupt.deadline(afterSeconds: duration)
         if everySecond {
@@ -51,7 +51,9 @@ struct XDPHello: ParsableCommand {
             }
             counterThread.start()
         }
-        try TracePipePrinter.run(until: deadline) { $0.contains("Hello World ") }
+        try TracePipePrinter.run(until: deadline, ready: { print("Reading trace_pipe... Ctrl-C to end.") }) {
+            $0.contains("Hello World ")
+        }
         try attachment.close()
         print("counter: \(try loaded.bss.counter) packets seen on \(device.name)")
     }

@@ -56,15 +56,18 @@ struct XDPPing: ParsableCommand {
         let loaded = try opened.load()
         let attachment = try XDPAttachment.attach(try loaded.programs.ping, to: device)
         defer { try? attachment.close() }
-        print("Attached XDP program 'ping' to \(device.name)\(drop ? ", dropping ICMP" : "")... Ctrl-C to end.")
+        print("Attached XDP program 'ping' to \(device.name)\(drop ? ", dropping ICMP" : "").")
 
         let deadline = Interrupt.deadline(afterSeconds: duration)
         guard let network else {
-            try TracePipePrinter.run(until: deadline) { $0.contains("Hello ping") }
+            try TracePipePrinter.run(until: deadline, ready: { print("Reading trace_pipe... Ctrl-C to end.") }) {
+                $0.contains("Hello ping")
+            }
             return
         }
         guard let pipe = try TracePipePrinter.openWaitingWhileBusy(until: deadline) else { return }
         defer { pipe.close() }
+        print("Reading trace_pipe; pinging \(network.peerAddress) in network namespace \(network.namespace)...")
         // ping runs beside this loop, which prints trace_pipe until ping is done. Its few lines
         // of output fit in the pipe buffer, so it never blocks on them.
         let ping = Process()

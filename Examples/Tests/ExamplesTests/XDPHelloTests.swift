@@ -15,7 +15,7 @@ import Testing
     @Test func printsHelloWorldAndCountsPacketsInBSS() throws {
         let network = try TestNetwork("exn-t-xhello", subnet: 211)
         let example = try ExampleProcess("xdp-hello", ["--interface", network.hostInterface])
-        try #require(example.waitFor("Ctrl-C to end"))
+        try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
         #expect(try network.attachedPrograms().count == 1)
         let ping = try network.ping(network.peerAddress, count: 3)
         #expect(ping.received == 3, "\(ping.text)")
@@ -36,6 +36,17 @@ import Testing
         #expect((counter ?? 0) >= 3, "\(result.text)")
         #expect((counter ?? 0) >= numbers.count, "\(result.text)")
         #expect(try network.attachedPrograms().isEmpty)
+    }
+
+    /// --every-second prints the live counter while the program runs, not only at the end.
+    @Test func everySecondPrintsTheLiveCounter() throws {
+        let network = try TestNetwork("exn-t-xhello", subnet: 211)
+        let result = try ExampleProcess.run("xdp-hello", ["--interface", network.hostInterface, "--every-second", "--duration", "3.5"],
+                                            timeout: .seconds(180))
+        #expect(result.status == 0, "\(result.text)")
+        let live = result.text.split(separator: "\n").filter { $0.hasPrefix("counter: ") && !$0.contains("packets seen") }
+        #expect(live.count >= 2, "\(result.text)")
+        #expect(result.text.contains("packets seen on \(network.hostInterface)"), "\(result.text)")
     }
 
     @Test func unknownInterfaceIsAClearError() throws {

@@ -15,7 +15,7 @@ import Testing
     @Test func passesAndPrintsHelloPing() throws {
         let network = try TestNetwork("exn-t-xping", subnet: 212)
         let example = try ExampleProcess("xdp-ping", ["--interface", network.hostInterface])
-        try #require(example.waitFor("Ctrl-C to end"))
+        try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
         let ping = try network.ping(network.peerAddress, count: 3)
         #expect(ping.received == 3, "\(ping.text)")
         example.waitFor("seq 3", timeout: .seconds(120))
@@ -32,7 +32,7 @@ import Testing
     @Test func dropMakesPingGetNoReplies() throws {
         let network = try TestNetwork("exn-t-xping", subnet: 212)
         let example = try ExampleProcess("xdp-ping", ["--interface", network.hostInterface, "--drop"])
-        try #require(example.waitFor("Ctrl-C to end"))
+        try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
         let ping = try network.ping(network.peerAddress, count: 3)
         #expect(ping.received == 0, "\(ping.text)")
         example.waitFor("seq 3", timeout: .seconds(120))

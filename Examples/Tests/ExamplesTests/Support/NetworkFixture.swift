@@ -89,3 +89,15 @@ func programIsLoaded(named name: String) throws -> Bool {
 }
 
 struct TestNetworkError: Error, CustomStringConvertible { let description: String }
+
+extension ExampleProcess {
+    /// Waits until `marker` has been printed `count` times. trace_pipe admits one reader, so an
+    /// example may print its lines long after they were written; the assertions that follow
+    /// say what is missing if this times out.
+    func waitFor(_ marker: String, count: Int, timeout: Duration) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, text.components(separatedBy: marker).count - 1 < count {
+            usleep(50_000)
+        }
+    }
+}
