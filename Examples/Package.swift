@@ -37,7 +37,7 @@ let package = Package(
     targets: [
         // What every example shares: Ctrl-C handling, line-buffered output, trace_pipe printing.
         .target(name: "ExampleSupport", dependencies: [.product(name: "BPF", package: "SwiftBPF")]),
-        .testTarget(name: "ExamplesTests", dependencies: []),
+        .testTarget(name: "ExamplesTests", dependencies: ["ExampleSupport"]),
     ] + examples.map { example($0) },
     swiftLanguageModes: [.v5]
 )

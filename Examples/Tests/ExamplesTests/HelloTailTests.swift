@@ -1,3 +1,4 @@
+import ExampleSupport
 import Foundation
 import Testing
 
@@ -29,8 +30,8 @@ import Testing
             }
             """.write(to: source, atomically: true, encoding: .utf8)
         let binary = directory.appendingPathComponent("exn-timer").path
-        let compile = try runCapturing("/usr/bin/cc", ["-o", binary, source.path])
-        try #require(compile.status == 0, "\(compile.text)")
+        let compile = try Command.runCapturing("/usr/bin/cc", ["-o", binary, source.path])
+        try #require(compile.status == 0, "\(compile.output)")
 
         // Waits on a fifo, so the exec happens only once the example is tracing.
         let fifo = directory.appendingPathComponent("go").path

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Foundation
 import Testing
 
@@ -65,13 +66,13 @@ import Testing
             }
             """.write(to: source, atomically: true, encoding: .utf8)
         let binary = directory.appendingPathComponent("exn-listener").path
-        let compile = try runCapturing("/usr/bin/cc", ["-o", binary, source.path])
-        try #require(compile.status == 0, "\(compile.text)")
+        let compile = try Command.runCapturing("/usr/bin/cc", ["-o", binary, source.path])
+        try #require(compile.status == 0, "\(compile.output)")
 
         let namespace = "exn-t-listen"
-        _ = try? runCapturing("/usr/sbin/ip", ["netns", "del", namespace])
-        try #require(try runCapturing("/usr/sbin/ip", ["netns", "add", namespace]).status == 0)
-        defer { _ = try? runCapturing("/usr/sbin/ip", ["netns", "del", namespace]) }
+        _ = try? Command.runCapturing("/usr/sbin/ip", ["netns", "del", namespace])
+        try #require(try Command.runCapturing("/usr/sbin/ip", ["netns", "add", namespace]).status == 0)
+        defer { _ = try? Command.runCapturing("/usr/sbin/ip", ["netns", "del", namespace]) }
         let namespaceInode = try inode(of: "/run/netns/\(namespace)")
         #expect(namespaceInode != (try inode(of: "/proc/self/ns/net")))
 
@@ -125,7 +126,7 @@ final class TestListener {
     init(family: Int32, address: String, backlog: Int) throws {
         self.backlog = backlog
         let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestNetworkError(description: "socket: errno \(errno)") }
+        guard fd >= 0 else { throw ExampleError("socket: errno \(errno)") }
         var storage = sockaddr_storage()
         var length: socklen_t
         if family == AF_INET6 {
@@ -142,11 +143,11 @@ final class TestListener {
             length = socklen_t(MemoryLayout<sockaddr_in>.size)
         }
         let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw TestNetworkError(description: "bind \(address): errno \(errno)") }
+        guard bound == 0 else { throw ExampleError("bind \(address): errno \(errno)") }
         let named = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        guard named == 0 else { throw TestNetworkError(description: "getsockname: errno \(errno)") }
+        guard named == 0 else { throw ExampleError("getsockname: errno \(errno)") }
         // sin_port and sin6_port sit at the same offset, in network order.
-        guard listen(fd, Int32(backlog)) == 0 else { throw TestNetworkError(description: "listen: errno \(errno)") }
+        guard listen(fd, Int32(backlog)) == 0 else { throw ExampleError("listen: errno \(errno)") }
         self.fd = fd
         threadName = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? ""
         port = withUnsafeBytes(of: storage) { UInt16($0[2]) << 8 | UInt16($0[3]) }
@@ -158,6 +159,6 @@ final class TestListener {
 /// The inode of a namespace file: what /proc/PID/ns/net shows as net:[INODE].
 func inode(of path: String) throws -> UInt64 {
     var info = stat()
-    guard stat(path, &info) == 0 else { throw TestNetworkError(description: "stat \(path): errno \(errno)") }
+    guard stat(path, &info) == 0 else { throw ExampleError("stat \(path): errno \(errno)") }
     return UInt64(info.st_ino)
 }

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Foundation
 import Testing
 
@@ -14,7 +15,7 @@ import Testing
 
     /// The echo requests are dropped on ingress with "[tc] ICMP request for <daddr> type 8".
     @Test func dropsEchoRequests() throws {
-        let network = try TestNetwork("exn-t-tcping", subnet: 213)
+        let network = try VethNamespace(name: "exn-t-tcping", subnet: 213)
         #expect(try network.ping(network.peerAddress, count: 1).received == 1, "the namespace answers before the example runs")
         let example = try ExampleProcess("tc-ping", ["--netns", network.namespace, "--interface", network.peerInterface])
         try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
@@ -35,9 +36,9 @@ import Testing
     /// The namespace's kernel is told to ignore pings, so without the example ping gets
     /// nothing; with --pingpong every reply is TC's.
     @Test func pingpongAnswersFromTC() throws {
-        let network = try TestNetwork("exn-t-tcping", subnet: 213)
-        let sysctl = try runCapturing("/usr/sbin/ip", ["netns", "exec", network.namespace, "sysctl", "-w", "net.ipv4.icmp_echo_ignore_all=1"])
-        try #require(sysctl.status == 0, "\(sysctl.text)")
+        let network = try VethNamespace(name: "exn-t-tcping", subnet: 213)
+        let sysctl = try Command.runCapturing("/usr/sbin/ip", ["netns", "exec", network.namespace, "sysctl", "-w", "net.ipv4.icmp_echo_ignore_all=1"])
+        try #require(sysctl.status == 0, "\(sysctl.output)")
         #expect(try network.ping(network.peerAddress, count: 1).received == 0, "the namespace's kernel no longer answers")
         let example = try ExampleProcess("tc-ping", ["--netns", network.namespace, "--interface", network.peerInterface, "--pingpong"])
         try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
@@ -58,8 +59,8 @@ import Testing
         #expect(result.status == 0, "\(result.text)")
         #expect(result.text.contains("3 packets transmitted, 3 received"), "\(result.text)")
         #expect(result.text.contains("[tc] ICMP reply sent back"), "\(result.text)")
-        let namespaces = try runCapturing("/usr/sbin/ip", ["netns", "list"])
-        #expect(!namespaces.text.contains("exn-tcping"), "\(namespaces.text)")
+        let namespaces = try Command.runCapturing("/usr/sbin/ip", ["netns", "list"])
+        #expect(!namespaces.output.contains("exn-tcping"), "\(namespaces.output)")
     }
 
     @Test func unknownNamespaceIsAClearError() throws {

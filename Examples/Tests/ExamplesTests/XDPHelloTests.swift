@@ -1,3 +1,4 @@
+import ExampleSupport
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
     /// "Hello World N" and counts; the counter read from .bss at exit covers them all, and
     /// nothing stays attached after the example exits.
     @Test func printsHelloWorldAndCountsPacketsInBSS() throws {
-        let network = try TestNetwork("exn-t-xhello", subnet: 211)
+        let network = try VethNamespace(name: "exn-t-xhello", subnet: 211)
         let example = try ExampleProcess("xdp-hello", ["--interface", network.hostInterface])
         try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
         #expect(try network.attachedPrograms().count == 1)
@@ -40,7 +41,7 @@ import Testing
 
     /// --every-second prints the live counter while the program runs, not only at the end.
     @Test func everySecondPrintsTheLiveCounter() throws {
-        let network = try TestNetwork("exn-t-xhello", subnet: 211)
+        let network = try VethNamespace(name: "exn-t-xhello", subnet: 211)
         let result = try ExampleProcess.run("xdp-hello", ["--interface", network.hostInterface, "--every-second", "--duration", "3.5"],
                                             timeout: .seconds(180))
         #expect(result.status == 0, "\(result.text)")

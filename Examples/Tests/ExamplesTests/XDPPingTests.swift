@@ -1,3 +1,4 @@
+import ExampleSupport
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
     /// Without --drop the pings across the veth pair are answered and each reply arriving on
     /// the host end prints "Hello ping: echo reply".
     @Test func passesAndPrintsHelloPing() throws {
-        let network = try TestNetwork("exn-t-xping", subnet: 212)
+        let network = try VethNamespace(name: "exn-t-xping", subnet: 212)
         let example = try ExampleProcess("xdp-ping", ["--interface", network.hostInterface])
         try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
         let ping = try network.ping(network.peerAddress, count: 3)
@@ -30,7 +31,7 @@ import Testing
 
     /// With --drop, XDP drops the replies as they arrive: ping gets none.
     @Test func dropMakesPingGetNoReplies() throws {
-        let network = try TestNetwork("exn-t-xping", subnet: 212)
+        let network = try VethNamespace(name: "exn-t-xping", subnet: 212)
         let example = try ExampleProcess("xdp-ping", ["--interface", network.hostInterface, "--drop"])
         try #require(example.waitFor("Ctrl-C to end", timeout: .seconds(180)))
         let ping = try network.ping(network.peerAddress, count: 3)
@@ -53,7 +54,7 @@ import Testing
         #expect(passed.status == 0, "\(passed.text)")
         #expect(passed.text.contains("3 packets transmitted, 3 received"), "\(passed.text)")
         #expect(passed.text.contains("Hello ping: echo reply"), "\(passed.text)")
-        let namespaces = try runCapturing("/usr/sbin/ip", ["netns", "list"])
-        #expect(!namespaces.text.contains("exn-xdpping"), "\(namespaces.text)")
+        let namespaces = try Command.runCapturing("/usr/sbin/ip", ["netns", "list"])
+        #expect(!namespaces.output.contains("exn-xdpping"), "\(namespaces.output)")
     }
 }
