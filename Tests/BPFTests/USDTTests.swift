@@ -137,6 +137,40 @@ struct USDTTests {
         }
     }
 
+    /// libbpf-tools' javagc (a USDT tool built by Debian with libbpf's usdt.bpf.h): its GC
+    /// start/end programs attached to our test probes send one perf event per start/end pair,
+    /// carrying the traced process's pid.
+    @Test func libbpfToolsJavagcObjectAttaches() throws {
+        let objects = try RealWorldObjectTests.objects.get()
+        let path = try #require(objects.first { $0.hasSuffix("/libbpf-tools-javagc.bpf.o") }, "no javagc object collected")
+        let object = try ObjectLoader(path: path).load()
+        // Its libbpf 1.x spec record has no members for base + index × scale operands, which
+        // gcc -O2 emits for `deref`: refused, saying why, with nothing left attached.
+        let optimized = try USDTFixture.traced(USDTFixture.builds[0])
+        #expect {
+            try object.attachUSDT(program: "handle_gc_end", binary: optimized, provider: "swiftbpf_test", name: "deref")
+        } throws: { error in
+            "\(error)".contains("idx_reg_off")
+        }
+        let binary = try USDTFixture.traced(USDTFixture.builds[1])
+        let start = try object.attachUSDT(program: "handle_gc_start", binary: binary, provider: "swiftbpf_test", name: "args")
+        let end = try object.attachUSDT(program: "handle_gc_end", binary: binary, provider: "swiftbpf_test", name: "deref")
+        defer { try? start.close(); try? end.close() }
+        var pids: [UInt32] = []
+        let buffer = try PerfBuffer(try object.map(named: "perf_map"), onSample: { _, data in
+            if data.count >= 8 { pids.append(data.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }
+        })
+        defer { buffer.close() }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: binary)
+        child.arguments = ["3"]
+        try child.run()
+        child.waitUntilExit()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while pids.count < 3 && ContinuousClock.now < deadline { _ = try buffer.poll(timeout: .milliseconds(100)) }
+        #expect(pids == Array(repeating: UInt32(child.processIdentifier), count: 3))
+    }
+
     /// A program written for libbpf (its own usdt.bpf.h from libbpf-dev) loads and reads its
     /// arguments through our loader: the spec layout comes from the object's BTF.
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/include/bpf/usdt.bpf.h"), "needs libbpf-dev"))
