@@ -107,6 +107,28 @@ import Foundation
             .map { "\(build)/\(target).build/\($0)" }
     }
 
+    /// Compiles `bpfSource` with the toolchain's clang, generates its skeleton (`<Name>Skeleton`)
+    /// and links it with `runner` and this package's objects into `directory/runner`.
+    static func buildRunner(name: String, bpfSource: String, eventTypes: [String] = [], runner: String, in directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let header = try BTFCHeaderWriter(btf: BTF(contentsOfFile: "/sys/kernel/btf/vmlinux")).header()
+        try header.write(toFile: directory + "/vmlinux.h", atomically: true, encoding: .utf8)
+        try bpfSource.write(toFile: directory + "/\(name).bpf.c", atomically: true, encoding: .utf8)
+        let clang = try run("/opt/swift/usr/bin/clang", ["-target", "bpf", "-D__TARGET_ARCH_x86", "-g", "-O2", "-Wall", "-Werror",
+            "-I", root + "/bpf/include", "-I", directory, "-c", directory + "/\(name).bpf.c", "-o", directory + "/\(name).bpf.o"])
+        guard clang.status == 0 else { throw BPFError.invalidArgument("clang: \(clang.text)") }
+        let object = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).bpf.o")))
+        let skeleton = try SkeletonGenerator(objectBytes: object, name: name, eventTypes: eventTypes).generate()
+        try skeleton.write(toFile: directory + "/\(name).skeleton.swift", atomically: true, encoding: .utf8)
+        try runner.write(toFile: directory + "/runner.swift", atomically: true, encoding: .utf8)
+        let objects = try objectFiles("BPF") + objectFiles("BPFObject") + objectFiles("CBPFSys")
+        let swiftc = try run("/opt/swift/usr/bin/swiftc", ["-parse-as-library", "-swift-version", "5", "-warnings-as-errors", "-I", build + "/Modules",
+            "-Xcc", "-fmodule-map-file=" + build + "/CBPFSys.build/module.modulemap", "-Xcc", "-I", "-Xcc", root + "/Sources/CBPFSys/include",
+            directory + "/\(name).skeleton.swift", directory + "/runner.swift"] + objects + ["-o", directory + "/runner"])
+        guard swiftc.status == 0 else { throw BPFError.invalidArgument("swiftc: \(swiftc.text)") }
+        return directory + "/runner"
+    }
+
     @Test func generatedSkeletonLoadsFiltersCountsAndStreamsEvents() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-skeleton-run-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
