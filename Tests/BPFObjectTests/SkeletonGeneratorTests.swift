@@ -100,7 +100,7 @@ char LICENSE[] SEC("license") = "GPL";
         let generatedPath = temporaryPath("\(name).skeleton.swift"), extraPath = temporaryPath("\(name).use.swift")
         try generated.write(toFile: generatedPath, atomically: true, encoding: .utf8)
         try extra.write(toFile: extraPath, atomically: true, encoding: .utf8)
-        return try BPFHeadersFixture.run(swiftc, ["-typecheck", "-swift-version", "5", "-parse-as-library", "-I", modules,
+        return try BPFHeadersFixture.run(swiftc, ["-typecheck", "-swift-version", "5", "-warnings-as-errors", "-parse-as-library", "-I", modules,
                                                   "-Xcc", "-fmodule-map-file=" + cModuleMap, "-Xcc", "-I", "-Xcc", repositoryRoot + "/Sources/CBPFSys/include",
                                                   generatedPath, extraPath])
     }
