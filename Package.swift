@@ -37,6 +37,10 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         // Benchmarks/run-objload.sh: whole-object load (parse, CO-RE, maps, programs) against libbpf.
         .executableTarget(name: "swiftbpf-bench-objload", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/ObjectLoad"),
+        // Benchmarks/run-decode.sh: ring buffer records decoded into skeleton structs against libbpf.
+        // Its BPF side (bpf/, with a checked-in vmlinux.h) goes through BPFBuildPlugin like a user's target.
+        .executableTarget(name: "swiftbpf-bench-decode", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/SkeletonDecode",
+                          exclude: ["bpf"], plugins: ["BPFBuildPlugin"]),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
