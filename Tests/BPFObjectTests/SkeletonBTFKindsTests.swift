@@ -133,11 +133,32 @@ char LICENSE[] SEC("license") = "GPL";
         #expect(result.output.isEmpty, "\(result.output)")
     }
 
-    /// Layouts agree with BTF at run time too (`open()` checks every generated type's size).
-    @Test func layoutsMatchBTF() throws {
+    /// Linked and run: `open()` passes its check that every generated type has its BTF size,
+    /// the initial `.data`/`.rodata` values come out of the object (a double, a float, an
+    /// enum64 value), and a value built in Swift has its fields at the C offsets.
+    @Test func layoutsAndInitialValuesAtRunTime() throws {
         let spec = try ObjectSpec(elf: bytes, name: "allkinds")
         let btf = try #require(spec.btf)
         let id = try btf.typeID(named: "all_kinds", kind: .struct)
         #expect(generated.contains("(\"all_kinds\", MemoryLayout<all_kinds>.size, \(try btf.size(of: id)))"))
+        let wideOffset = try #require(btf.type(id).members.first { $0.name == "wide" }).bitOffset / 8
+        let main = """
+        @main struct AllKindsRunner {
+            static func main() throws {
+                let opened = try AllkindsSkeleton.open()
+                for check in AllkindsSkeleton.layoutChecks where check.swiftSize != check.btfSize { print("MISMATCH \\(check)") }
+                print("scale", opened.data.scale, "mode", opened.data.mode == .WIDE_BIG, "threshold", opened.rodata.threshold)
+                var value = AllkindsSkeleton.all_kinds()
+                value.wide = .WIDE_BIG
+                let wide = withUnsafeBytes(of: value) { $0.loadUnaligned(fromByteOffset: \(wideOffset), as: UInt64.self) }
+                print("wide", String(wide, radix: 16), "size", MemoryLayout<AllkindsSkeleton.all_kinds>.size)
+            }
+        }
+        """
+        let run = try SkeletonFixture.buildAndRun(skeleton: generated, main: main, name: "allkinds-run")
+        #expect(run.status == 0, "\(run.output)")
+        #expect(!run.output.contains("MISMATCH"), "\(run.output)")
+        #expect(run.output.contains("scale 1.5 mode true threshold 0.25"), "\(run.output)")
+        #expect(run.output.contains("wide 1234567890 size \(try btf.size(of: id))"), "\(run.output)")
     }
 }
