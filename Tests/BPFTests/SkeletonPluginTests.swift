@@ -165,6 +165,12 @@ import Testing
         #expect(rebuilt.status == 0, "\(rebuilt.text)")
         #expect(rebuilt.text.contains("Compiling BPF count.bpf.c"), "\(rebuilt.text)")
         #expect(try FileManager.default.attributesOfItem(atPath: header)[.modificationDate] as? Date == before)
+        // Headers in the target are inputs: editing the checked-in vmlinux.h recompiles its object.
+        try (Self.pinnedVmlinux + "/* edited */\n").write(toFile: pinned + "/bpf/vmlinux.h", atomically: true, encoding: .utf8)
+        let afterHeaderEdit = try Self.swiftBuild()
+        #expect(afterHeaderEdit.status == 0, "\(afterHeaderEdit.text)")
+        #expect(afterHeaderEdit.text.contains("Compiling BPF pinned.bpf.c"), "\(afterHeaderEdit.text)")
+        #expect(!afterHeaderEdit.text.contains("Compiling BPF count.bpf.c"), "\(afterHeaderEdit.text)")
 
         // A C error reaches the build output with its file and line.
         let broken = Self.bpfSource.replacingOccurrences(of: "e->seq = seq;", with: "e->seq = undeclared_name;")
