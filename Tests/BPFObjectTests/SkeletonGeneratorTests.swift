@@ -235,6 +235,22 @@ char LICENSE[] SEC("license") = "GPL";
         #expect(result.output.contains("has no member 'attach'"), "\(result.output)")
     }
 
+    /// `.rodata` is settable only before load: after load its variables are get-only and have
+    /// no setter, while `.bss` keeps one.
+    @Test func rodataWriteAfterLoadDoesNotCompile() throws {
+        let misuse = """
+        func writeTooLate() throws {
+            let loaded = try KindsSkeleton.open().load()
+            loaded.rodata.filter_pid = 1
+            try loaded.rodata.set(filter_pid: 2)
+        }
+        """
+        let result = try SkeletonFixture.typecheck(source, extra: misuse, name: "kinds-rodata")
+        #expect(result.status != 0)
+        #expect(result.output.contains("'filter_pid' is a get-only property"), "\(result.output)")
+        #expect(result.output.contains("has no member 'set'"), "\(result.output)")
+    }
+
     @Test func objectWithoutBTFIsRefused() throws {
         let source = "#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\nSEC(\"xdp\") int pass(void *ctx) { return 2; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
         let path = SkeletonFixture.temporaryPath("nobtf.bpf.c"), object = SkeletonFixture.temporaryPath("nobtf.bpf.o")
