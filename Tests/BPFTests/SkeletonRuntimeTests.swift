@@ -166,3 +166,69 @@ import Foundation
         #expect(result.text.contains("comm=runner matched=5 calls=5 max=32"), "\(result.text)")
     }
 }
+
+/// A record shorter than the skeleton's event struct is a clear error from `poll`, naming both
+/// sizes, not a read past the record.
+@Suite(.kernel, .serialized) struct SkeletonShortRecordTests {
+    static let bpfSource = #"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+struct event { __u64 first; __u64 second; __u64 third; };
+struct event event_layout;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
+const volatile __u32 target_pid = 0;
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != target_pid)
+		return 0;
+	__u64 only_one = 7;
+	bpf_ringbuf_output(&events, &only_one, sizeof(only_one), 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""#
+
+    static let runnerSource = #"""
+import BPF
+import Foundation
+
+@main struct ShortRecordRunner {
+    static func main() throws {
+        var opened = try ShortSkeleton.open()
+        opened.rodata.target_pid = UInt32(getpid())
+        let loaded = try opened.load()
+        var decoded = 0
+        let reader = try loaded.events { _ in decoded += 1 }
+        let attached = try loaded.attach()
+        _ = getppid()
+        do {
+            _ = try reader.poll(timeout: .seconds(2))
+            print("no error, decoded=\(decoded)")
+        } catch {
+            print("error: \(error) decoded=\(decoded)")
+        }
+        try attached.close()
+    }
+}
+"""#
+
+    @Test func shortRecordIsAnError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-skeleton-short-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let runner = try SkeletonRuntimeTests.buildRunner(name: "short", bpfSource: Self.bpfSource, eventTypes: ["event"],
+                                                          runner: Self.runnerSource, in: directory)
+        let result = try SkeletonRuntimeTests.run(runner, [])
+        #expect(result.status == 0, "\(result.text)")
+        #expect(result.text.contains("a record of 8 bytes from ring buffer 'events' is shorter than event (24 bytes)"), "\(result.text)")
+        #expect(result.text.contains("decoded=0"), "\(result.text)")
+    }
+}
