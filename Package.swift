@@ -43,10 +43,12 @@ let package = Package(
         // Its BPF side (bpf/, with a checked-in vmlinux.h) goes through BPFBuildPlugin like a user's target.
         .executableTarget(name: "swiftbpf-bench-decode", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/SkeletonDecode",
                           exclude: ["bpf"], plugins: ["BPFBuildPlugin"]),
-        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
-        .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
+        // What every test target shares (running commands); built only for the tests.
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "TestSupport"]),
+        .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace", "TestSupport"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
-        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys"], exclude: ["Fixtures"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,6 +2,7 @@ import BPF
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// End to end: BPF C compiled with clang, `SkeletonGenerator` output compiled with swiftc into a
 /// small program linked against this package's built objects, run against the kernel.
@@ -84,17 +85,10 @@ import Foundation
 
     struct Output { var status: Int32; var text: String }
 
+    /// Runs a command to completion with standard error merged into the text.
     static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, text: String(decoding: data, as: UTF8.self))
+        let result = try ChildProcess.run(executable, arguments, mergingErrors: true)
+        return Output(status: result.status, text: result.stdout)
     }
 
     static func objectFiles(_ target: String) throws -> [String] {
