@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (scripts/docs.sh): a command plugin, nothing is linked.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // The few calls Swift cannot make (variadic syscall(2), ioctl) and the UAPI structs.
@@ -37,6 +39,10 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         // Benchmarks/run-objload.sh: whole-object load (parse, CO-RE, maps, programs) against libbpf.
         .executableTarget(name: "swiftbpf-bench-objload", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/ObjectLoad"),
+        // Benchmarks/run-decode.sh: ring buffer records decoded into skeleton structs against libbpf.
+        // Its BPF side (bpf/, with a checked-in vmlinux.h) goes through BPFBuildPlugin like a user's target.
+        .executableTarget(name: "swiftbpf-bench-decode", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/SkeletonDecode",
+                          exclude: ["bpf"], plugins: ["BPFBuildPlugin"]),
         // What every test target shares (running commands); built only for the tests.
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "TestSupport"]),

@@ -16,7 +16,9 @@ extension RingBufferReader {
     }
 }
 
+/// The records of a ring buffer reader as an asynchronous sequence.
 public struct RingBufferRecords: AsyncSequence, Sendable {
+    /// One record, copied out of the ring.
     public typealias Element = RingBufferRecord
     let reader: RingBufferReader
     let batchSize: Int
@@ -25,6 +27,7 @@ public struct RingBufferRecords: AsyncSequence, Sendable {
         Iterator(reader: reader, batchSize: batchSize)
     }
 
+    /// Waits for the rings to become readable, then yields up to a batch of records at a time.
     public struct Iterator: AsyncIteratorProtocol {
         let reader: RingBufferReader
         let batchSize: Int

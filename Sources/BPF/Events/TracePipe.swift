@@ -155,12 +155,15 @@ extension TracePipe {
     public func lines() -> TracePipeLines { TracePipeLines(pipe: self) }
 }
 
+/// The lines of the trace pipe as an asynchronous sequence.
 public struct TracePipeLines: AsyncSequence, Sendable {
+    /// One line, without its newline.
     public typealias Element = String
     let pipe: TracePipe
 
     public func makeAsyncIterator() -> Iterator { Iterator(pipe: pipe) }
 
+    /// Waits for the pipe to become readable, then yields its lines.
     public struct Iterator: AsyncIteratorProtocol {
         let pipe: TracePipe
         private var iteration: BatchedEventIteration<String>

@@ -5,8 +5,13 @@ extension Program {
     /// Attaches this kprobe-type program to a user-space function: on entry (uprobe) or on return
     /// (uretprobe), in every process that runs the binary or only in `target.processID`.
     ///
-    /// - Parameter referenceCounterOffset: file offset of a USDT semaphore the kernel increments
-    ///   while the probe exists (0 for none; PMU only).
+    /// - Parameters:
+    ///   - target: the binary and the place in it, optionally one process.
+    ///   - isReturn: probe the function's return (uretprobe) instead of its entry.
+    ///   - referenceCounterOffset: file offset of a USDT semaphore the kernel increments
+    ///     while the probe exists (0 for none; PMU only).
+    ///   - mechanism: the uprobe PMU or an entry in tracefs `uprobe_events`; `.automatic` uses
+    ///     the PMU when the kernel has it.
     public func attachUprobe(_ target: UprobeTarget, isReturn: Bool = false, referenceCounterOffset: UInt64 = 0,
                              mechanism: ProbeMechanism = .automatic) throws -> PerfEventLink {
         try attachUprobe(target, isReturn: isReturn, referenceCounterOffset: referenceCounterOffset, cookie: 0, mechanism: mechanism)

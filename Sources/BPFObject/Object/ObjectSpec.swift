@@ -71,6 +71,7 @@ public struct ObjectMapSpec: Sendable, Hashable {
     /// (`.values = { [2] = &inner }`).
     public var initialSlots: [InitialSlot]
 
+    /// What declared the map: a BTF map definition, a legacy `bpf_map_def`, or a data section.
     public enum Kind: Hashable, Sendable {
         /// `struct { __uint(type, ...); ... } name SEC(".maps")`.
         case btfDefined
@@ -88,6 +89,7 @@ public struct ObjectMapSpec: Sendable, Hashable {
         case byName = 1
     }
 
+    /// A slot of a map-in-map or program array filled at load from the object's initialiser.
     public struct InitialSlot: Hashable, Sendable {
         public var index: UInt32
         public var target: Target
@@ -95,6 +97,7 @@ public struct ObjectMapSpec: Sendable, Hashable {
             self.index = index
             self.target = target
         }
+        /// What the slot holds.
         public enum Target: Hashable, Sendable {
             case map(String)
             case program(String)
@@ -135,6 +138,7 @@ public struct ObjectRelocation: Hashable, Sendable {
     public var instructionIndex: Int
     public var target: Target
 
+    /// What the instruction refers to.
     public enum Target: Hashable, Sendable {
         /// `lddw` of a map: the loader writes the map's fd (`src` = BPF_PSEUDO_MAP_FD).
         case map(String)
@@ -180,6 +184,7 @@ public struct ObjectExtern: Hashable, Sendable {
         self.typeID = typeID
     }
 
+    /// What the extern is.
     public enum Kind: Hashable, Sendable {
         /// `extern ... __kconfig`: a value in the `.kconfig` map at `offset`, `size` bytes.
         case kconfig(offset: UInt32, size: UInt32, valueKind: KconfigValueKind)
