@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "BPF", targets: ["BPF"]),
         .library(name: "BPFObject", targets: ["BPFObject"]),
         .library(name: "BPFTrace", targets: ["BPFTrace"]),
+        .library(name: "BPFCompiler", targets: ["BPFCompiler"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
         .plugin(name: "BPFBuildPlugin", targets: ["BPFBuildPlugin"]),
     ],
@@ -22,6 +23,8 @@ let package = Package(
         .target(name: "BPF", dependencies: ["BPFObject", "CBPFSys"]),
         // The tracing language: syntax (pure, Foundation only, fuzzable alone), later sema and codegen.
         .target(name: "BPFTrace", dependencies: ["BPF", "BPFObject"]),
+        // BCC-style: C source compiled at run time with the toolchain's clang, then loaded.
+        .target(name: "BPFCompiler", dependencies: ["BPF", "BPFObject"]),
         .executableTarget(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", "BPFTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -38,6 +41,7 @@ let package = Package(
         // Benchmarks/run-objload.sh: whole-object load (parse, CO-RE, maps, programs) against libbpf.
         .executableTarget(name: "swiftbpf-bench-objload", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/ObjectLoad"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
+        .testTarget(name: "BPFCompilerTests", dependencies: ["BPFCompiler", "BPF", "BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys"], exclude: ["Fixtures"]),
