@@ -61,8 +61,8 @@ extension BPFModule {
 
     static func readTracefsFile(_ name: String) throws -> String {
         let path = try Tracefs.root() + "/" + name
-        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw BPFError.notFound(what: path, detail: "it cannot be read (\(error.localizedDescription)); reading tracefs needs root")
+        do { return try KernelTextFile.read(path) } catch {
+            throw BPFError.notFound(what: path, detail: "it cannot be read (\(error)); reading tracefs needs root")
         }
     }
 
@@ -168,7 +168,7 @@ final class KernelSymbolNames: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var found: Set<String> = []
-        if let text = try? String(contentsOfFile: "/proc/kallsyms", encoding: .utf8), !text.isEmpty {
+        if let text = try? KernelTextFile.read("/proc/kallsyms"), !text.isEmpty {
             // "ffffffff81000000 T __x64_sys_clone" (module symbols add "\t[module]").
             for line in text.split(separator: "\n") {
                 let fields = line.split(separator: " ", maxSplits: 2)

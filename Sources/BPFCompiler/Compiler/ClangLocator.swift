@@ -19,13 +19,18 @@ public enum ClangLocator {
         lock.lock()
         defer { lock.unlock() }
         if let cached { return cached }
+        let found = try locateUncached(environment: environment)
+        cached = found
+        return found
+    }
+
+    static func locateUncached(environment: [String: String], toolchainClang: String = Self.toolchainClang) throws -> String {
         var searched: [String] = []
         let files = FileManager.default
         if let explicit = environment[environmentVariable], !explicit.isEmpty {
             guard files.isExecutableFile(atPath: explicit) else {
                 throw BPFError.notFound(what: "clang", detail: "$\(environmentVariable) is '\(explicit)', which is not an executable file")
             }
-            cached = explicit
             return explicit
         }
         searched.append("$\(environmentVariable) (unset)")
@@ -36,14 +41,12 @@ public enum ClangLocator {
             // `swift` may be a symlink into the toolchain (swiftly, /usr/bin/swift).
             let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent().path
             for candidate in [directory + "/clang", real + "/clang"] where files.isExecutableFile(atPath: candidate) {
-                cached = candidate
                 return candidate
             }
             searched.append("clang next to \(swift)")
         }
         if path.allSatisfy({ !files.isExecutableFile(atPath: $0 + "/swift") }) { searched.append("clang next to swift on PATH (no swift on PATH)") }
         if files.isExecutableFile(atPath: toolchainClang) {
-            cached = toolchainClang
             return toolchainClang
         }
         searched.append(toolchainClang)
@@ -51,7 +54,6 @@ public enum ClangLocator {
             let candidate = directory + "/clang"
             guard files.isExecutableFile(atPath: candidate) else { continue }
             if hasBPFTarget(candidate) {
-                cached = candidate
                 return candidate
             }
             searched.append("\(candidate) (no bpf target in --print-targets)")
