@@ -262,4 +262,24 @@ struct BPFModuleTests {
         module.close()
         #expect(throws: BPFError.self) { try module.attachRawTracepoint("sys_enter", function: "hello") }
     }
+
+    /// The README's BCC-style example, as written there (plus an exec to observe).
+    @Test func readmeExample() throws {
+        let module = try BPFModule(source: """
+            BPF_HASH(counts, u32, u64);
+            TRACEPOINT_PROBE(syscalls, sys_enter_execve) {
+                u32 uid = bpf_get_current_uid_gid();
+                bcc_map_increment(&counts, &uid, 1);
+                bpf_trace_printk("exec by uid %d\\n", uid);
+                return 0;
+            }
+            """)
+        try module.autoAttach()
+        try module.openTrace()
+        try runTrue(1)
+        let line = try #require(try module.traceReadline(timeout: .seconds(5)))
+        #expect(line.contains("bpf_trace_printk: exec by uid "))
+        let counts = try module["counts"].items(keyType: UInt32.self, valueType: UInt64.self)
+        #expect(counts.contains { $0.key == getuid() && $0.value >= 1 })
+    }
 }
