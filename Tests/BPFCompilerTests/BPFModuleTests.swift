@@ -282,4 +282,26 @@ struct BPFModuleTests {
         let counts = try module["counts"].items(keyType: UInt32.self, valueType: UInt64.self)
         #expect(counts.contains { $0.key == getuid() && $0.value >= 1 })
     }
+
+    /// cflags reach clang (BCC's `cflags=["-DX=..."]`), and libbpf-style SEC() programs in the
+    /// same text load and auto-attach by section alongside BCC-style ones.
+    @Test func cflagsAndSectionProgramsTogether() throws {
+        let module = try BPFModule(source: """
+            BPF_ARRAY(hits, u64, 2);
+            static __always_inline void bump(int slot) {
+                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID)
+                    return;
+                u64 *value = bpf_map_lookup_elem(&hits, &slot);
+                if (value)
+                    __sync_fetch_and_add(value, 1);
+            }
+            SEC("tracepoint/syscalls/sys_enter_getppid")
+            int libbpf_style(void *ctx) { bump(0); return 0; }
+            int tracepoint__syscalls__sys_exit_getppid(void *ctx) { bump(1); return 0; }
+            """, cflags: ["-DTARGET_PID=\(getpid())"])
+        #expect(Set(try module.autoAttach()) == ["libbpf_style", "tracepoint__syscalls__sys_exit_getppid"])
+        for _ in 0..<5 { _ = getppid() }
+        let hits = try module["hits"].items(keyType: Int32.self, valueType: UInt64.self).sorted { $0.key < $1.key }
+        #expect(hits.map(\.value) == [5, 5])
+    }
 }
