@@ -21,7 +21,8 @@ public enum TraceSource: Sendable {
 /// A trace pipe reader for bpf_trace_printk output, on a private tracefs instance or the
 /// global pipe.
 final class TraceReader: @unchecked Sendable {
-    let pipe: TracePipe
+    private let lock = NSLock()
+    private var openPipe: TracePipe?
     let instanceDirectory: String?
 
     private static let counter = InstanceCounter()
@@ -30,7 +31,7 @@ final class TraceReader: @unchecked Sendable {
     init(source: TraceSource) throws {
         switch source {
         case .globalPipe:
-            pipe = try TracePipe()
+            openPipe = try TracePipe()
             instanceDirectory = nil
         case .privateInstance:
             let root = try Tracefs.root()
@@ -46,7 +47,7 @@ final class TraceReader: @unchecked Sendable {
                 // (kernel/trace/bpf_trace.h); enabling it here copies every line into this
                 // instance's buffer.
                 try Self.write("1", to: directory + "/events/bpf_trace/bpf_trace_printk/enable")
-                pipe = try TracePipe(path: directory + "/trace_pipe")
+                openPipe = try TracePipe(path: directory + "/trace_pipe")
             } catch {
                 rmdir(directory)
                 throw error
@@ -55,12 +56,39 @@ final class TraceReader: @unchecked Sendable {
         }
     }
 
-    func close() {
-        pipe.close()
-        if let instanceDirectory {
-            try? Self.write("0", to: instanceDirectory + "/events/bpf_trace/bpf_trace_printk/enable")
-            rmdir(instanceDirectory)
+    /// The pipe, or `BPFError.closed` after `close()`.
+    var pipe: TracePipe {
+        get throws {
+            lock.lock()
+            defer { lock.unlock() }
+            guard let openPipe else { throw BPFError.closed("trace reader") }
+            return openPipe
         }
+    }
+
+    func close() {
+        guard closePipe() else { return }
+        guard let instanceDirectory else { return }
+        try? Self.write("0", to: instanceDirectory + "/events/bpf_trace/bpf_trace_printk/enable")
+        // The kernel refuses to remove an instance while a file in it is open (EBUSY): the
+        // pipe's descriptor goes with its last reference, which a read on another thread may
+        // hold until it sees the close (within one poll).
+        for _ in 0..<40 {
+            if rmdir(instanceDirectory) == 0 || errno == ENOENT { return }
+            guard errno == EBUSY else { return }
+            usleep(25_000)
+        }
+    }
+
+    /// Closes the pipe and drops this reader's reference to it (on return); false if it was
+    /// already closed.
+    private func closePipe() -> Bool {
+        lock.lock()
+        let pipe = openPipe
+        openPipe = nil
+        lock.unlock()
+        pipe?.close()
+        return pipe != nil
     }
 
     deinit { close() }
@@ -165,6 +193,6 @@ extension BPFModule {
         lock.lock()
         let reader = traceReader
         lock.unlock()
-        reader?.pipe.wake()
+        (try? reader?.pipe)?.wake()
     }
 }

@@ -41,6 +41,12 @@ struct BPFModuleTests {
         #expect(line.pid == threadID)
         #expect(line.message == "bcc-test \(marker) nr \(getppidNumber)")
         #expect(line.event == "bpf_trace_printk")
+        // The private tracefs instance goes with the module.
+        let instances = { (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/tracing/instances")) ?? [] }
+        #expect(instances().contains { $0.hasPrefix("swiftbpf_bcc_\(getpid())_") })
+        module.close()
+        #expect(!instances().contains { $0.hasPrefix("swiftbpf_bcc_\(getpid())_") })
+        #expect(throws: BPFError.self) { try module.traceReadline(timeout: .zero) }
     }
 
     /// A plain function attached explicitly (BCC's attach_tracepoint(tp=..., fn_name=...))
