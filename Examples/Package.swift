@@ -22,6 +22,11 @@ func example(_ name: String, bpf: Bool = true) -> Target {
 
 let examples = [
     "hello-func",
+    "xdp-hello",
+    "xdp-ping",
+    "tc-ping",
+    "hello-tail",
+    "listen-events",
 ]
 
 /// BCC-style examples: the C text lives in the Swift source and BPFModule compiles it at run time.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Kernel tests need root; without it they skip, unless SWIFTBPF_REQUIRE_KERNEL_TESTS=1 (CI),
@@ -13,12 +14,7 @@ extension Trait where Self == ConditionTrait {
 
 /// Runs `/bin/true` `count` times (each is a clone + execve by this process's children).
 func runTrue(_ count: Int) throws {
-    for _ in 0..<count {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/true")
-        try process.run()
-        process.waitUntilExit()
-    }
+    for _ in 0..<count { try ChildProcess.run("/bin/true") }
 }
 
 /// The calling thread's id (the pid column of trace lines): /proc/thread-self → "PID/task/TID".
