@@ -73,7 +73,6 @@ struct HelloPerfOutput: ParsableCommand {
         } else {
             try module.attachTracepoint("syscalls:sys_enter_clone", function: "hello")
         }
-        print(pad("TIME(s)", 18) + " " + pad("COMM", 16) + " " + pad("PID", 6) + " MESSAGE")
         var start: UInt64 = 0
         try module.openPerfBuffer("events") { _, data in
             guard let event = Event(data) else { return }
@@ -81,6 +80,8 @@ struct HelloPerfOutput: ParsableCommand {
             let time = Double(event.timestamp &- start) / 1_000_000_000
             print(pad(String(format: "%.9f", time), 18) + " " + pad(event.comm, 16) + " " + pad(String(event.pid), 6) + " Hello, perf_output!")
         }
+        // The header goes out once the buffer is open: events before that would be lost.
+        print(pad("TIME(s)", 18) + " " + pad("COMM", 16) + " " + pad("PID", 6) + " MESSAGE")
         let deadline = Interrupt.deadline(afterSeconds: duration)
         while !Interrupt.isRequested(deadline: deadline) {
             try module.perfBufferPoll(timeout: .milliseconds(200))
