@@ -120,4 +120,44 @@ extension BPFModule {
         let text = Histogram.linear(try self.table(table).histogramBuckets(), valueType: valueType)
         if !text.isEmpty { print(text, terminator: "") }
     }
+
+    /// Prints a histogram whose keys carry a section and a slot (BCC's struct keys such as
+    /// `{disk, slot}`): one log2 histogram per section, each after a `<sectionHeader> = <name>`
+    /// line, in the order the map returns the sections (as BCC prints them). `split` reads a key.
+    public func printLog2Hist<Key: BitwiseCopyable>(_ table: String, keyType: Key.Type, valueType: String = "value",
+                                                    sectionHeader: String = "Bucket ptr",
+                                                    split: (Key) -> (section: String, slot: Int)) throws {
+        let sections = try sectionBuckets(table, keyType: keyType, split: split)
+        print(Histogram.log2Sections(sections, valueType: valueType, sectionHeader: sectionHeader), terminator: "")
+    }
+
+    /// The linear form of `printLog2Hist(_:keyType:valueType:sectionHeader:split:)`.
+    public func printLinearHist<Key: BitwiseCopyable>(_ table: String, keyType: Key.Type, valueType: String = "value",
+                                                      sectionHeader: String = "Bucket ptr",
+                                                      split: (Key) -> (section: String, slot: Int)) throws {
+        let sections = try sectionBuckets(table, keyType: keyType, split: split)
+        var text = ""
+        for (name, buckets) in sections { text += "\n\(sectionHeader) = \(name)\n" + Histogram.linear(buckets, valueType: valueType) }
+        print(text, terminator: "")
+    }
+
+    func sectionBuckets<Key: BitwiseCopyable>(_ table: String, keyType: Key.Type,
+                                              split: (Key) -> (section: String, slot: Int)) throws -> [(String, [UInt64])] {
+        let map = try self.table(table).map
+        guard MemoryLayout<Key>.size == map.keySize, map.valueSize == 4 || map.valueSize == 8 else {
+            throw BPFError.invalidArgument("map '\(table)' has \(map.keySize)-byte keys and \(map.valueSize)-byte values; \(Key.self) is \(MemoryLayout<Key>.size) bytes and counts must be 4 or 8 bytes")
+        }
+        var order: [String] = []
+        var sections: [String: [UInt64]] = [:]
+        for entry in try map.entries() {
+            let key = entry.key.withUnsafeBytes { $0.loadUnaligned(as: Key.self) }
+            let (name, slot) = split(key)
+            guard slot >= 0, slot < 65_536 else { continue }
+            let count = entry.value.prefix(map.valueSize).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            if sections[name] == nil { order.append(name); sections[name] = [] }
+            if sections[name]!.count <= slot { sections[name]! += [UInt64](repeating: 0, count: slot + 1 - sections[name]!.count) }
+            sections[name]![slot] &+= count
+        }
+        return order.map { ($0, sections[$0]!) }
+    }
 }

@@ -59,4 +59,11 @@ public enum Histogram {
     static func padLeft(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
     }
+
+    /// Several log2 histograms, each after a blank line and `<sectionHeader> = <name>` (BCC's
+    /// layout for keys with a section).
+    public static func log2Sections(_ sections: [(name: String, buckets: [UInt64])], valueType: String = "value",
+                                    sectionHeader: String = "Bucket ptr", stripLeadingZero: Bool = false) -> String {
+        sections.map { "\n\(sectionHeader) = \($0.name)\n" + log2($0.buckets, valueType: valueType, stripLeadingZero: stripLeadingZero) }.joined()
+    }
 }

@@ -58,4 +58,14 @@ struct HistogramTests {
         #expect(text == expected)
         #expect(Histogram.linear([0, 0]) == "")
     }
+
+    @Test func log2SectionsPrintAHeaderPerSection() {
+        let text = Histogram.log2Sections([("sda", [0, 2]), ("sdb", [0, 0, 1])], valueType: "usecs", sectionHeader: "disk")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[0] == "" && lines[1] == "disk = sda")
+        #expect(lines[2] == "     usecs               : count     distribution")
+        #expect(lines[3] == "         0 -> 1          : 2        |****************************************|")
+        #expect(lines[4] == "" && lines[5] == "disk = sdb")
+        #expect(lines[8] == "         2 -> 3          : 1        |****************************************|")
+    }
 }
