@@ -67,7 +67,7 @@ let readiness: Duration = .seconds(120)
     }
 
     /// `--kprobe` is the original's attach; on a kernel without kprobes it fails saying so.
-    @Test(arguments: ["hello-fields", "hello-perf-output", "hello-map", "sync-timing"])
+    @Test(arguments: ["hello-world", "hello-fields", "hello-perf-output", "hello-map", "sync-timing"])
     func kprobeVariantSaysWhenKprobesAreMissing(name: String) throws {
         guard !FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe") else { return }
         let result = try ExampleProcess.run(name, ["--kprobe", "--duration", "1"])
