@@ -21,110 +21,41 @@ public enum TraceSource: Sendable {
 /// A trace pipe reader for bpf_trace_printk output, on a private tracefs instance or the
 /// global pipe.
 final class TraceReader: @unchecked Sendable {
+    private let instance: PrintkTraceInstance?
     private let lock = NSLock()
-    private var openPipe: TracePipe?
-    let instanceDirectory: String?
-
-    private static let counter = InstanceCounter()
-    static let instancePrefix = "swiftbpf_bcc_"
+    private var globalPipe: TracePipe?
 
     init(source: TraceSource) throws {
         switch source {
         case .globalPipe:
-            openPipe = try TracePipe()
-            instanceDirectory = nil
+            globalPipe = try TracePipe()
+            instance = nil
         case .privateInstance:
-            let root = try Tracefs.root()
-            Self.removeStaleInstances(root: root)
-            let directory = root + "/instances/\(Self.instancePrefix)\(getpid())_\(Self.counter.next())"
-            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
-                let error = Errno.current
-                throw BPFError.syscall(SystemCallFailure(operation: "mkdir", errno: error, subject: directory,
-                                                         meaning: "cannot create a tracefs instance (needs root); pass TraceSource.globalPipe to read the global trace_pipe"))
-            }
-            do {
-                // bpf_trace_printk emits the bpf_trace:bpf_trace_printk trace event
-                // (kernel/trace/bpf_trace.h); enabling it here copies every line into this
-                // instance's buffer.
-                try Self.write("1", to: directory + "/events/bpf_trace/bpf_trace_printk/enable")
-                openPipe = try TracePipe(path: directory + "/trace_pipe")
-            } catch {
-                rmdir(directory)
-                throw error
-            }
-            instanceDirectory = directory
+            instance = try PrintkTraceInstance(namePrefix: "swiftbpf_bcc_")
         }
     }
 
     /// The pipe, or `BPFError.closed` after `close()`.
     var pipe: TracePipe {
         get throws {
-            lock.lock()
-            defer { lock.unlock() }
-            guard let openPipe else { throw BPFError.closed("trace reader") }
-            return openPipe
+            if let instance { return try instance.pipe() }
+            return try lock.withLock {
+                guard let globalPipe else { throw BPFError.closed("trace reader") }
+                return globalPipe
+            }
         }
     }
 
     func close() {
-        guard closePipe() else { return }
-        guard let instanceDirectory else { return }
-        try? Self.write("0", to: instanceDirectory + "/events/bpf_trace/bpf_trace_printk/enable")
-        // The kernel refuses to remove an instance while a file in it is open (EBUSY): the
-        // pipe's descriptor goes with its last reference, which a read on another thread may
-        // hold until it sees the close (within one poll).
-        for _ in 0..<40 {
-            if rmdir(instanceDirectory) == 0 || errno == ENOENT { return }
-            guard errno == EBUSY else { return }
-            usleep(25_000)
+        instance?.close()
+        let pipe = lock.withLock { () -> TracePipe? in
+            defer { globalPipe = nil }
+            return globalPipe
         }
-    }
-
-    /// Closes the pipe and drops this reader's reference to it (on return); false if it was
-    /// already closed.
-    private func closePipe() -> Bool {
-        lock.lock()
-        let pipe = openPipe
-        openPipe = nil
-        lock.unlock()
         pipe?.close()
-        return pipe != nil
     }
 
     deinit { close() }
-
-    static func write(_ text: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw BPFError.syscall(SystemCallFailure(operation: "open", errno: Errno.current, subject: path))
-        }
-        defer { Glibc.close(fd) }
-        let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard written >= 0 else {
-            throw BPFError.syscall(SystemCallFailure(operation: "write", errno: Errno.current, subject: path))
-        }
-    }
-
-    /// Instances of processes that died without closing (named with their pid).
-    static func removeStaleInstances(root: String) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root + "/instances") else { return }
-        for name in names where name.hasPrefix(instancePrefix) {
-            let pidText = name.dropFirst(instancePrefix.count).prefix { $0.isNumber }
-            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            rmdir(root + "/instances/" + name)
-        }
-    }
-}
-
-private final class InstanceCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func next() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
-    }
 }
 
 extension BPFModule {

@@ -171,20 +171,25 @@ public enum Tracefs {
     /// The kernel parses each write(2) as one command, so it is written in a single call.
     static func appendCommand(_ command: String, to file: String, meaning: ((Errno) -> String?)? = nil) throws {
         let directory = try root()
-        let path = directory + "/" + file
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        try write(command + "\n", to: directory + "/" + file, flags: O_APPEND, describing: command) { error in
+            meaning?(error) ?? "the kernel refused the probe definition; see \(directory)/error_log"
+        }
+    }
+
+    /// Writes `text` to a tracefs control file (`.../enable`, `uprobe_events`) in one write(2).
+    static func write(_ text: String, to path: String, flags: Int32 = O_TRUNC, describing command: String? = nil,
+                      meaning: ((Errno) -> String?)? = nil) throws {
+        let fd = Glibc.open(path, O_WRONLY | flags | O_CLOEXEC)
         guard fd >= 0 else {
             let error = Errno.current
             throw BPFError.syscall(SystemCallFailure(operation: "open", errno: error, subject: path, meaning: meaning?(error)))
         }
         defer { Glibc.close(fd) }
-        let line = command + "\n"
-        let written = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+        let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }
         guard written >= 0 else {
             let error = Errno.current
             throw BPFError.syscall(SystemCallFailure(
-                operation: "write", errno: error, subject: "\(path) ('\(command)')",
-                meaning: meaning?(error) ?? "the kernel refused the probe definition; see \(directory)/error_log"))
+                operation: "write", errno: error, subject: command.map { "\(path) ('\($0)')" } ?? path, meaning: meaning?(error)))
         }
     }
 
