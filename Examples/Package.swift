@@ -21,6 +21,9 @@ func example(_ name: String, bpf: Bool = true) -> Target {
 
 let examples = [
     "hello-func",
+    "hello-buffer-config",
+    "exec-hooks",
+    "seccomp-profile",
 ]
 
 let package = Package(
