@@ -24,6 +24,7 @@ let examples = [
     "hello-buffer-config",
     "exec-hooks",
     "seccomp-profile",
+    "bash-readline",
 ]
 
 let package = Package(
