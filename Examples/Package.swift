@@ -25,6 +25,7 @@ let examples = [
     "exec-hooks",
     "seccomp-profile",
     "bash-readline",
+    "ssl-sniff",
 ]
 
 let package = Package(
