@@ -26,6 +26,7 @@ let examples = [
     "seccomp-profile",
     "bash-readline",
     "ssl-sniff",
+    "run-queue",
 ]
 
 let package = Package(
