@@ -27,6 +27,7 @@ let examples = [
     "bash-readline",
     "ssl-sniff",
     "run-queue",
+    "verifier-errors",
 ]
 
 let package = Package(
