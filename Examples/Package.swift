@@ -21,6 +21,11 @@ func example(_ name: String, bpf: Bool = true) -> Target {
 
 let examples = [
     "hello-func",
+    "xdp-hello",
+    "xdp-ping",
+    "tc-ping",
+    "hello-tail",
+    "listen-events",
     "hello-buffer-config",
     "exec-hooks",
     "seccomp-profile",
@@ -39,7 +44,7 @@ let package = Package(
     targets: [
         // What every example shares: Ctrl-C handling, line-buffered output, trace_pipe printing.
         .target(name: "ExampleSupport", dependencies: [.product(name: "BPF", package: "SwiftBPF")]),
-        .testTarget(name: "ExamplesTests", dependencies: []),
+        .testTarget(name: "ExamplesTests", dependencies: ["ExampleSupport"]),
     ] + examples.map { example($0) },
     swiftLanguageModes: [.v5]
 )

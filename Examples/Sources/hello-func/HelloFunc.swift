@@ -32,7 +32,8 @@ struct HelloFunc: ParsableCommand {
         }
         let attached = try loaded.attach()
         defer { try? attached.close() }
-        print("Tracing syscalls (raw_tp/sys_enter)\(pid == 0 ? "" : " of pid \(pid)")... Ctrl-C to end.")
-        try TracePipePrinter.run(until: Interrupt.deadline(afterSeconds: duration)) { $0.contains("Syscall: ") }
+        try TracePipePrinter.run(until: Interrupt.deadline(afterSeconds: duration), ready: {
+            print("Tracing syscalls (raw_tp/sys_enter)\(pid == 0 ? "" : " of pid \(pid)")... Ctrl-C to end.")
+        }) { $0.contains("Syscall: ") }
     }
 }

@@ -163,19 +163,17 @@ public struct TracePipeLines: AsyncSequence, Sendable {
 
     public struct Iterator: AsyncIteratorProtocol {
         let pipe: TracePipe
-        private var readiness: EventReadiness?
+        private var iteration: BatchedEventIteration<String>
 
-        init(pipe: TracePipe) { self.pipe = pipe }
+        init(pipe: TracePipe) {
+            self.pipe = pipe
+            iteration = BatchedEventIteration(poller: pipe.poller, label: "swiftbpf.tracepipe.readiness")
+        }
 
         public mutating func next() async throws -> String? {
-            while true {
-                if Task.isCancelled || pipe.isClosedForIteration { return nil }
-                if let line = try pipe.readLine(timeout: .zero) { return line }
-                if readiness == nil {
-                    readiness = EventReadiness(fileDescriptor: pipe.poller.epoll.rawValue, label: "swiftbpf.tracepipe.readiness")
-                }
-                guard await readiness!.wait() else { return nil }
-                _ = try? pipe.poller.wait(timeout: .zero) { _ in } // clear a pending wake
+            let pipe = pipe
+            return try await iteration.next(isClosed: { pipe.isClosedForIteration }) { pending in
+                while let line = try pipe.readLine(timeout: .zero) { pending.append(line) }
             }
         }
     }

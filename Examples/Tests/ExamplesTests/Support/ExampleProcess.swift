@@ -91,19 +91,6 @@ final class ExampleProcess: @unchecked Sendable {
     }
 }
 
-/// Runs a workload command to completion (the events the examples must see).
-@discardableResult
-func runWorkload(_ executable: String, _ arguments: [String] = []) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
-}
-
 /// The output collected so far; appended from the pipe's handler thread, read by the test.
 private final class OutputBuffer: @unchecked Sendable {
     private let lock = NSLock()
