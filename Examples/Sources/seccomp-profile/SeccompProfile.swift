@@ -72,6 +72,10 @@ struct SeccompProfile: ParsableCommand {
         } else {
             print(profile, terminator: "")
         }
+        if child.terminationStatus != 0 {
+            // A command that failed (not found, bad arguments) made fewer calls than a real run.
+            FileHandle.standardError.write(Data("seccomp-profile: warning: the command exited with status \(child.terminationStatus); the profile covers only what it did\n".utf8))
+        }
     }
 
     /// Polls /proc/PID/stat until the state is T (stopped), or the process is gone.
