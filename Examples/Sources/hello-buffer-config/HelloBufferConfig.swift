@@ -20,7 +20,7 @@ struct HelloBufferConfig: ParsableCommand {
             EXAMPLES:
               hello-buffer-config                      perf buffer, the book's messages
               hello-buffer-config --ring               the same through a ring buffer
-              hello-buffer-config --message 1000=Hi\\ me   a message for uid 1000 only
+              hello-buffer-config --message "1000=Hi me"  a message for uid 1000 only
             """)
 
     @Option(name: .customLong("message"), help: ArgumentHelp("A message for one uid (repeatable).", valueName: "UID=TEXT"))
