@@ -34,10 +34,15 @@ import Testing
         }
         // After exec the task's comm is the new program's name (truncated to 15 bytes).
         #expect(lines.contains { $0.contains(" exec-hooks-true ") && $0.contains("tp_btf/sched_process_exec") }, "\(lines)")
-        // This kernel has no kprobes and no BTF for the inlined do_execve: each is said clearly.
+        // The optional hooks either saw the exec or were reported unavailable, saying why (on
+        // the development VM: no CONFIG_KPROBES, and do_execve is inlined so has no BTF).
         for hook in ["ksyscall/execve", "kprobe/do_execve", "fentry/do_execve"] {
-            #expect(result.text.contains("exec-hooks: \(hook) not available on this kernel: "), "\(result.text.prefix(2000))")
+            let saw = lines.contains { $0.contains(" \(hook) ") }
+            let refused = result.text.contains("exec-hooks: \(hook) not available on this kernel: ")
+            #expect(saw || refused, "\(hook): neither an event nor a reason\n\(result.text.prefix(2000))")
         }
-        #expect(result.text.contains("CONFIG_KPROBES"), "\(result.text.prefix(2000))")
+        if !FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe") {
+            #expect(result.text.contains("CONFIG_KPROBES"), "\(result.text.prefix(2000))")
+        }
     }
 }
