@@ -27,6 +27,13 @@ let examples = [
     "tc-ping",
     "hello-tail",
     "listen-events",
+    "hello-buffer-config",
+    "exec-hooks",
+    "seccomp-profile",
+    "bash-readline",
+    "ssl-sniff",
+    "run-queue",
+    "verifier-errors",
 ]
 
 /// BCC-style examples: the C text lives in the Swift source and BPFModule compiles it at run time.
