@@ -110,6 +110,9 @@ let readiness: Duration = .seconds(120)
 
     /// sync_timing.py: two syncs 100 ms apart are reported; one a second and a half later is not.
     @Test func syncTimingDetectsQuickSyncs() throws {
+        // Flush first, untraced: a sync that has much to write back (builds running beside the
+        // tests) can itself take a second, and the example times sync entries.
+        try runAndReturnPID("/usr/bin/sync")
         let example = try ExampleProcess("sync-timing")
         try #require(example.waitFor("Tracing for quick sync's... Ctrl-C to end", timeout: readiness))
         try runAndReturnPID("/usr/bin/sync")
