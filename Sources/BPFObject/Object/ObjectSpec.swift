@@ -20,6 +20,8 @@ public struct ObjectSpec: Sendable {
     /// Global variables of the data sections (`.data`, `.rodata`, `.bss`, `.data.*`, ...).
     public var variables: [ObjectVariable]
     public var externs: [ObjectExtern]
+    /// Kernel operation tables from `.struct_ops` / `.struct_ops.link` (see `ObjectStructOps`).
+    public var structOps: [ObjectStructOps] = []
 
     public func program(named name: String) -> ObjectProgramSpec? { programs.first { $0.name == name } }
     public func map(named name: String) -> ObjectMapSpec? { maps.first { $0.name == name } }
