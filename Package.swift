@@ -37,6 +37,8 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-btf", dependencies: ["BPFObject"], path: "Benchmarks/BTFParse"),
         // Benchmarks/run-objload.sh: whole-object load (parse, CO-RE, maps, programs) against libbpf.
         .executableTarget(name: "swiftbpf-bench-objload", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/ObjectLoad"),
+        // Benchmarks/run-trace.sh: `swiftbpf trace` against bpftrace (start-up, RSS, instructions, printf rate).
+        .executableTarget(name: "swiftbpf-bench-trace", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Trace"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
