@@ -23,11 +23,14 @@ struct SwiftBPF: ParsableCommand {
     /// bpftool takes its output flags before the object (`bpftool -j -f prog show`); they are
     /// moved behind the subcommand, where the inspection commands read them.
     static func main() {
-        let arguments = GlobalFlags.movedBehindSubcommand(Array(CommandLine.arguments.dropFirst()))
-        if arguments.first == TraceCommand.configuration.commandName {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "trace" {
+            if let invocation = TraceInvocation.parse(arguments.dropFirst()) {
+                TraceInvocation.runParsed(invocation, arguments: arguments)
+            }
             return TraceRoot.main(arguments)
         }
-        main(arguments)
+        main(GlobalFlags.movedBehindSubcommand(arguments))
     }
 }
 

@@ -26,6 +26,9 @@ public enum Tracefs {
     }
 
     static func locateOrMount() throws -> String {
+        // The usual place first: one stat instead of reading and splitting the mount table
+        // (the directory is empty unless tracefs is mounted there).
+        if FileManager.default.fileExists(atPath: "/sys/kernel/tracing/events") { return "/sys/kernel/tracing" }
         let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
         var tracefsMounts: [String] = []
         var debugfsMounts: [String] = []

@@ -41,6 +41,8 @@ public final class BTF: @unchecked Sendable {
 
     private let indexLock = NSLock()
     private var nameIndexStorage: [String: [UInt32]]?
+    /// Lookups answered by scanning, before the name index was built (see `typeIDs(named:kind:)`).
+    private var scannedLookups = 0
 
     deinit { storage.deallocate() }
 
@@ -233,8 +235,31 @@ public final class BTF: @unchecked Sendable {
     public func typeIDs(named name: String) -> [UInt32] { nameIndex[name] ?? [] }
 
     /// Ids of all types named `name` of `kind`.
+    ///
+    /// The first few lookups scan the type records and compare names in place instead of
+    /// building the name index: for vmlinux (~127k types) a scan costs well under a millisecond
+    /// and no memory, the index tens of milliseconds and megabytes, which a caller needing one
+    /// type (`swiftbpf trace` resolving `curtask->...`) never earns back.
     public func typeIDs(named name: String, kind: BTFKind) -> [UInt32] {
-        typeIDs(named: name).filter { (try? self.kind(of: $0)) == kind }
+        indexLock.lock()
+        let scan = nameIndexStorage == nil && scannedLookups < BTF.lookupsBeforeIndexing
+        if scan { scannedLookups += 1 }
+        indexLock.unlock()
+        if scan { return name.isEmpty ? [] : scanTypeIDs(named: name, kind: kind) }
+        return typeIDs(named: name).filter { (try? self.kind(of: $0)) == kind }
+    }
+
+    /// Past this many lookups, building the name index is cheaper than scanning on.
+    static let lookupsBeforeIndexing = 16
+
+    /// Ids of the types named `name` of `kind`, by a pass over the records (the base's first).
+    func scanTypeIDs(named name: String, kind: BTFKind) -> [UInt32] {
+        var result = base?.scanTypeIDs(named: name, kind: kind) ?? []
+        for (position, offset) in offsets.enumerated()
+        where UInt8((word(Int(offset) + 4) >> 24) & 0x1f) == kind.rawValue && string(at: word(Int(offset)), equals: name) {
+            result.append(firstTypeID + UInt32(position))
+        }
+        return result
     }
 
     /// The first type named `name` of `kind` (e.g. `struct task_struct`).
