@@ -77,12 +77,13 @@ struct TraceInvocation {
         options.processID = p
         options.compile.positionalParameters = rest
         options.compile.unsafe = unsafe
-        let environment = ProcessInfo.processInfo.environment
-        if let length = environment["BPFTRACE_STRLEN"].flatMap(Int.init) {
+        // getenv, not ProcessInfo.environment: that copies every variable into a dictionary.
+        let environment = { (name: String) in getenv(name).map { String(cString: $0) } }
+        if let length = environment("BPFTRACE_STRLEN").flatMap(Int.init) {
             guard (1...200).contains(length) else { throw ValidationError("BPFTRACE_STRLEN must be between 1 and 200") }
             options.compile.stringLength = length
         }
-        if let keys = environment["BPFTRACE_MAP_KEYS_MAX"].flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+        if let keys = environment("BPFTRACE_MAP_KEYS_MAX").flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
 
         let output: FileHandle
         if let o {

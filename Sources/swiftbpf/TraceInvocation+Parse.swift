@@ -10,14 +10,15 @@ import Foundation
 extension TraceInvocation {
     static func parse(_ arguments: ArraySlice<String>) -> TraceInvocation? {
         var invocation = TraceInvocation()
-        var seen = Set<String>()
+        var seen: [String] = []
         var remaining = arguments
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("-"), argument != "-" else {
                 invocation.arguments.append(argument)
                 continue
             }
-            guard seen.insert(argument).inserted else { return nil }
+            guard !seen.contains(argument) else { return nil }
+            seen.append(argument)
             switch argument {
             case "-l": invocation.l = true
             case "-v": invocation.v = true
