@@ -39,10 +39,12 @@ let package = Package(
         .executableTarget(name: "swiftbpf-bench-objload", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/ObjectLoad"),
         // Benchmarks/run-trace.sh: `swiftbpf trace` against bpftrace (start-up, RSS, instructions, printf rate).
         .executableTarget(name: "swiftbpf-bench-trace", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Trace"),
-        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject"]),
-        .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace"], exclude: ["Resources"]),
+        // What every test target shares (running commands); built only for the tests.
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "TestSupport"]),
+        .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace", "TestSupport"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
-        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys"], exclude: ["Fixtures"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

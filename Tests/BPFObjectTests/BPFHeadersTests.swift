@@ -1,6 +1,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Paths, vmlinux.h and clang invocations shared by the BPF-side header tests.
 enum BPFHeadersFixture {
@@ -19,22 +20,11 @@ enum BPFHeadersFixture {
     static let comparedPrograms = ["task_core", "tp_btf", "kprobes", "uprobe", "xdp_count"]
     static let allPrograms = comparedPrograms + ["loops", "features"]
 
-    struct CommandResult {
-        var status: Int32
-        var output: String
-    }
+    typealias CommandResult = ChildProcess.Result
 
+    /// Runs a compiler, its diagnostics and output in one stream.
     static func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(executable, arguments, mergingErrors: true)
     }
 
     /// A directory holding vmlinux.h written by our BTFCHeaderWriter from the running kernel's BTF,

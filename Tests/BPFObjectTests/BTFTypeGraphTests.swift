@@ -67,9 +67,9 @@ import Testing
         #expect(btf.typeIDs(of: .functionProto) == [16, 24])
     }
 
-    /// The first lookups scan records instead of building the name index; both must give the
+    /// The first lookups scan records instead of building the name table; both must give the
     /// same ids for every named type of every kind, and for names that do not exist.
-    @Test func scannedLookupsMatchTheNameIndex() throws {
+    @Test func scannedLookupsMatchTheNameTable() throws {
         let fixture = try BTF(BTFFixtures.everyKind().1)
         var samples = try fixture.allTypeIDs.map { id in (try fixture.type(id).name, try fixture.kind(of: id)) }
         samples += [("", .struct), ("no_such_type", .struct), ("color", .struct)]

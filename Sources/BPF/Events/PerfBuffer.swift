@@ -164,32 +164,21 @@ public struct PerfBufferEvents: AsyncSequence, Sendable {
 
     public struct Iterator: AsyncIteratorProtocol {
         let buffer: PerfBuffer
-        private var pending: [PerfBufferEvent] = []
-        private var nextIndex = 0
-        private var readiness: EventReadiness?
+        private var iteration: BatchedEventIteration<PerfBufferEvent>
 
-        init(buffer: PerfBuffer) { self.buffer = buffer }
+        init(buffer: PerfBuffer) {
+            self.buffer = buffer
+            iteration = BatchedEventIteration(poller: buffer.poller, label: "swiftbpf.perfbuf.readiness")
+        }
 
         public mutating func next() async throws -> PerfBufferEvent? {
-            while true {
-                if nextIndex < pending.count {
-                    defer { nextIndex += 1 }
-                    return pending[nextIndex]
-                }
-                pending.removeAll(keepingCapacity: true)
-                nextIndex = 0
-                if Task.isCancelled || buffer.isClosedForIteration { return nil }
+            let buffer = buffer
+            return try await iteration.next(isClosed: { buffer.isClosedForIteration }) { pending in
                 for ring in buffer.rings {
                     _ = try ring.consume(
                         sample: { cpu, data in pending.append(.sample(cpu: cpu, bytes: Array(data))) },
                         lost: { cpu, count in pending.append(.lost(cpu: cpu, count: count)) })
                 }
-                if !pending.isEmpty { continue }
-                if readiness == nil {
-                    readiness = EventReadiness(fileDescriptor: buffer.poller.epoll.rawValue, label: "swiftbpf.perfbuf.readiness")
-                }
-                guard await readiness!.wait() else { return nil }
-                _ = try? buffer.poller.wait(timeout: .zero) { _ in }
             }
         }
     }
