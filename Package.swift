@@ -46,6 +46,8 @@ let package = Package(
         // Its BPF side (bpf/, with a checked-in vmlinux.h) goes through BPFBuildPlugin like a user's target.
         .executableTarget(name: "swiftbpf-bench-decode", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/SkeletonDecode",
                           exclude: ["bpf"], plugins: ["BPFBuildPlugin"]),
+        // Benchmarks/run-trace.sh: `swiftbpf trace` against bpftrace (start-up, RSS, instructions, printf rate).
+        .executableTarget(name: "swiftbpf-bench-trace", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Trace"),
         // What every test target shares (running commands); built only for the tests.
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "TestSupport"]),
