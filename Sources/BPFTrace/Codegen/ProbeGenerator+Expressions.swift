@@ -54,6 +54,8 @@ extension ProbeGenerator {
                 asm.call(helperID: HelperFunction.getCurrentCgroupId.rawValue)
             case "curtask":
                 asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+            case "kstack", "ustack":
+                try stackID(user: name == "ustack", TraceStack())
             case "retval":
                 asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
@@ -216,11 +218,46 @@ extension ProbeGenerator {
                 asm.alu(.lsh, .r0, bits)
                 asm.alu(width.signed ? .arsh : .rsh, .r0, bits)
             }
+        case .call(let name, _) where name == "kstack" || name == "ustack":
+            switch try type(of: expression) {
+            case .kernelStack(let stack): try stackID(user: false, stack)
+            case .userStack(let stack): try stackID(user: true, stack)
+            default: try fail("\(name)() has no stack type", expression.range)
+            }
+        case .call("ksym", let arguments):
+            try integer(arguments[0])
+        case .call(let name, let arguments) where name == "kaddr" || name == "uaddr":
+            guard case .string(let bytes) = arguments.first?.kind else { try fail("\(name)() expects a string literal", expression.range) }
+            let symbol = String(decoding: bytes, as: UTF8.self)
+            let address = name == "kaddr" ? compiler.options.kernelSymbolAddress?(symbol)
+                : context.binary.flatMap { compiler.options.userSymbolAddress?($0, symbol) }
+            guard let address else { try fail("Failed to resolve symbol: \(symbol)", expression.range) }
+            asm.loadImmediate64(.r0, address)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:
             try fail("swiftbpf trace does not support this expression yet", expression.range)
         }
+    }
+
+    /// r0 = the id of the current kernel or user stack in the stack-trace map for `stack.limit`
+    /// (bpf_get_stackid; negative when it fails); user stacks carry the pid in the high 32 bits
+    /// so the runtime can symbolise them against that process's mappings, as bpftrace does.
+    mutating func stackID(user: Bool, _ stack: TraceStack) throws {
+        asm.mov(.r1, .r9)
+        asm.loadMapIndex(.r2, compiler.stackMapReference(limit: stack.limit))
+        // BPF_F_USER_STACK (include/uapi/linux/bpf.h) selects the user stack.
+        asm.mov(.r3, user ? 1 << 8 : 0)
+        asm.call(helperID: HelperFunction.getStackid.rawValue)
+        guard user else { return }
+        let id = try slot(8)
+        asm.mov32(.r0, .r0)
+        asm.store(.doubleWord, .r10, id, .r0)
+        asm.call(helperID: HelperFunction.getCurrentPidTgid.rawValue)
+        asm.alu(.rsh, .r0, 32)
+        asm.alu(.lsh, .r0, 32)
+        asm.load(.doubleWord, .r1, .r10, id)
+        asm.alu(.or, .r0, .r1)
     }
 
     /// Evaluates a string expression into a fresh zeroed stack buffer of `size` bytes.
@@ -278,6 +315,13 @@ extension ProbeGenerator {
             asm.call(helperID: HelperFunction.probeReadKernelStr.rawValue)
         case .field(_, let name, _):
             try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .call("usym", let arguments):
+            // [address, pid]: the address means something only in that process's mappings.
+            try integer(arguments[0])
+            asm.store(.doubleWord, .r10, buffer, .r0)
+            asm.call(helperID: HelperFunction.getCurrentPidTgid.rawValue)
+            asm.alu(.rsh, .r0, 32)
+            asm.store(.doubleWord, .r10, buffer + 8, .r0)
         case .call("str", let arguments):
             guard let argument = arguments.first else { try fail("str() needs an argument", expression.range) }
             if case .field(_, let name, _) = argument.kind, let field = context.tracepoint?.field(named: name), field.kind != .scalar {

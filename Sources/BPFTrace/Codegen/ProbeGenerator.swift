@@ -112,7 +112,7 @@ struct ProbeGenerator {
                 variableSlots[name] = target
                 scope.variables[name] = type
             }
-            if type.isString {
+            if !type.isRegisterValue {
                 let size = scope.variables[name]!.storageSize
                 let source = try string(value, size: size)
                 copy(from: source, to: target, size: size)
@@ -331,7 +331,7 @@ struct ProbeGenerator {
         var parts: [(Int16?, TraceValueType)] = []
         var integerSlots: [Int16] = []
         for (value, type) in zip(values, types) {
-            if type.isString {
+            if !type.isRegisterValue {
                 parts.append((try string(value, size: type.storageSize), type))
             } else {
                 try integer(value)
@@ -375,7 +375,7 @@ struct ProbeGenerator {
         let key = try slot(size)
         var values: [(Int16, Int)] = []
         for (expression, type) in zip(keys, map.keyTypes) {
-            if type.isString {
+            if !type.isRegisterValue {
                 values.append((try string(expression, size: type.storageSize), type.storageSize))
             } else {
                 try integer(expression)
@@ -408,7 +408,7 @@ struct ProbeGenerator {
         switch map.kind {
         case .value(let type):
             let valueSlot: Int16
-            if type.isString {
+            if !type.isRegisterValue {
                 valueSlot = try string(value, size: type.storageSize)
             } else {
                 try integer(value)

@@ -6,22 +6,74 @@ import Foundation
 public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case integer(signed: Bool)
     case string(size: Int)
+    /// `kstack`: a u64 holding the stack id in a stack-trace map of `stack.limit` frames.
+    case kernelStack(TraceStack)
+    /// `ustack`: a u64, stack id in the low 32 bits and the pid (to symbolise against its
+    /// mappings) in the high 32 bits.
+    case userStack(TraceStack)
+    /// `ksym(addr)`: the u64 kernel address, symbolised when printed.
+    case kernelSymbol
+    /// `usym(addr)`: 16 bytes, the u64 address and the u64 pid whose mappings symbolise it.
+    case userSymbol
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol: 8
         case .string(let size): size
+        case .userSymbol: 16
         }
     }
 
     public var isString: Bool { if case .string = self { true } else { false } }
+    public var isInteger: Bool { if case .integer = self { true } else { false } }
+    /// The value fits a register (r0) rather than living in a stack buffer.
+    public var isRegisterValue: Bool { storageSize == 8 && !isString }
 
     public var description: String {
         switch self {
         case .integer(let signed): signed ? "int64" : "uint64"
         case .string(let size): "string[\(size)]"
+        case .kernelStack: "kstack"
+        case .userStack: "ustack"
+        case .kernelSymbol: "ksym"
+        case .userSymbol: "usym"
         }
+    }
+
+    /// The type's name in bpftrace's messages.
+    var bpftraceName: String {
+        switch self {
+        case .integer(let signed): signed ? "int64" : "uint64"
+        case .string: "string"
+        default: description
+        }
+    }
+
+    /// Same kind of value (sizes and signedness may differ), as map keys and variables require.
+    func isCompatible(with other: TraceValueType) -> Bool {
+        switch (self, other) {
+        case (.integer, .integer), (.string, .string), (.kernelSymbol, .kernelSymbol), (.userSymbol, .userSymbol): true
+        case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
+        default: false
+        }
+    }
+}
+
+/// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.
+public struct TraceStack: Hashable, Sendable {
+    public enum Mode: String, Hashable, Sendable {
+        /// One symbol+offset per line, indented.
+        case bpftrace
+        /// perf's layout: tab, hex address, symbol+offset (and the module for user frames).
+        case perf
+    }
+    public var mode: Mode
+    /// Frames kept (bpftrace's default 127, the kernel's perf_event_max_stack default).
+    public var limit: Int
+    public init(mode: Mode = .bpftrace, limit: Int = 127) {
+        self.mode = mode
+        self.limit = limit
     }
 }
 
@@ -172,6 +224,9 @@ public struct CompiledScript: Sendable {
     public var maps: [TraceMap]
     public var formats: [TraceFormat]
     public var warnings: [Diagnostic]
+    /// Frame limits of the BPF_MAP_TYPE_STACK_TRACE maps `kstack`/`ustack` use, one map per
+    /// limit; they follow the script maps in the fd array (`fd_array[1 + maps.count + i]`).
+    public var stackMapLimits: [Int] = []
 }
 
 /// Event records start with a u64 identifier: a format index, or one of these.
@@ -214,6 +269,10 @@ public struct TraceCompileOptions: Sendable {
     public var hasChildCommand = false
     /// `--unsafe`: allow system().
     public var unsafe = false
+    /// `kaddr("name")`: a kernel symbol's address (from /proc/kallsyms), nil when unknown.
+    public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
+    /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
+    public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

@@ -53,7 +53,8 @@ public enum PrintfFormat {
         if conversions.count < argumentTypes.count { return "printf: Too many arguments for format string (\(argumentTypes.count) supplied, \(conversions.count) expected)" }
         for (index, (conversion, type)) in zip(conversions, argumentTypes).enumerated() {
             if conversion.conversion == "s" { continue }
-            if type.isString { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied) for argument \(index + 1)" }
+            // bpftrace formats stacks and symbols as text, so it names them "string" here too.
+            if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied) for argument \(index + 1)" }
         }
         return nil
     }
@@ -131,34 +132,60 @@ public enum PrintfFormat {
 public enum TraceValue: Hashable, Sendable {
     case integer(UInt64, signed: Bool)
     case string(String)
+    /// A symbolised stack: one line per frame, unindented (perf-mode lines carry their tab).
+    case stack([String], perf: Bool)
 
     var bits: UInt64 {
         switch self {
         case .integer(let bits, _): bits
-        case .string: 0
+        case .string, .stack: 0
         }
     }
 
-    /// As bpftrace prints it in map keys and values.
-    public var text: String {
+    /// As bpftrace prints it in printf and map values (stacks: frames indented by 8).
+    public var text: String { text(indent: 8) }
+
+    /// As bpftrace prints it inside a map key (stacks: frames indented by 4).
+    public var keyText: String { text(indent: 4) }
+
+    func text(indent: Int) -> String {
         switch self {
-        case .integer(let bits, let signed): signed ? String(Int64(bitPattern: bits)) : String(bits)
-        case .string(let text): text
+        case .integer(let bits, let signed): return signed ? String(Int64(bitPattern: bits)) : String(bits)
+        case .string(let text): return text
+        case .stack(let frames, let perf):
+            let padding = perf ? "" : String(repeating: " ", count: indent)
+            return "\n" + frames.map { padding + $0 + "\n" }.joined()
         }
     }
 
-    /// Reads a value of `type` from `bytes` at `offset` (little-endian; strings end at the first NUL).
-    static func decode(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> TraceValue {
+    /// Reads a value of `type` from `bytes` at `offset` (little-endian; strings end at the first
+    /// NUL). Stacks and symbols are named through `symbols`; without it they print as numbers.
+    static func decode(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int, symbols: TraceSymbolizer? = nil) -> TraceValue {
+        func u64(_ at: Int) -> UInt64 {
+            guard at + 8 <= bytes.count, at >= 0 else { return 0 }
+            return bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+        }
         switch type {
         case .integer(let signed):
-            guard offset + 8 <= bytes.count else { return .integer(0, signed: signed) }
-            return .integer(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self), signed: signed)
+            return .integer(u64(offset), signed: signed)
         case .string(let size):
             let end = min(bytes.count, offset + size)
             guard offset < end else { return .string("") }
             let slice = bytes[offset..<end]
             let text = slice.prefix { $0 != 0 }
             return .string(String(decoding: text, as: UTF8.self))
+        case .kernelStack(let stack):
+            guard let symbols else { return .integer(u64(offset), signed: false) }
+            return .stack(symbols.kernelStack(u64(offset), stack), perf: stack.mode == .perf)
+        case .userStack(let stack):
+            guard let symbols else { return .integer(u64(offset), signed: false) }
+            return .stack(symbols.userStack(u64(offset), stack), perf: stack.mode == .perf)
+        case .kernelSymbol:
+            guard let symbols else { return .string(TraceSymbolizer.hex(u64(offset))) }
+            return .string(symbols.kernelSymbol(u64(offset), offset: false))
+        case .userSymbol:
+            guard let symbols else { return .string(TraceSymbolizer.hex(u64(offset))) }
+            return .string(symbols.userSymbol(u64(offset), processID: Int32(truncatingIfNeeded: u64(offset + 8)), offset: false, module: false))
         }
     }
 }
