@@ -47,7 +47,7 @@ final class ConcurrentBpftrace: @unchecked Sendable {
         while !lock.withLock({ finished }) { usleep(10_000) }
         let problems = String(decoding: (try? errors.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
         return text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("Attaching ") }.joined(separator: "\n")
-            + problems.split(separator: "\n").filter { !$0.contains("RLIMIT_MEMLOCK") }.joined(separator: "\n")
+            + (problems.split(separator: "\n").contains { $0.contains("ERROR:") && !$0.contains("RLIMIT_MEMLOCK") } ? problems : "")
     }
 }
 
@@ -61,7 +61,8 @@ func traceAlongsideBpftrace(_ script: String, workload: @escaping @Sendable () t
     let session = try TraceSession(text: script) { sink.text += $0 }
     defer { session.close() }
     try session.attach()
-    Thread { try? workload() }.start()
+    // run() starts with BEGIN; give it a moment so BEGIN's output comes first, as in bpftrace.
+    Thread { usleep(300_000); try? workload() }.start()
     let deadline = Date().addingTimeInterval(20)
     try session.run { Date() > deadline }
     return (sink.text, bpftrace.finish())

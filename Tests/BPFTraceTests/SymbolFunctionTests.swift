@@ -73,3 +73,34 @@ func renderedCompileErrors(_ text: String, options: TraceCompileOptions = Symbol
         #expect(renderedCompileErrors("BEGIN { @[kstack] = count(); @[ustack] = count(); }").contains("Argument mismatch for @"))
     }
 }
+
+/// Struct casts and member chains: errors as bpftrace words them (their BTF checks need kernel
+/// BTF, so these run against /sys/kernel/btf/vmlinux when it is readable).
+@Suite struct StructCastErrorTests {
+    static func errors(_ text: String) -> String {
+        let file = SourceFile(name: "stdin", text: text)
+        guard let program = Parser.parse(file).program else { return "parse failed" }
+        do {
+            _ = try TraceCompiler.compile(program, formats: FixedFormats(), options: SymbolFunctionTests.options,
+                                          kernelTypes: { try BTF([UInt8](Data(contentsOf: URL(fileURLWithPath: "/sys/kernel/btf/vmlinux")))) })
+            return ""
+        } catch let failure as TraceCompiler.Failure {
+            return DiagnosticRenderer(file: file).render(failure.diagnostics)
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: "/sys/kernel/btf/vmlinux")))
+    func badCastsAndMembers() {
+        // Exactly one error each: uses of a variable whose value failed stay quiet.
+        let unknown = Self.errors(#"BEGIN { $t = (struct nosuch_x *)curtask; printf("%d\n", $t->pid); }"#)
+        #expect(unknown.hasPrefix("stdin:1:14-40: ERROR: Unknown struct/union: 'struct nosuch_x'\n"), "\(unknown)")
+        #expect(unknown.components(separatedBy: "ERROR").count == 2, "\(unknown)")
+        #expect(Self.errors("BEGIN { $t = (struct task_struct)curtask; }").contains(#"ERROR: Cannot cast to struct type "struct task_struct""#))
+        #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)curtask; @ = $t->nope; }"#).contains("ERROR: Struct/union of type 'struct task_struct' does not contain a field named 'nope'"))
+        #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)curtask; @ = $t.pid; }"#).contains("ERROR: Can not access field 'pid' on type 'struct task_struct *'. Try dereferencing it first, or using '->'"))
+        #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)"abc"; }"#).contains("ERROR: Cannot cast from"))
+        #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)curtask; @ = $t->real_parent->comm; @p = $t->real_parent; }"#) == "")
+    }
+}

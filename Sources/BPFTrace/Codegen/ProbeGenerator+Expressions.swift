@@ -187,13 +187,19 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
-        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
-            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
-                  case .integer(let size, let signed) = access.result else { try fail("cannot read \(name) as an integer", expression.range) }
-            let address = try kernelAddress(access)
+        case .field(_, let name, _) where memberChain(expression) != nil:
+            let chain = memberChain(expression)!
+            guard let access = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read \(name)", expression.range) }
+            let address = try memberAddress(chain, access)
+            let (size, signed): (Int, Bool)
+            switch access.result {
+            case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
+            case .structPointer: (size, signed) = (8, false)
+            case .string: try fail("\(name) is not an integer", expression.range)
+            }
             let value = try slot(8)
             zero(value, 8)
-            readKernel(into: value, size: size, from: address)
+            read(into: value, size: size, from: address, user: chain.pointee.isUser)
             asm.load(.doubleWord, .r0, .r10, value)
             if signed && size < 8 {
                 let bits = Int32(64 - size * 8)
@@ -212,6 +218,8 @@ extension ProbeGenerator {
             }
         case .cast(let typeName, let operand):
             try integer(operand)
+            // A struct pointer cast changes only the type.
+            if typeName.pointerDepth > 0 { return }
             guard let width = castWidth(typeName.name) else { try fail("Cannot cast to \"\(typeName)\"", expression.range) }
             if width.bytes < 8 {
                 let bits = Int32(64 - width.bytes * 8)
@@ -304,15 +312,16 @@ extension ProbeGenerator {
                 at += 1
             }
             asm.label(done)
-        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
-            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
+        case .field(_, let name, _) where memberChain(expression) != nil:
+            let chain = memberChain(expression)!
+            guard let access = compiler.memberAccess(chain, range: expression.range),
                   case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
-            let address = try kernelAddress(access)
+            let address = try memberAddress(chain, access)
             asm.mov(.r1, .r10)
             asm.add(.r1, Int32(buffer))
             asm.mov(.r2, Int32(min(size, count)))
             asm.load(.doubleWord, .r3, .r10, address)
-            asm.call(helperID: HelperFunction.probeReadKernelStr.rawValue)
+            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
         case .field(_, let name, _):
             try readStringField(name, into: buffer, size: size, range: expression.range)
         case .call("usym", let arguments):
@@ -359,10 +368,20 @@ extension ProbeGenerator {
         return buffer
     }
 
-    /// Walks a curtask member path; returns the stack slot holding the final member's address.
-    mutating func kernelAddress(_ access: KernelMemberAccess) throws -> Int16 {
+    /// The member chain `expression` reads, if it is one.
+    mutating func memberChain(_ expression: Expression) -> MemberChain? {
+        var inferScope = scope
+        return compiler.memberChain(expression, &inferScope)
+    }
+
+    /// Walks a member chain from its struct pointer; returns the stack slot holding the final
+    /// member's address. Pointers met on the way are read from the chain's address space.
+    mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
         let address = try slot(8)
-        asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        switch chain.root {
+        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        case .value(let pointer): try integer(pointer)
+        }
         asm.store(.doubleWord, .r10, address, .r0)
         for step in access.steps {
             switch step {
@@ -371,19 +390,19 @@ extension ProbeGenerator {
                 asm.add(.r0, Int32(offset))
                 asm.store(.doubleWord, .r10, address, .r0)
             case .loadPointer:
-                readKernel(into: address, size: 8, from: address)
+                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
             }
         }
         return address
     }
 
-    /// bpf_probe_read_kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
-    mutating func readKernel(into target: Int16, size: Int, from addressSlot: Int16) {
+    /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
+    mutating func read(into target: Int16, size: Int, from addressSlot: Int16, user: Bool) {
         asm.load(.doubleWord, .r3, .r10, addressSlot)
         asm.mov(.r1, .r10)
         asm.add(.r1, Int32(target))
         asm.mov(.r2, Int32(size))
-        asm.call(helperID: HelperFunction.probeReadKernel.rawValue)
+        asm.call(helperID: (user ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
     }
 
     /// Copies a tracepoint char array or `__data_loc char[]` field into `buffer`.

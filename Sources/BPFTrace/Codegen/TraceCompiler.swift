@@ -208,6 +208,8 @@ public struct TraceCompiler {
     struct Scope {
         var context: ProbeContext
         var variables: [String: TraceValueType] = [:]
+        /// Variables whose assigned value had an error already reported; their uses stay quiet.
+        var failedVariables: Set<String> = []
     }
 
     mutating func inferBlock(_ block: Block, _ scope: inout Scope) {
@@ -265,7 +267,11 @@ public struct TraceCompiler {
                 declareMap(map, kind: .value(type), scope: &scope)
             }
         case .assignVariable(let variable, let value, _):
-            guard case .variable(let name) = variable.kind, let type = inferType(value, &scope) else { return }
+            guard case .variable(let name) = variable.kind else { return }
+            guard let type = inferType(value, &scope) else {
+                if scope.variables[name] == nil { scope.failedVariables.insert(name) }
+                return
+            }
             if let existing = scope.variables[name], !existing.isCompatible(with: type) {
                 diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(type)' when variable already contains a value of type '\(existing)'", at: statement.range)
                 return
@@ -488,6 +494,7 @@ public struct TraceCompiler {
             }
         case .variable(let name):
             if let type = scope.variables[name] { return type }
+            if scope.failedVariables.contains(name) { return nil }
             diagnostics.error("Undefined or undeclared variable: \(name)", at: expression.range)
             return nil
         case .map(let name, let keys):
@@ -612,15 +619,18 @@ public struct TraceCompiler {
             // bpftrace gives an integer ternary the type of its first branch (so `$s ? nsecs - $s : 0` stays unsigned).
             if case .integer = a { return a }
             return widen(a, b)
-        case .field(let base, let name, _):
-            if let fields = curtaskFields(expression) {
-                guard let access = kernelAccess(fields, range: expression.range) else { return nil }
-                switch access.result {
-                case .integer(_, let signed): return .integer(signed: signed)
-                case .string(let size): return .string(size: alignedStringSize(size))
+        case .field(let base, let name, let arrow):
+            if let chain = memberChain(expression, &scope) {
+                if chain.fields.count == 1, !chain.fields[0].arrow, case .value = chain.root {
+                    diagnostics.error("Can not access field '\(name)' on type '\(chain.pointee.typeName) *'. Try dereferencing it first, or using '->'", at: expression.range)
+                    return nil
                 }
+                return memberType(chain, range: expression.range)
             }
+            _ = arrow
             guard isArgs(base) else {
+                if case .variable(let variable) = base.kind, scope.failedVariables.contains(variable) { return nil }
+                if case .unary(.dereference, let inner, _) = base.kind, case .variable(let variable) = inner.kind, scope.failedVariables.contains(variable) { return nil }
                 diagnostics.error("swiftbpf trace supports field access on args only", at: expression.range)
                 return nil
             }
@@ -641,6 +651,9 @@ public struct TraceCompiler {
             }
         case .cast(let type, let operand):
             guard let operandType = inferType(operand, &scope) else { return nil }
+            if let pointer = castToStructPointer(type, operandType, expression, scope) {
+                return pointer.isPointer ? pointer : nil
+            }
             guard !operandType.isString, type.pointerDepth == 0, castWidth(type.name) != nil else {
                 diagnostics.error("Cannot cast to \"\(type)\"", at: expression.range)
                 return nil
@@ -655,36 +668,6 @@ public struct TraceCompiler {
     func stringSize(of field: TracepointField) -> Int {
         if case .array(let count?) = field.kind { return alignedStringSize(count) }
         return alignedStringSize(options.stringLength)
-    }
-
-    /// `curtask->a.b->c` as [(a, arrow), (b, dot), (c, arrow)], or nil when not rooted at curtask.
-    func curtaskFields(_ expression: Expression) -> [(name: String, arrow: Bool)]? {
-        var fields: [(name: String, arrow: Bool)] = []
-        var current = expression
-        while true {
-            switch current.kind {
-            case .field(let base, let name, let arrow):
-                fields.insert((name, arrow), at: 0)
-                if arrow, case .unary(.dereference, let inner, _) = base.kind { current = inner } else { current = base }
-            case .builtin("curtask"):
-                return fields.isEmpty ? nil : fields
-            default:
-                return nil
-            }
-        }
-    }
-
-    mutating func kernelAccess(_ fields: [(name: String, arrow: Bool)], range: SourceRange) -> KernelMemberAccess? {
-        guard let kernelTypes else {
-            diagnostics.error("curtask fields need kernel BTF, which was not provided", at: range)
-            return nil
-        }
-        do {
-            return try KernelMemberAccess.resolve(root: "task_struct", fields: fields, in: try kernelTypes())
-        } catch {
-            diagnostics.error("\(error)", at: range)
-            return nil
-        }
     }
 
     func isArgs(_ expression: Expression) -> Bool {

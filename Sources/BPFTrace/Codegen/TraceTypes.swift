@@ -15,18 +15,28 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case kernelSymbol
     /// `usym(addr)`: 16 bytes, the u64 address and the u64 pid whose mappings symbolise it.
     case userSymbol
+    /// A pointer to a struct described by kernel BTF (`(struct task_struct *)curtask`,
+    /// `args->rqtp`): a u64 address whose members `->` reads.
+    case pointer(TracePointee)
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer: 8
         case .string(let size): size
         case .userSymbol: 16
         }
     }
 
     public var isString: Bool { if case .string = self { true } else { false } }
-    public var isInteger: Bool { if case .integer = self { true } else { false } }
+    /// Integers and pointers: both compute, compare and print as numbers.
+    public var isInteger: Bool {
+        switch self {
+        case .integer, .pointer: true
+        default: false
+        }
+    }
+    public var isPointer: Bool { if case .pointer = self { true } else { false } }
     /// The value fits a register (r0) rather than living in a stack buffer.
     public var isRegisterValue: Bool { storageSize == 8 && !isString }
 
@@ -38,6 +48,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .userStack: "ustack"
         case .kernelSymbol: "ksym"
         case .userSymbol: "usym"
+        case .pointer(let pointee): "\(pointee.typeName) *"
         }
     }
 
@@ -55,9 +66,26 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         switch (self, other) {
         case (.integer, .integer), (.string, .string), (.kernelSymbol, .kernelSymbol), (.userSymbol, .userSymbol): true
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
+        case (.pointer(let a), .pointer(let b)): a == b
+        case (.pointer, .integer), (.integer, .pointer): true
         default: false
         }
     }
+}
+
+/// What a BTF struct pointer points to, and in which address space it lives.
+public struct TracePointee: Hashable, Sendable {
+    /// The BTF struct or union name (`task_struct`).
+    public var structName: String
+    public var isUnion: Bool = false
+    /// User memory (read with bpf_probe_read_user): pointers from syscall arguments and uprobes.
+    public var isUser: Bool
+    public init(structName: String, isUnion: Bool = false, isUser: Bool) {
+        self.structName = structName
+        self.isUnion = isUnion
+        self.isUser = isUser
+    }
+    public var typeName: String { (isUnion ? "union " : "struct ") + structName }
 }
 
 /// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.

@@ -168,6 +168,9 @@ public enum TraceValue: Hashable, Sendable {
         switch type {
         case .integer(let signed):
             return .integer(u64(offset), signed: signed)
+        case .pointer:
+            // bpftrace prints a stored pointer as a signed 64-bit number.
+            return .integer(u64(offset), signed: true)
         case .string(let size):
             let end = min(bytes.count, offset + size)
             guard offset < end else { return .string("") }

@@ -1,0 +1,52 @@
+import BPF
+import BPFObject
+import BPFTrace
+import Foundation
+import Testing
+
+/// nanosleep(2) through the raw system call: glibc's nanosleep() enters clock_nanosleep, so
+/// sys_enter_nanosleep (what naptime.bt traces) only sees direct calls.
+/// Swift cannot call the variadic syscall(3) directly; with integer arguments only, the x86-64
+/// calling convention of a fixed-argument pointer to it is the same.
+private func rawNanosleep(seconds: Int, nanoseconds: Int) {
+    typealias Syscall = @convention(c) (Int, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int
+    let call = unsafeBitCast(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syscall"), to: Syscall.self)
+    var request = timespec(tv_sec: seconds, tv_nsec: nanoseconds)
+    // __NR_nanosleep is 35 on x86-64 (arch/x86/entry/syscalls/syscall_64.tbl).
+    _ = withUnsafeMutablePointer(to: &request) { call(35, UnsafeMutableRawPointer($0), nil) }
+}
+
+@Suite(.kernel, .serialized) struct TraceStructKernelTests {
+    /// Debian's naptime.bt (struct cast of curtask, `->` chains, the user-memory struct behind a
+    /// syscall argument) against bpftrace on the same two sleeps; the time column is masked.
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: "/usr/sbin/naptime.bt") && FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func naptimeMatchesBpftrace() throws {
+        let tool = try String(contentsOfFile: "/usr/sbin/naptime.bt", encoding: .utf8)
+        let script = tool + "\ntracepoint:syscalls:sys_enter_nanosleep /pid == \(getpid())/ { @n++; if (@n == 2) { exit(); } }\n"
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            rawNanosleep(seconds: 0, nanoseconds: 120_000_000)
+            rawNanosleep(seconds: 1, nanoseconds: 5_000_000)
+        }
+        func masked(_ text: String) -> String {
+            text.replacingOccurrences(of: #"(?m)^\d\d:\d\d:\d\d "#, with: "HH:MM:SS ", options: .regularExpression)
+        }
+        #expect(ours.contains(" \(getpid())"), "\(ours)")
+        #expect(ours.contains("0.120\n") && ours.contains("1.005\n"), "\(ours)")
+        #expect(masked(ours) == masked(theirs))
+    }
+
+    /// Casts, chains through kernel pointers, a pointer kept in a variable and printed as bpftrace
+    /// prints pointers, against bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func structCastsMatchBpftrace() throws {
+        let script = #"tracepoint:syscalls:sys_enter_nanosleep /pid == \#(getpid())/ { $t = (struct task_struct *)curtask; $p = $t->real_parent; printf("%d %s %d %d %d\n", $p->pid, $p->comm, $t->pid == tid, $t->mm->map_count > 0, args->rqtp->tv_nsec); @parent[$p->tgid] = count(); @n++; if (@n == 2) { exit(); } }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            rawNanosleep(seconds: 0, nanoseconds: 1_000_000)
+            rawNanosleep(seconds: 0, nanoseconds: 2_000_000)
+        }
+        // A thread's real_parent is its creator's parent: the process that started the tests.
+        #expect(ours.contains("@parent[\(getppid())]: 2\n"), "\(ours)")
+        #expect(ours.contains(" 1 1 2000000\n"), "\(ours)")
+        #expect(ours == theirs)
+    }
+}
