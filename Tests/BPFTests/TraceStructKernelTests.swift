@@ -49,4 +49,15 @@ private func rawNanosleep(seconds: Int, nanoseconds: Int) {
         #expect(ours.contains(" 1 1 2000000\n"), "\(ours)")
         #expect(ours == theirs)
     }
+
+    /// buf() and %r (bpftrace's \xNN escapes) on the text strtol receives, against bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func bufferEscapesMatchBpftrace() throws {
+        let script = #"uprobe:libc:strtol /pid == \#(getpid())/ { printf("%r|%r\n", buf(arg0, 8), buf(arg0, 3)); @b = buf(arg0, 5); @n++; if (@n == 1) { exit(); } }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            _ = strtol("12ab\u{1}\u{7f}\u{1b}z", nil, 10)
+        }
+        #expect(ours.hasPrefix("12ab\\x01\\x7f\\x1bz|12a\n"), "\(ours)")
+        #expect(ours == theirs)
+    }
 }

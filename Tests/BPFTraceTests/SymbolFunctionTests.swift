@@ -56,7 +56,7 @@ func renderedCompileErrors(_ text: String, options: TraceCompileOptions = Symbol
         (#"BEGIN { printf("%s\n", kstack(perf, -1)); }"#, "stdin:1:24-40: ERROR: kstack([int limit]): limit shouldn't exceed 1024, 18446744073709551615 given\nBEGIN { printf(\"%s\\n\", kstack(perf, -1)); }\n                       ~~~~~~~~~~~~~~~~\n"),
         (#"BEGIN { printf("%s\n", kstack(1,2,3)); }"#, "stdin:1:24-37: ERROR: kstack() takes up to 2 arguments (3 provided)\nBEGIN { printf(\"%s\\n\", kstack(1,2,3)); }\n                       ~~~~~~~~~~~~~\n"),
         ("BEGIN { @x = kstack + 1; }", "stdin:1:14-24: ERROR: Type mismatch for '+': comparing 'kstack' with 'int64'\nBEGIN { @x = kstack + 1; }\n             ~~~~~~~~~~\n"),
-        (#"BEGIN { printf("%d\n", kstack); }"#, "stdin:1:9-31: ERROR: printf: %d specifier expects a value of type integer (string supplied) for argument 1\nBEGIN { printf(\"%d\\n\", kstack); }\n        ~~~~~~~~~~~~~~~~~~~~~~\n"),
+        (#"BEGIN { printf("%d\n", kstack); }"#, "stdin:1:9-31: ERROR: printf: %d specifier expects a value of type integer (string supplied)\nBEGIN { printf(\"%d\\n\", kstack); }\n        ~~~~~~~~~~~~~~~~~~~~~~\n"),
     ] as [(String, String)])
     func badArgumentsGiveBpftraceErrors(_ script: String, _ expected: String) {
         #expect(renderedCompileErrors(script) == expected)
@@ -102,5 +102,42 @@ func renderedCompileErrors(_ text: String, options: TraceCompileOptions = Symbol
         #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)curtask; @ = $t.pid; }"#).contains("ERROR: Can not access field 'pid' on type 'struct task_struct *'. Try dereferencing it first, or using '->'"))
         #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)"abc"; }"#).contains("ERROR: Cannot cast from"))
         #expect(Self.errors(#"BEGIN { $t = (struct task_struct *)curtask; @ = $t->real_parent->comm; @p = $t->real_parent; }"#) == "")
+    }
+}
+
+/// Tuples, buf() and strftime(): types and bpftrace's errors.
+@Suite struct ValueTypeTests {
+    @Test func tuplesBuffersAndTimestampsType() throws {
+        let parsed = try #require(Parser.parse(#"BEGIN { @t = (1, "ab", (2, 3)); @b = buf(0, 5); @s = strftime("%H", nsecs); }"#).program)
+        let script = try TraceCompiler.compile(parsed, formats: FixedFormats())
+        #expect(script.maps.first { $0.name == "@t" }?.kind == .value(.tuple([.integer(signed: true), .string(size: 8), .tuple([.integer(signed: true), .integer(signed: true)])])))
+        #expect(script.maps.first { $0.name == "@b" }?.kind.valueSize == 16)
+        #expect(script.maps.first { $0.name == "@s" }?.kind == .value(.timestamp(format: "%H")))
+    }
+
+    @Test func decodedAsBpftracePrintsThem() {
+        var record = [UInt8](repeating: 0, count: 48)
+        record.withUnsafeMutableBytes { bytes in
+            bytes.storeBytes(of: UInt64(5), toByteOffset: 0, as: UInt64.self)
+            for (index, byte) in [0x61, 0x00, 0x7f, 0x20, 0xff].enumerated() { bytes[8 + index] = UInt8(byte) }
+        }
+        let text = record.withUnsafeBytes { TraceValue.decode(.buffer(capacity: 8), $0, at: 0).text }
+        #expect(text == #"a\x00\x7f \xff"#)
+        let tuple = record.withUnsafeBytes { TraceValue.decode(.tuple([.integer(signed: false), .string(size: 8)]), $0, at: 0).text }
+        #expect(tuple == "(5, a)")
+        #expect(WallClock.format(bootNanoseconds: 1_234_567_000, "%f").count == 6)
+    }
+
+    @Test(arguments: [
+        (#"BEGIN { @x[(1, 2)] = 1; }"#, "tuple cannot be used as a map key. Try a multi-key associative array instead (eg `@map[$1, $2] = ...)`."),
+        (#"BEGIN { printf("%s\n", (1,2)); }"#, "printf: %s specifier expects a value of type string (tuple supplied)"),
+        (#"BEGIN { $t = (1, 2); @ = $t.5; }"#, "Invalid tuple index: 5. Found 2 elements in tuple."),
+        (#"BEGIN { printf("%r\n", 5); }"#, "printf: %r specifier expects a value of type buffer (int64 supplied)"),
+        (#"BEGIN { @ = buf("x", 2); }"#, "buf() expects an integer or pointer argument (string provided)"),
+        (#"BEGIN { @ = strftime(1, 2); }"#, "strftime() expects a string literal (int64 provided)"),
+        (#"BEGIN { @ = strftime("%H", "x"); }"#, "strftime() expects an integer for argument 2 (string provided)"),
+    ] as [(String, String)])
+    func badValues(_ script: String, _ message: String) {
+        #expect(renderedCompileErrors(script).contains("ERROR: " + message), "\(renderedCompileErrors(script))")
     }
 }

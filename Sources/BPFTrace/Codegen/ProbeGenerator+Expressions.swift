@@ -232,8 +232,11 @@ extension ProbeGenerator {
             case .userStack(let stack): try stackID(user: true, stack)
             default: try fail("\(name)() has no stack type", expression.range)
             }
-        case .call("ksym", let arguments):
-            try integer(arguments[0])
+        case .tupleIndex(let base, let index):
+            let (buffer, offset, _) = try tupleElement(base, index)
+            asm.load(.doubleWord, .r0, .r10, buffer + Int16(offset))
+        case .call("ksym", let arguments), .call("strftime", let arguments):
+            try integer(arguments[arguments.count - 1])
         case .call(let name, let arguments) where name == "kaddr" || name == "uaddr":
             guard case .string(let bytes) = arguments.first?.kind else { try fail("\(name)() expects a string literal", expression.range) }
             let symbol = String(decoding: bytes, as: UTF8.self)
@@ -324,6 +327,34 @@ extension ProbeGenerator {
             asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
         case .field(_, let name, _):
             try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .tuple(let elements):
+            var offset = 0
+            for element in elements {
+                let type = try type(of: element)
+                if type.isRegisterValue {
+                    try integer(element)
+                    asm.store(.doubleWord, .r10, buffer + Int16(offset), .r0)
+                } else {
+                    let part = try string(element, size: type.storageSize)
+                    copy(from: part, to: buffer + Int16(offset), size: type.storageSize)
+                }
+                offset += type.storageSize
+            }
+        case .tupleIndex(let base, let index):
+            let (source, offset, type) = try tupleElement(base, index)
+            copy(from: source + Int16(offset), to: buffer, size: min(size, type.storageSize))
+        case .call("buf", let arguments):
+            // [length, bytes...]: read from user memory in uprobes, kernel memory elsewhere.
+            guard case .buffer(let capacity) = try type(of: expression) else { try fail("buf() needs a buffer type", expression.range) }
+            try integer(arguments[0])
+            asm.mov(.r3, .r0)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer + 8))
+            asm.mov(.r2, Int32(capacity))
+            let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            asm.mov(.r1, Int32(capacity))
+            asm.store(.doubleWord, .r10, buffer, .r1)
         case .call("usym", let arguments):
             // [address, pid]: the address means something only in that process's mappings.
             try integer(arguments[0])
@@ -366,6 +397,14 @@ extension ProbeGenerator {
         }
         mark()
         return buffer
+    }
+
+    /// `tuple.N`: the tuple evaluated into a stack buffer, the element's offset in it and its type.
+    mutating func tupleElement(_ base: Expression, _ index: Int) throws -> (Int16, Int, TraceValueType) {
+        guard case .tuple(let elements) = try type(of: base), index < elements.count else { try fail("not a tuple", base.range) }
+        let buffer = try string(base, size: elements.reduce(0) { $0 + $1.storageSize })
+        let offset = elements.prefix(index).reduce(0) { $0 + $1.storageSize }
+        return (buffer, offset, elements[index])
     }
 
     /// The member chain `expression` reads, if it is one.

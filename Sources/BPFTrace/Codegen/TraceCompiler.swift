@@ -302,6 +302,10 @@ public struct TraceCompiler {
         var keyTypes: [TraceValueType] = []
         for key in keys {
             guard let type = inferType(key, &scope) else { return }
+            if type.isTuple {
+                diagnostics.error("tuple cannot be used as a map key. Try a multi-key associative array instead (eg `@map[$1, $2] = ...)`.", at: key.range)
+                return
+            }
             keyTypes.append(type)
         }
         if let index = mapIndex[name] {
@@ -434,6 +438,8 @@ public struct TraceCompiler {
 
     func widen(_ a: TraceValueType, _ b: TraceValueType) -> TraceValueType {
         switch (a, b) {
+        case (.tuple(let x), .tuple(let y)) where x.count == y.count: .tuple(zip(x, y).map { widen($0, $1) })
+        case (.buffer(let x), .buffer(let y)): .buffer(capacity: Swift.max(x, y))
         case (.string(let x), .string(let y)): .string(size: Swift.max(x, y))
         case (.integer(let x), .integer(let y)): .integer(signed: x || y)
         default: a
@@ -516,6 +522,55 @@ public struct TraceCompiler {
             case .sum(let signed), .min(let signed), .max(let signed): return .integer(signed: signed)
             case .avg, .stats: return .integer(signed: true)
             }
+        case .tuple(let elements):
+            var types: [TraceValueType] = []
+            for element in elements {
+                guard let type = inferType(element, &scope) else { return nil }
+                types.append(type)
+            }
+            return .tuple(types)
+        case .tupleIndex(let base, let index):
+            guard let baseType = inferType(base, &scope) else { return nil }
+            guard case .tuple(let elements) = baseType else {
+                diagnostics.error("Can not access index '\(index)' on expression of type '\(baseType.bpftraceName)'", at: expression.range)
+                return nil
+            }
+            guard index >= 0, index < elements.count else {
+                diagnostics.error("Invalid tuple index: \(index). Found \(elements.count) elements in tuple.", at: expression.range)
+                return nil
+            }
+            return elements[index]
+        case .call("buf", let arguments):
+            guard arguments.count == 2 else {
+                diagnostics.error("buf() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let pointer = inferType(arguments[0], &scope) else { return nil }
+            guard pointer.isInteger else {
+                diagnostics.error("buf() expects an integer or pointer argument (\(pointer.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
+            guard case .integer(let length) = arguments[1].kind, length >= 0 else {
+                diagnostics.error("buf() expects an integer literal as its length", at: arguments[1].range)
+                return nil
+            }
+            // bpftrace caps buffers at BPFTRACE_STRLEN bytes.
+            return .buffer(capacity: Swift.max(1, Int(Swift.min(length, Int64(options.stringLength)))))
+        case .call("strftime", let arguments):
+            guard arguments.count == 2 else {
+                diagnostics.error("strftime() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("strftime() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            guard let time = inferType(arguments[1], &scope) else { return nil }
+            guard case .integer = time else {
+                diagnostics.error("strftime() expects an integer for argument 2 (\(time.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
+            return .timestamp(format: String(decoding: bytes, as: UTF8.self))
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):

@@ -18,13 +18,22 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// A pointer to a struct described by kernel BTF (`(struct task_struct *)curtask`,
     /// `args->rqtp`): a u64 address whose members `->` reads.
     case pointer(TracePointee)
+    /// `strftime(fmt, nsecs)`: the u64 nanoseconds since boot, printed with `fmt`.
+    case timestamp(format: String)
+    /// `buf(ptr, len)`: a u64 length, then `capacity` bytes (8-byte aligned); printed by `%r`
+    /// with bpftrace's hex escapes.
+    case buffer(capacity: Int)
+    /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
+    indirect case tuple([TraceValueType])
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp: 8
         case .string(let size): size
         case .userSymbol: 16
+        case .tuple(let elements): elements.reduce(0) { $0 + $1.storageSize }
+        case .buffer(let capacity): 8 + alignedStringSize(capacity)
         }
     }
 
@@ -36,6 +45,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         default: false
         }
     }
+    public var isTuple: Bool { if case .tuple = self { true } else { false } }
     public var isPointer: Bool { if case .pointer = self { true } else { false } }
     /// The value fits a register (r0) rather than living in a stack buffer.
     public var isRegisterValue: Bool { storageSize == 8 && !isString }
@@ -49,12 +59,17 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .kernelSymbol: "ksym"
         case .userSymbol: "usym"
         case .pointer(let pointee): "\(pointee.typeName) *"
+        case .timestamp: "timestamp"
+        case .buffer(let capacity): "buffer[\(capacity)]"
+        case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
 
     /// The type's name in bpftrace's messages.
     var bpftraceName: String {
         switch self {
+        case .tuple: "tuple"
+        case .buffer: "buffer"
         case .integer(let signed): signed ? "int64" : "uint64"
         case .string: "string"
         default: description
@@ -67,6 +82,9 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.integer, .integer), (.string, .string), (.kernelSymbol, .kernelSymbol), (.userSymbol, .userSymbol): true
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
+        case (.timestamp(let a), .timestamp(let b)): a == b
+        case (.buffer, .buffer): true
+        case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
         default: false
         }

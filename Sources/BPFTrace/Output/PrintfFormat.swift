@@ -36,7 +36,7 @@ public enum PrintfFormat {
                 conversion.precision = Int(digits) ?? 0
             }
             while let length = characters.first, "hlzjt".contains(length) { conversion.length.append(length); characters.removeFirst() }
-            guard let letter = characters.popFirst(), "diuxXocsp".contains(letter) else { return nil }
+            guard let letter = characters.popFirst(), "diuxXocspr".contains(letter) else { return nil }
             conversion.conversion = letter
             if !literal.isEmpty { pieces.append(.literal(literal)); literal = "" }
             pieces.append(.conversion(conversion))
@@ -52,9 +52,16 @@ public enum PrintfFormat {
         if conversions.count > argumentTypes.count { return "printf: Not enough arguments for format string (\(argumentTypes.count) supplied, \(conversions.count) expected)" }
         if conversions.count < argumentTypes.count { return "printf: Too many arguments for format string (\(argumentTypes.count) supplied, \(conversions.count) expected)" }
         for (index, (conversion, type)) in zip(conversions, argumentTypes).enumerated() {
+            _ = index
+            if case .tuple = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (tuple supplied)" }
+            if conversion.conversion == "r" {
+                if case .buffer = type { continue }
+                return "printf: %r specifier expects a value of type buffer (\(type.bpftraceName) supplied)"
+            }
+            if case .buffer = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (buffer supplied)" }
             if conversion.conversion == "s" { continue }
             // bpftrace formats stacks and symbols as text, so it names them "string" here too.
-            if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied) for argument \(index + 1)" }
+            if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied)" }
         }
         return nil
     }
@@ -78,7 +85,7 @@ public enum PrintfFormat {
         var body: String
         var sign = ""
         switch (conversion.conversion, value) {
-        case ("s", _):
+        case ("s", _), ("r", _):
             body = value.text
             if let precision = conversion.precision { body = String(body.prefix(precision)) }
         case ("c", _):
@@ -128,6 +135,30 @@ public enum PrintfFormat {
     }
 }
 
+/// strftime(): nanoseconds since boot as wall-clock time, the way bpftrace 0.17 does it (its
+/// boot-time offset, CLOCK_REALTIME - CLOCK_BOOTTIME, taken once) with its `%f` extension
+/// (microseconds, six digits).
+enum WallClock {
+    static let bootOffset: Int64 = {
+        var real = timespec(), boot = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        return (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(boot.tv_nsec)
+    }()
+
+    static func format(bootNanoseconds: UInt64, _ format: String) -> String {
+        let wall = bootOffset &+ Int64(bitPattern: bootNanoseconds)
+        var seconds = time_t(wall / 1_000_000_000)
+        let microseconds = (wall % 1_000_000_000) / 1000
+        let expanded = format.replacingOccurrences(of: "%f", with: String(format: "%06lld", microseconds))
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [Int8](repeating: 0, count: 512)
+        let count = strftime(&buffer, buffer.count, expanded, &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
 /// A decoded value from an event record or map.
 public enum TraceValue: Hashable, Sendable {
     case integer(UInt64, signed: Bool)
@@ -158,6 +189,15 @@ public enum TraceValue: Hashable, Sendable {
         }
     }
 
+    /// bpftrace's `%r`: printable ASCII as is, every other byte as `\xNN`.
+    static func hexEscaped(_ bytes: UnsafeRawBufferPointer.SubSequence) -> String {
+        var out = ""
+        for byte in bytes {
+            if byte >= 0x20 && byte < 0x7f { out.append(Character(UnicodeScalar(byte))) } else { out += String(format: "\\x%02x", byte) }
+        }
+        return out
+    }
+
     /// Reads a value of `type` from `bytes` at `offset` (little-endian; strings end at the first
     /// NUL). Stacks and symbols are named through `symbols`; without it they print as numbers.
     static func decode(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int, symbols: TraceSymbolizer? = nil) -> TraceValue {
@@ -171,6 +211,19 @@ public enum TraceValue: Hashable, Sendable {
         case .pointer:
             // bpftrace prints a stored pointer as a signed 64-bit number.
             return .integer(u64(offset), signed: true)
+        case .timestamp(let format):
+            return .string(WallClock.format(bootNanoseconds: u64(offset), format))
+        case .buffer(let capacity):
+            let length = min(Int(min(u64(offset), UInt64(capacity))), max(0, bytes.count - offset - 8))
+            return .string(hexEscaped(bytes[(offset + 8)..<(offset + 8 + length)]))
+        case .tuple(let elements):
+            var parts: [String] = []
+            var at = offset
+            for element in elements {
+                parts.append(decode(element, bytes, at: at, symbols: symbols).text)
+                at += element.storageSize
+            }
+            return .string("(" + parts.joined(separator: ", ") + ")")
         case .string(let size):
             let end = min(bytes.count, offset + size)
             guard offset < end else { return .string("") }
