@@ -63,6 +63,14 @@ struct TraceCommand: ParsableCommand {
             options.compile.stringLength = length
         }
         if let keys = environment["BPFTRACE_MAP_KEYS_MAX"].flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+        if let pages = environment["BPFTRACE_PERF_RB_PAGES"].flatMap(Int.init) {
+            // bpftrace sizes a per-CPU perf buffer in pages; our one ring buffer must be a power
+            // of two pages (kernel/bpf/ringbuf.c), so round up.
+            guard pages > 0 else { throw ValidationError("BPFTRACE_PERF_RB_PAGES must be positive") }
+            var ringPages = 1
+            while ringPages < pages && ringPages < 1 << 18 { ringPages <<= 1 }
+            options.eventBufferSize = ringPages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
 
         let output: FileHandle
         if let o {

@@ -60,4 +60,21 @@ private func rawNanosleep(seconds: Int, nanoseconds: Int) {
         #expect(ours.hasPrefix("12ab\\x01\\x7f\\x1bz|12a\n"), "\(ours)")
         #expect(ours == theirs)
     }
+
+    /// A one-page ring buffer and a flood of 200 records from one BEGIN: the records that did not
+    /// fit are counted by the programs and reported as bpftrace's "Lost N events".
+    @Test func lostEventsAreReported() throws {
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        var options = TraceSession.Options()
+        options.eventBufferSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let session = try TraceSession(text: #"BEGIN { $i = 0; while ($i < 200) { printf("%s %d\n", "0123456789012345678901234567890123456789", $i); $i++; } exit(); }"#, options: options) { sink.text += $0 }
+        defer { session.close() }
+        try session.attach()
+        try session.run()
+        let printed = sink.text.split(separator: "\n").filter { $0.hasPrefix("0123") }.count
+        let lost = sink.text.split(separator: "\n").first { $0.hasPrefix("Lost ") }
+        #expect(printed > 0 && printed < 200, "\(sink.text)")
+        #expect(lost == "Lost \(200 - printed) events", "\(sink.text)")
+    }
 }

@@ -352,6 +352,9 @@ public struct TraceCompiler {
         Int32(1 + maps.count + (stackMapLimits.firstIndex(of: limit) ?? 0))
     }
 
+    /// The fd-array slot of the lost-event counter (after the stack-trace maps).
+    var lostEventsMapReference: Int32 { Int32(1 + maps.count + stackMapLimits.count) }
+
     /// bpftrace's largest stack limit (its MAX_STACK_SIZE).
     static let maximumStackLimit = 1024
 

@@ -273,6 +273,8 @@ public struct CompiledScript: Sendable {
     /// Frame limits of the BPF_MAP_TYPE_STACK_TRACE maps `kstack`/`ustack` use, one map per
     /// limit; they follow the script maps in the fd array (`fd_array[1 + maps.count + i]`).
     public var stackMapLimits: [Int] = []
+    /// Events the ring buffer had no room for are counted in a one-element u64 array after the
+    /// stack maps (`fd_array[1 + maps.count + stackMapLimits.count]`).
 }
 
 /// Event records start with a u64 identifier: a format index, or one of these.

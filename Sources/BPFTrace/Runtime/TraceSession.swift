@@ -47,6 +47,9 @@ public final class TraceSession {
     private var maps: [BPF.Map] = []
     /// The stack-trace maps of `kstack`/`ustack`, by frame limit.
     private var stackMaps: [Int: BPF.Map] = [:]
+    /// Events dropped because the ring buffer was full, counted by the programs.
+    private var lostEvents: BPF.Map?
+    private var lostReported: UInt64 = 0
     /// Names stack frames and `ksym`/`usym` values when events and maps are printed.
     public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
     private var programs: [(CompiledProbe, BPF.Program)] = []
@@ -115,8 +118,10 @@ public final class TraceSession {
             stackMaps[limit] = map
             stackMapFDs.append(map.fd.rawValue)
         }
+        let lost = try BPF.Map(MapSpec(name: "AT_lost_events", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
+        lostEvents = lost
         var loadOptions = ProgramLoadOptions()
-        loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue) + stackMapFDs
+        loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue) + stackMapFDs + [lost.fd.rawValue]
         for probe in script.probes {
             let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
             do {
@@ -181,7 +186,9 @@ public final class TraceSession {
         _ = try reader.consumeAvailable()
         while !exitRequested && !shouldStop() {
             _ = try reader.poll(timeout: .milliseconds(100))
+            reportLostEvents()
         }
+        reportLostEvents()
         for link in links { try? link.close() }
         links.removeAll()
         _ = try reader.consumeAvailable()
@@ -201,6 +208,15 @@ public final class TraceSession {
         let elements = try elements(of: index)
         if options.json { return JSONOutput.render(script.maps[index], elements: elements, symbols: symbols) }
         return MapPrinter.render(script.maps[index], elements: elements, symbols: symbols)
+    }
+
+    /// bpftrace's "Lost N events" line for drops since the last report.
+    func reportLostEvents() {
+        guard let lostEvents, let value = try? lostEvents.lookup([0, 0, 0, 0]), value.count == 8 else { return }
+        let total = value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        guard total > lostReported else { return }
+        write("Lost \(total - lostReported) events\n")
+        lostReported = total
     }
 
     /// The addresses of stack `id` (until the first zero), or none when the id is unknown.
@@ -331,6 +347,7 @@ public final class TraceSession {
         programs.removeAll()
         maps.removeAll()
         stackMaps.removeAll()
+        lostEvents = nil
         eventRing = nil
     }
 
