@@ -54,6 +54,7 @@ struct TraceCommand: ParsableCommand {
         var options = TraceSession.Options()
         guard f == "text" || f == "json" else { throw ValidationError("Invalid output format \"\(f)\"; valid formats: text, json") }
         options.json = f == "json"
+        options.verifierStatistics = v
         options.processID = p
         options.compile.positionalParameters = rest
         options.compile.unsafe = unsafe
@@ -120,16 +121,18 @@ struct TraceCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
-        if v {
-            for probe in session.script.probes {
-                FileHandle.standardError.write(Data("\(probe.name): \(probe.instructions.count) instructions, verifier accepted\n".utf8))
-            }
-        }
         if !q {
             if f == "json" {
                 write(JSONOutput.event("attached_probes", "{\"probes\": \(session.probeCount)}"))
             } else {
                 write("Attaching \(session.probeCount) probe\(session.probeCount == 1 ? "" : "s")...\n")
+            }
+        }
+        if v {
+            // bpftrace prints these on stderr after "Attaching"; we add the instruction counts.
+            FileHandle.standardError.write(Data(session.verboseReport.utf8))
+            for probe in session.script.probes {
+                FileHandle.standardError.write(Data("\(probe.name): \(probe.instructions.count) instructions\n".utf8))
             }
         }
         signal(SIGINT) { _ in traceInterrupted = 1 }

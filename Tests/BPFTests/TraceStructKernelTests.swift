@@ -77,4 +77,19 @@ private func rawNanosleep(seconds: Int, nanoseconds: Int) {
         #expect(printed > 0 && printed < 200, "\(sink.text)")
         #expect(lost == "Lost \(200 - printed) events", "\(sink.text)")
     }
+
+    /// `-v`: each program's id (a real, loaded program) and the verifier's statistics line.
+    @Test func verboseReportShowsVerifierStatistics() throws {
+        var options = TraceSession.Options()
+        options.verifierStatistics = true
+        let session = try TraceSession(text: #"BEGIN { printf("hi\n"); exit(); } interval:s:10 { @ = count(); }"#, options: options) { _ in }
+        defer { session.close() }
+        try session.attach()
+        let report = session.verboseReport
+        let ids = report.split(separator: "\n").filter { $0.hasPrefix("Program ID: ") }.compactMap { UInt32($0.dropFirst(12)) }
+        #expect(ids.count == 2, "\(report)")
+        for id in ids { #expect(try KernelObjects.ids(of: .program).contains(id)) }
+        #expect(report.components(separatedBy: "\nThe verifier log: \nprocessed ").count == 3, "\(report)")
+        #expect(report.contains("\nAttaching BEGIN\n") && report.contains("\nAttaching interval:s:10\n"))
+    }
 }

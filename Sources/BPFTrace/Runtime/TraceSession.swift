@@ -35,6 +35,8 @@ public final class TraceSession {
         public var childProcessID: Int32?
         /// `-f json`: one JSON object per event and per map.
         public var json = false
+        /// `-v`: load with the verifier's statistics (BPF_LOG_STATS) so `verboseReport` can show them.
+        public var verifierStatistics = false
         public init() {}
     }
 
@@ -121,6 +123,8 @@ public final class TraceSession {
         let lost = try BPF.Map(MapSpec(name: "AT_lost_events", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
         lostEvents = lost
         var loadOptions = ProgramLoadOptions()
+        // BPF_LOG_STATS (include/linux/bpf_verifier.h): only the closing "processed N insns" lines.
+        if options.verifierStatistics { loadOptions.logLevel = 4 }
         loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue) + stackMapFDs + [lost.fd.rawValue]
         for probe in script.probes {
             let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
@@ -155,6 +159,19 @@ public final class TraceSession {
                 throw TraceError("ERROR: Error attaching probe: '\(probe.name)': \(error)")
             }
         }
+    }
+
+    /// `-v`, in bpftrace 0.17's shape: for each loaded program its id and the verifier's
+    /// statistics, then the probe it attaches.
+    public var verboseReport: String {
+        var out = ""
+        for (probe, program) in programs {
+            let id = (try? program.info().id).map(String.init) ?? "?"
+            // bpftrace shows the statistics line; newer kernels add timing and stack depth lines.
+            let log = (program.verifierLog ?? "").split(separator: "\n").filter { $0.hasPrefix("processed ") }.joined(separator: "\n")
+            out += "\nProgram ID: \(id)\n\nThe verifier log: \n\(log)\n\nAttaching \(probe.name)\n"
+        }
+        return out
     }
 
     func programName(_ probe: CompiledProbe) -> String {
