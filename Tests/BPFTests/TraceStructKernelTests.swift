@@ -92,4 +92,21 @@ private func rawNanosleep(seconds: Int, nanoseconds: Int) {
         #expect(report.components(separatedBy: "\nThe verifier log: \nprocessed ").count == 3, "\(report)")
         #expect(report.contains("\nAttaching BEGIN\n") && report.contains("\nAttaching interval:s:10\n"))
     }
+
+    /// count() and sum() live in per-CPU hash maps; printing adds every CPU's share, so calls
+    /// from threads on different CPUs are all counted.
+    @Test func perCPUAggregationsAddUp() throws {
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        let session = try TraceSession(text: "tracepoint:syscalls:sys_enter_getppid /pid == \(getpid())/ { @c = count(); @s = sum(3); @k[cpu >= 0] = count(); }") { sink.text += $0 }
+        defer { session.close() }
+        #expect(session.script.maps.allSatisfy { $0.spec(maxEntries: 16).type == .percpuHash })
+        try session.attach()
+        let threads = 4, calls = 500
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in for _ in 0..<calls { _ = getppid() } }
+        let deadline = Date().addingTimeInterval(0.3)
+        try session.run { Date() > deadline }
+        #expect(try session.value(ofMap: "@c") == UInt64(threads * calls))
+        #expect(sink.text.hasSuffix("@c: \(threads * calls)\n@k[1]: \(threads * calls)\n@s: \(3 * threads * calls)\n"), "\(sink.text)")
+    }
 }

@@ -184,9 +184,18 @@ public struct TraceMap: Hashable, Sendable {
     /// Bytes of the script's own key parts (without the histogram bucket).
     var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
 
+    /// count() and sum() keep one counter per CPU, as bpftrace's per-CPU hash maps do: no
+    /// cache line bounces between CPUs; user space adds the CPUs' shares when printing.
+    public var isPerCPU: Bool {
+        switch kind {
+        case .count, .sum: true
+        default: false
+        }
+    }
+
     public func spec(maxEntries: Int) -> MapSpec {
         let kernelName = String(("AT_" + name.dropFirst()).prefix(15))
-        return MapSpec(name: kernelName, type: .hash, keySize: UInt32(keySize), valueSize: UInt32(kind.valueSize), maxEntries: UInt32(maxEntries))
+        return MapSpec(name: kernelName, type: isPerCPU ? .percpuHash : .hash, keySize: UInt32(keySize), valueSize: UInt32(kind.valueSize), maxEntries: UInt32(maxEntries))
     }
 }
 

@@ -249,11 +249,20 @@ public final class TraceSession {
         let map = maps[index]
         var result: [(key: [UInt8], value: [UInt8])] = []
         var key: [UInt8]? = nil
+        let perCPU = script.maps[index].isPerCPU
         while let next = try map.nextKey(after: key) {
-            if let value = try map.lookup(next) { result.append((next, value)) }
+            if let value = try map.lookup(next) { result.append((next, perCPU ? Self.sumOfCPUs(value) : value)) }
             key = next
         }
         return result
+    }
+
+    /// A per-CPU u64 value (one 8-byte slot per possible CPU) as the sum of its slots.
+    static func sumOfCPUs(_ value: [UInt8]) -> [UInt8] {
+        let total = value.withUnsafeBytes { bytes in
+            stride(from: 0, to: bytes.count - 7, by: 8).reduce(UInt64(0)) { $0 &+ bytes.loadUnaligned(fromByteOffset: $1, as: UInt64.self) }
+        }
+        return withUnsafeBytes(of: total) { [UInt8]($0) }
     }
 
     /// The integer value stored in a map under no key (a convenience for tests and tools).
@@ -288,7 +297,7 @@ public final class TraceSession {
                 if id == TraceEventID.clearMap {
                     _ = try? maps[Int(argument)].delete(element.key)
                 } else {
-                    try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: element.value.count))
+                    try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: maps[Int(argument)].valueBufferSize))
                 }
             }
         case TraceEventID.join:
