@@ -1,13 +1,14 @@
 #!/bin/sh
 # Builds and runs a libFuzzer target over the pure parsers (with AddressSanitizer).
-# Usage: Fuzz/run.sh btf [runs]     (runs defaults to 1000000)
+# Usage: Fuzz/run.sh btf|usdt [runs]     (runs defaults to 1000000)
 set -eu
 cd "$(dirname "$0")/.."
 target=${1:-btf}
 runs=${2:-1000000}
 case "$target" in
 btf) main=Fuzz/BTFParser/main.swift; corpus=Fuzz/corpus/btf ;;
-*) echo "unknown fuzz target '$target' (known: btf)" >&2; exit 2 ;;
+usdt) main=Fuzz/USDTNote/main.swift; corpus=Fuzz/corpus/usdt ;;
+*) echo "unknown fuzz target '$target' (known: btf, usdt)" >&2; exit 2 ;;
 esac
 out=.build/fuzz
 mkdir -p "$out" "$out/corpus-$target"

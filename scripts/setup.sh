@@ -2,7 +2,7 @@
 # Installs what the tests and benchmarks compare against (bpftool, libbpf, iproute2, ping) on a
 # fresh Debian machine. SwiftBPF itself needs none of these at run time.
 set -euo pipefail
-packages=(bpftool bpftrace libbpf-dev libbpf-tools xdp-tools golang-github-cilium-ebpf-dev libelf-dev zlib1g-dev iproute2 iputils-ping util-linux procps)
+packages=(bpftool bpftrace libbpf-dev libbpf-tools xdp-tools golang-github-cilium-ebpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev iproute2 iputils-ping util-linux procps)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,6 +1,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Paths, vmlinux.h and clang invocations shared by the BPF-side header tests.
 enum BPFHeadersFixture {
@@ -19,22 +20,11 @@ enum BPFHeadersFixture {
     static let comparedPrograms = ["task_core", "tp_btf", "kprobes", "uprobe", "xdp_count"]
     static let allPrograms = comparedPrograms + ["loops", "features"]
 
-    struct CommandResult {
-        var status: Int32
-        var output: String
-    }
+    typealias CommandResult = ChildProcess.Result
 
+    /// Runs a compiler, its diagnostics and output in one stream.
     static func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(executable, arguments, mergingErrors: true)
     }
 
     /// A directory holding vmlinux.h written by our BTFCHeaderWriter from the running kernel's BTF,
@@ -336,6 +326,67 @@ struct BPFHeadersCompileTests {
             SEC("ksyscall/openat") int BPF_KSYSCALL(s, int dfd, const char *p, int flags, int mode) { return dfd + flags + mode; }
             char LICENSE[] SEC("license") = "GPL";
             """, flags: ["-D__TARGET_ARCH_arm64"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    /// PT_REGS_* read the right slot of each architecture's register file: every macro
+    /// compiled alone for x86 (kernel `struct pt_regs` names, as vmlinux.h has them) and for arm64
+    /// (`struct user_pt_regs`), and the offset of the one context load compared with the layout
+    /// of arch/x86/include/asm/ptrace.h and arch/arm64/include/uapi/asm/ptrace.h.
+    @Test(arguments: ["x86", "arm64"]) func registerMacrosReadTheRightSlots(arch: String) throws {
+        let basicTypes = """
+            typedef unsigned long long __u64; typedef long long __s64; typedef unsigned int __u32; typedef int __s32;
+            typedef unsigned short __u16; typedef short __s16; typedef unsigned char __u8; typedef signed char __s8;
+            typedef __u16 __be16; typedef __u32 __be32; typedef __u32 __wsum; typedef unsigned long size_t;
+            """
+        let prelude: String
+        let expected: [(macro: String, offset: Int)]
+        if arch == "x86" {
+            let fields = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di",
+                          "orig_ax", "ip", "cs", "flags", "sp", "ss"]
+            prelude = basicTypes + "\n#define __VMLINUX_H__\nstruct pt_regs { "
+                + fields.map { "unsigned long \($0);" }.joined(separator: " ") + " } __attribute__((preserve_access_index));"
+            func at(_ field: String) -> Int { fields.firstIndex(of: field)! * 8 }
+            expected = [("PT_REGS_PARM1", at("di")), ("PT_REGS_PARM2", at("si")), ("PT_REGS_PARM3", at("dx")),
+                        ("PT_REGS_PARM4", at("cx")), ("PT_REGS_PARM5", at("r8")), ("PT_REGS_PARM6", at("r9")),
+                        ("PT_REGS_RC", at("ax")), ("PT_REGS_SP", at("sp")), ("PT_REGS_FP", at("bp")),
+                        ("PT_REGS_IP", at("ip")), ("PT_REGS_RET", at("sp")),
+                        ("PT_REGS_PARM1_SYSCALL", at("di")), ("PT_REGS_PARM4_SYSCALL", at("r10"))]
+        } else {
+            prelude = basicTypes + """
+
+                struct user_pt_regs { __u64 regs[31]; __u64 sp; __u64 pc; __u64 pstate; };
+                struct pt_regs { struct user_pt_regs user_regs; __u64 orig_x0; } __attribute__((preserve_access_index));
+                """
+            let parameters: [(macro: String, offset: Int)] = (1...8).map { (macro: "PT_REGS_PARM\($0)", offset: ($0 - 1) * 8) }
+            expected = parameters + [("PT_REGS_RC", 0), ("PT_REGS_FP", 29 * 8), ("PT_REGS_RET", 30 * 8), ("PT_REGS_SP", 31 * 8),
+                   ("PT_REGS_IP", 32 * 8), ("PT_REGS_PARM4_SYSCALL", 3 * 8)]
+        }
+        var programs = ""
+        for (index, entry) in expected.enumerated() {
+            programs += "SEC(\"kprobe/m\(index)\") int m\(index)(struct pt_regs *ctx) { sink = (__u64)\(entry.macro)(ctx); return 0; }\n"
+        }
+        // The CO-RE forms compile too (their offsets are relocations, checked by the loader tests).
+        programs += "SEC(\"kprobe/core\") int core(struct pt_regs *ctx) { sink = PT_REGS_PARM1_CORE(ctx) + PT_REGS_RC_CORE(ctx) + PT_REGS_PARM1_CORE_SYSCALL(ctx); return 0; }\n"
+        let source = prelude + """
+
+            #include <bpf/bpf_helpers.h>
+            #include <bpf/bpf_tracing.h>
+            __u64 sink;
+
+            """ + programs + "char LICENSE[] SEC(\"license\") = \"GPL\";\n"
+        let result = try compileSnippet(source, flags: ["-D__TARGET_ARCH_\(arch)"], keepObject: { object in
+            let elf = try ELFFile(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: object))))
+            for (index, entry) in expected.enumerated() {
+                let code = Array(try elf.data(of: try #require(elf.section(named: "kprobe/m\(index)"))))
+                // BPF_LDX | BPF_MEM of any size (class 0x01, mode 0x60) with src_reg r1, the context.
+                var loads: [Int] = []
+                for offset in stride(from: 0, to: code.count - 7, by: 8) where code[offset] & 0xe7 == 0x61 && code[offset + 1] >> 4 == 1 {
+                    loads.append(Int(code[offset + 2]) | Int(code[offset + 3]) << 8)
+                }
+                #expect(loads == [entry.offset], "\(arch) \(entry.macro)")
+            }
+        })
         #expect(result.status == 0, "\(result.output)")
     }
 

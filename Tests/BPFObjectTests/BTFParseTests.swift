@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import BPFObject
 
 /// Shared fixtures of the BTF tests: the kernel's BTF, tools, and a small blob with every kind.
@@ -13,20 +14,11 @@ enum BTFFixtures {
 
     /// Runs a tool, returning stdout; throws with stderr on failure.
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BTFError.notFound("successful run of \(tool) \(arguments.joined(separator: " ")): \(String(decoding: errorData, as: UTF8.self))")
+        let result = try ChildProcess.run(tool, arguments)
+        guard result.status == 0 else {
+            throw BTFError.notFound("successful run of \(tool) \(arguments.joined(separator: " ")): \(result.stderr)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.stdout
     }
 
     static func temporaryDirectory() throws -> URL {

@@ -1,6 +1,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Deterministic pseudo-random numbers (SplitMix64), so corruption tests repeat exactly.
 struct SeededGenerator: RandomNumberGenerator {
@@ -34,12 +35,8 @@ enum ELFTestFiles {
         let sourceURL = directory.appendingPathComponent("\(name).c")
         let objectURL = directory.appendingPathComponent("\(name).o")
         try source.write(to: sourceURL, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(clang))
-        process.arguments = ["-target", target, "-O2", "-g0", "-c", sourceURL.path, "-o", objectURL.path]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "clang -target \(target) failed")
+        let compile = try ChildProcess.run(try #require(clang), ["-target", target, "-O2", "-g0", "-c", sourceURL.path, "-o", objectURL.path])
+        try #require(compile.status == 0, "clang -target \(target) failed: \(compile.stderr)")
         return try bytes(objectURL.path)
     }
 

@@ -1,6 +1,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Our section-name table against libbpf's own `libbpf_prog_type_by_name` (libbpf-dev), via a
 /// tiny C program built at test time. Names the installed libbpf does not know (newer than it)
@@ -44,20 +45,9 @@ struct ObjectSectionLibbpfTests {
                 return 0;
             }
             """.write(toFile: source, atomically: true, encoding: .utf8)
-        let compile = Process()
-        compile.executableURL = URL(fileURLWithPath: "/opt/swift/usr/bin/clang")
-        compile.arguments = [source, "-o", binary, "-lbpf"]
-        try compile.run()
-        compile.waitUntilExit()
-        try #require(compile.terminationStatus == 0)
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: binary)
-        run.arguments = Self.names
-        let output = Pipe()
-        run.standardOutput = output
-        try run.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        run.waitUntilExit()
+        let compile = try ChildProcess.run("/opt/swift/usr/bin/clang", [source, "-o", binary, "-lbpf"], mergingErrors: true)
+        try #require(compile.status == 0, "\(compile.output)")
+        let text = try ChildProcess.run(binary, Self.names).stdout
         var compared = 0
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ").map(String.init)

@@ -1,6 +1,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Compiles the loader's C fixtures with the toolchain's clang (no kernel needed).
 enum ObjectFixtures {
@@ -21,15 +22,8 @@ enum ObjectFixtures {
             try source.write(toFile: input, atomically: true, encoding: .utf8)
         }
         let object = output + "/" + name.replacingOccurrences(of: ".bpf.c", with: ".o")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: clang)
-        process.arguments = ["-target", "bpf", "-g", "-O2", "-I", directory, "-c", input, "-o", object]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw CompileError(message: message) }
+        let compile = try ChildProcess.run(clang, ["-target", "bpf", "-g", "-O2", "-I", directory, "-c", input, "-o", object], mergingErrors: true)
+        guard compile.status == 0 else { throw CompileError(message: compile.output) }
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: object)))
     }
 

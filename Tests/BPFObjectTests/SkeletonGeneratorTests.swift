@@ -100,9 +100,34 @@ char LICENSE[] SEC("license") = "GPL";
         let generatedPath = temporaryPath("\(name).skeleton.swift"), extraPath = temporaryPath("\(name).use.swift")
         try generated.write(toFile: generatedPath, atomically: true, encoding: .utf8)
         try extra.write(toFile: extraPath, atomically: true, encoding: .utf8)
-        return try BPFHeadersFixture.run(swiftc, ["-typecheck", "-swift-version", "5", "-parse-as-library", "-I", modules,
+        return try BPFHeadersFixture.run(swiftc, ["-typecheck", "-swift-version", "5", "-warnings-as-errors", "-parse-as-library", "-I", modules,
                                                   "-Xcc", "-fmodule-map-file=" + cModuleMap, "-Xcc", "-I", "-Xcc", repositoryRoot + "/Sources/CBPFSys/include",
                                                   generatedPath, extraPath])
+    }
+    /// Compiles the generated file with `main` (a `@main` type), links them with this package's
+    /// built objects and runs the result (no kernel: it may only parse); -warnings-as-errors.
+    static func buildAndRun(skeleton: String, main: String, name: String) throws -> BPFHeadersFixture.CommandResult {
+        let directory = temporaryPath(name)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try skeleton.write(toFile: directory + "/skeleton.swift", atomically: true, encoding: .utf8)
+        try main.write(toFile: directory + "/main.swift", atomically: true, encoding: .utf8)
+        let build = repositoryRoot + "/.build/debug"
+        var objects: [String] = []
+        for target in ["BPF", "BPFObject", "CBPFSys"] {
+            // Only objects of sources that still exist: an incremental build directory keeps the
+            // objects of renamed or deleted files, which would clash at link time.
+            let sources = Set((FileManager.default.enumerator(atPath: repositoryRoot + "/Sources/\(target)")?.allObjects as? [String] ?? [])
+                .map { ($0 as NSString).lastPathComponent })
+            objects += try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build")
+                .filter { $0.hasSuffix(".o") && sources.contains(String($0.dropLast(2))) }
+                .map { "\(build)/\(target).build/\($0)" }
+        }
+        let compile = try BPFHeadersFixture.run(swiftc, ["-parse-as-library", "-swift-version", "5", "-warnings-as-errors", "-I", modules,
+            "-Xcc", "-fmodule-map-file=" + cModuleMap, "-Xcc", "-I", "-Xcc", repositoryRoot + "/Sources/CBPFSys/include",
+            directory + "/skeleton.swift", directory + "/main.swift"] + objects + ["-o", directory + "/runner"])
+        guard compile.status == 0 else { return compile }
+        return try BPFHeadersFixture.run(directory + "/runner", [])
     }
 }
 
@@ -191,27 +216,7 @@ char LICENSE[] SEC("license") = "GPL";
             }
         }
         """
-        let directory = SkeletonFixture.temporaryPath("layout")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try source.write(toFile: directory + "/kinds.skeleton.swift", atomically: true, encoding: .utf8)
-        try main.write(toFile: directory + "/main.swift", atomically: true, encoding: .utf8)
-        let build = SkeletonFixture.repositoryRoot + "/.build/debug"
-        var objects: [String] = []
-        for target in ["BPF", "BPFObject", "CBPFSys"] {
-            // Only objects of sources that still exist: an incremental build directory keeps the
-            // objects of renamed or deleted files, which would clash at link time.
-            let sources = Set((FileManager.default.enumerator(atPath: SkeletonFixture.repositoryRoot + "/Sources/\(target)")?.allObjects as? [String] ?? [])
-                .map { ($0 as NSString).lastPathComponent })
-            objects += try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build")
-                .filter { $0.hasSuffix(".o") && sources.contains(String($0.dropLast(2))) }
-                .map { "\(build)/\(target).build/\($0)" }
-        }
-        let compile = try BPFHeadersFixture.run(SkeletonFixture.swiftc, ["-parse-as-library", "-swift-version", "5", "-I", SkeletonFixture.modules,
-            "-Xcc", "-fmodule-map-file=" + SkeletonFixture.cModuleMap, "-Xcc", "-I", "-Xcc", SkeletonFixture.repositoryRoot + "/Sources/CBPFSys/include",
-            directory + "/kinds.skeleton.swift", directory + "/main.swift"] + objects + ["-o", directory + "/runner"])
-        try #require(compile.status == 0, "\(compile.output)")
-        let run = try BPFHeadersFixture.run(directory + "/runner", [])
+        let run = try SkeletonFixture.buildAndRun(skeleton: source, main: main, name: "layout")
         #expect(run.status == 0, "\(run.output)")
         #expect(!run.output.contains("MISMATCH"), "\(run.output)")
         #expect(run.output.contains("bits 5 300 1048575 -2 tail 9"), "\(run.output)")
@@ -228,6 +233,22 @@ char LICENSE[] SEC("license") = "GPL";
         let result = try SkeletonFixture.typecheck(source, extra: misuse, name: "kinds-misuse")
         #expect(result.status != 0)
         #expect(result.output.contains("has no member 'attach'"), "\(result.output)")
+    }
+
+    /// `.rodata` is settable only before load: after load its variables are get-only and have
+    /// no setter, while `.bss` keeps one.
+    @Test func rodataWriteAfterLoadDoesNotCompile() throws {
+        let misuse = """
+        func writeTooLate() throws {
+            let loaded = try KindsSkeleton.open().load()
+            loaded.rodata.filter_pid = 1
+            try loaded.rodata.set(filter_pid: 2)
+        }
+        """
+        let result = try SkeletonFixture.typecheck(source, extra: misuse, name: "kinds-rodata")
+        #expect(result.status != 0)
+        #expect(result.output.contains("'filter_pid' is a get-only property"), "\(result.output)")
+        #expect(result.output.contains("has no member 'set'"), "\(result.output)")
     }
 
     @Test func objectWithoutBTFIsRefused() throws {

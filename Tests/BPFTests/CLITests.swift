@@ -2,29 +2,14 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
-/// Runs a command and captures its output and status.
-struct CommandResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+/// What a command printed, and its status.
+typealias CommandResult = ChildProcess.Result
 
 enum CommandRunner {
     static func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting: a full pipe would block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self))
+        try ChildProcess.run(executable, arguments)
     }
 
     static func bpftool(_ arguments: String...) throws -> CommandResult {

@@ -1,6 +1,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// CO-RE relocation against the real kernel BTF, compared with libbpf relocation by relocation.
 /// Benchmarks/CORERelocation/core_relocations.bpf.c is compiled at test time against a vmlinux.h
@@ -13,28 +14,6 @@ import Testing
     static let sourceDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Benchmarks/CORERelocation")
-
-    struct Run {
-        let status: Int32
-        let output: String
-        let errors: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting so a large log cannot fill the pipe and stall the child.
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                   errors: String(decoding: errorData, as: UTF8.self))
-    }
 
     /// What libbpf logged and left behind for one relocation of one program.
     struct LibbpfRelocation {
@@ -102,18 +81,18 @@ import Testing
         // A bare file name is one of the fixtures next to the oracle; a path is a generated source.
         let sourcePath = source.hasPrefix("/") ? source : sourceDirectory.appendingPathComponent(source).path
         let object = work.appendingPathComponent(URL(fileURLWithPath: source).lastPathComponent.replacingOccurrences(of: ".c", with: ".o")).path
-        let compile = try run("/opt/swift/usr/bin/clang", [
+        let compile = try ChildProcess.run("/opt/swift/usr/bin/clang", [
             "-target", "bpf", "-g", "-O2", "-I", work.path, "-c", sourcePath, "-o", object,
         ])
-        try #require(compile.status == 0, "clang failed: \(compile.errors)")
+        try #require(compile.status == 0, "clang failed: \(compile.stderr)")
         let oracle = work.appendingPathComponent("libbpf_relocation_oracle").path
-        let build = try run("/usr/bin/cc", [
+        let build = try ChildProcess.run("/usr/bin/cc", [
             "-O1", sourceDirectory.appendingPathComponent("libbpf_relocation_oracle.c").path, "-lbpf", "-o", oracle,
         ])
-        try #require(build.status == 0, "building the libbpf oracle failed (is libbpf-dev installed?): \(build.errors)")
-        let oracleRun = try run(oracle, [object])
-        try #require(oracleRun.status == 0, "libbpf could not open the object: \(oracleRun.output)\(oracleRun.errors)")
-        return (object, oracleRun.output)
+        try #require(build.status == 0, "building the libbpf oracle failed (is libbpf-dev installed?): \(build.stderr)")
+        let oracleRun = try ChildProcess.run(oracle, [object])
+        try #require(oracleRun.status == 0, "libbpf could not open the object: \(oracleRun.output)")
+        return (object, oracleRun.stdout)
     }
 
     static func workDirectory() throws -> URL {

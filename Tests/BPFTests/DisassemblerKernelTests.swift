@@ -2,6 +2,7 @@ import BPF
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Loads programs built with the Assembler, reads back what the kernel made of them
 /// (`xlated_prog_insns`) and checks our disassembly line by line against
@@ -301,16 +302,8 @@ struct DisassemblerKernelTests {
     }
 
     static func bpftool(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bpftool"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "bpftool \(arguments.joined(separator: " ")) failed")
-        return String(decoding: data, as: UTF8.self)
+        let result = try ChildProcess.run("bpftool", arguments)
+        #expect(result.status == 0, "bpftool \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        return result.stdout
     }
 }

@@ -118,9 +118,9 @@ struct InspectionTests {
     }
 
     static func perfLink(_ program: Program, _ event: OwnedFileDescriptor, cookie: UInt64) throws -> KernelLink {
-        try KernelLink.create(program: program, targetFD: try event.value(), attachType: .perfEvent, description: "perf link") { attr in
+        try KernelLink.create(program: program, targetFD: try event.value(), attachType: .perfEvent, description: "perf link", configure: { attr in
             attr.tail.perf_event.bpf_cookie = cookie
-        }
+        })
     }
 
     @Test func perfEventLinkInfoForATracepoint() throws {

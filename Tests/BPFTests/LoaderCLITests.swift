@@ -1,6 +1,7 @@
 import BPF
 import Foundation
 import Testing
+import TestSupport
 
 /// `swiftbpf object show|load|run` on the compiled fixtures (the binary built next to the tests).
 @Suite(.kernel, .serialized)
@@ -10,17 +11,8 @@ struct LoaderCLITests {
     }
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, out, err)
+        let result = try ChildProcess.run(Self.binary, arguments)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test func showLoadAndRun() throws {

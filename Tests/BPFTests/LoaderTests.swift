@@ -201,6 +201,64 @@ struct LoaderTests {
         #expect(try first.map(named: "objloader_pinned").info().id == second.map(named: "objloader_pinned").info().id)
     }
 
+    /// A load that fails half-way (here: the verifier rejects the object's second program)
+    /// leaves no new pins behind; a pin that existed before the load stays, holding its map.
+    @Test func failedLoadLeavesNoNewPins() throws {
+        let source = """
+            #include "objtest.h"
+            char LICENSE[] SEC("license") = "GPL";
+            struct {
+                __uint(type, BPF_MAP_TYPE_ARRAY);
+                __uint(max_entries, 1);
+                __type(key, __u32);
+                __type(value, __u64);
+                __uint(pinning, LIBBPF_PIN_BY_NAME);
+            } objloader_existing SEC(".maps");
+            struct {
+                __uint(type, BPF_MAP_TYPE_HASH);
+                __uint(max_entries, 4);
+                __type(key, __u32);
+                __type(value, __u64);
+                __uint(pinning, LIBBPF_PIN_BY_NAME);
+            } objloader_fresh SEC(".maps");
+            SEC("raw_tp/sys_enter") int good(void *ctx) {
+                __u32 key = 0; __u64 one = 1;
+                bpf_map_update_elem(&objloader_fresh, &key, &one, 0);
+                bpf_map_update_elem(&objloader_existing, &key, &one, 0);
+                return 0;
+            }
+            SEC("raw_tp/sys_exit") int bad(void *ctx) {
+                __u32 key = 0;
+                __u64 *value = bpf_map_lookup_elem(&objloader_fresh, &key);
+                return *value; /* no NULL check: rejected */
+            }
+            """
+        let root = "/sys/fs/bpf/objloader-failpin-\(getpid())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = LoaderFixtures.output + "/failpin.bpf.c"
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        let objectPath = try compileOutside(path)
+        var options = ObjectLoadOptions()
+        options.pinRoot = root
+        // The pin that exists before: made by a load of only the good program.
+        let first = try ObjectLoader(path: objectPath, options: options)
+        try first.selectPrograms(["good"])
+        let existingID = try first.load().map(named: "objloader_existing").info().id
+        try FileManager.default.removeItem(atPath: root + "/objloader_fresh")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["objloader_existing"])
+
+        #expect(throws: BPFError.self) { try ObjectLoader(path: objectPath, options: options).load() }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["objloader_existing"], "the new pin was removed, the old one kept")
+        #expect(try Map(pinnedAt: root + "/objloader_existing").info().id == existingID)
+
+        // Loading everything that verifies pins both.
+        let loader = try ObjectLoader(path: objectPath, options: options)
+        try loader.setAutoload("bad", false)
+        _ = try loader.load()
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: root)) == ["objloader_existing", "objloader_fresh"])
+    }
+
     func compileOutside(_ path: String) throws -> String {
         let object = path.replacingOccurrences(of: ".bpf.c", with: ".bpf.o")
         let process = Process()

@@ -2,6 +2,7 @@ import BPF
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// What an unprivileged user is told. The test re-runs itself — this very test binary, filtered
 /// to this one test — as user `nobody` (setpriv drops every capability with the uid change). In
@@ -41,22 +42,11 @@ struct PrivilegeTests {
         let setpriv = "/usr/bin/setpriv"
         try #require(FileManager.default.isExecutableFile(atPath: setpriv), "setpriv (util-linux) is needed to drop privileges")
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: setpriv)
-        child.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", executable,
-                           "--testing-library", "swift-testing", "--filter", "PrivilegeTests/unprivilegedUserIsToldWhatIsNeeded"]
         var environment = ProcessInfo.processInfo.environment
         environment[Self.childModeVariable] = "1"
-        child.environment = environment
-        child.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe()
-        child.standardOutput = output
-        child.standardError = output
-        try child.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        child.waitUntilExit()
-        try output.fileHandleForReading.close()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try ChildProcess.run(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", executable,
+                                                  "--testing-library", "swift-testing", "--filter", "PrivilegeTests/unprivilegedUserIsToldWhatIsNeeded"],
+                                        environment: environment, mergingErrors: true, currentDirectory: "/").output
         let results = text.split(separator: "\n").filter { $0.contains(Self.marker) }.map(String.init)
         try #require(results.count == 2, "the child printed no probe results:\n\(text)")
         for line in results { print(line) }

@@ -2,6 +2,7 @@ import BPF
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Objects nobody in this project wrote: the skeletons embedded in Debian's libbpf-tools, the
 /// xdp-tools/libxdp objects and cilium/ebpf's testdata, collected by scripts/realworld-objects.sh
@@ -19,18 +20,18 @@ struct RealWorldObjectTests {
     /// Runs the collection script once per test process; returns the object paths, sorted.
     static let objects: Result<[String], any Error> = Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-realworld-\(getpid())").path
-        let collect = try CORELibbpfComparisonTests.run("/bin/sh", [root.appendingPathComponent("scripts/realworld-objects.sh").path, directory])
-        guard collect.status == 0 else { throw BPFError.invalidArgument("realworld-objects.sh failed: \(collect.errors)") }
+        let collect = try ChildProcess.run("/bin/sh", [root.appendingPathComponent("scripts/realworld-objects.sh").path, directory])
+        guard collect.status == 0 else { throw BPFError.invalidArgument("realworld-objects.sh failed: \(collect.stderr)") }
         return try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { directory + "/" + $0 }
     }
 
     /// The libbpf oracle (Benchmarks/CORERelocation/libbpf_relocation_oracle.c), built once.
     static let oracle: Result<String, any Error> = Result {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-realworld-oracle-\(getpid())").path
-        let build = try CORELibbpfComparisonTests.run("/usr/bin/cc", [
+        let build = try ChildProcess.run("/usr/bin/cc", [
             "-O1", CORELibbpfComparisonTests.sourceDirectory.appendingPathComponent("libbpf_relocation_oracle.c").path, "-lbpf", "-o", path,
         ])
-        guard build.status == 0 else { throw BPFError.invalidArgument("building the libbpf oracle failed (libbpf-dev?): \(build.errors)") }
+        guard build.status == 0 else { throw BPFError.invalidArgument("building the libbpf oracle failed (libbpf-dev?): \(build.stderr)") }
         return path
     }
 
@@ -103,10 +104,10 @@ struct RealWorldObjectTests {
                     try? FileManager.default.removeItem(atPath: "/sys/fs/bpf/" + pin)
                 }
             }
-            let libbpfRun = try CORELibbpfComparisonTests.run(oracle, [path])
-            let libbpfOpened = !libbpfRun.output.contains("OPEN FAILED")
-            let libbpfLoaded = libbpfRun.output.contains("LOAD RESULT 0\n")
-            let libbpfRefusesLegacyMaps = libbpfRun.output.contains("legacy map definitions in 'maps' section are not supported")
+            let libbpfRun = try ChildProcess.run(oracle, [path])
+            let libbpfOpened = !libbpfRun.stdout.contains("OPEN FAILED")
+            let libbpfLoaded = libbpfRun.stdout.contains("LOAD RESULT 0\n")
+            let libbpfRefusesLegacyMaps = libbpfRun.stdout.contains("legacy map definitions in 'maps' section are not supported")
             row.libbpf = libbpfLoaded ? "loads" : libbpfOpened ? "load fails" : "open fails"
 
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -120,7 +121,7 @@ struct RealWorldObjectTests {
                 let elf = try ELFFile(bytes: bytes)
                 if libbpfOpened, let btfSection = elf.section(named: ".BTF"), let extSection = elf.section(named: ".BTF.ext") {
                     let btf = try BTF(Array(elf.data(of: btfSection)))
-                    row.relocations = try Self.compareCORE(name, bytes, btf, try BTFExt(Array(elf.data(of: extSection))), libbpfRun.output, vmlinux)
+                    row.relocations = try Self.compareCORE(name, bytes, btf, try BTFExt(Array(elf.data(of: extSection))), libbpfRun.stdout, vmlinux)
                     relocationsCompared += row.relocations
                 }
                 rows.append(row)
@@ -137,7 +138,7 @@ struct RealWorldObjectTests {
             if libbpfLoaded && weLoaded { loadedByBoth += 1 }
 
             if libbpfOpened, let btf = spec.btf, let ext = spec.btfExt {
-                row.relocations = try Self.compareCORE(name, bytes, btf, ext, libbpfRun.output, vmlinux)
+                row.relocations = try Self.compareCORE(name, bytes, btf, ext, libbpfRun.stdout, vmlinux)
                 relocationsCompared += row.relocations
             }
             rows.append(row)

@@ -86,7 +86,7 @@ struct RealWorldObjectToolTests {
         #expect(links.count >= 2, "attached \(links.keys.sorted()), skipped \(skipped)")
 
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-rw-opensnoop-\(getpid())").path
-        FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let comm = try String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
         var samples: [[UInt8]] = []

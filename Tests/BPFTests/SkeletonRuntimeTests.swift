@@ -2,6 +2,7 @@ import BPF
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// End to end: BPF C compiled with clang, `SkeletonGenerator` output compiled with swiftc into a
 /// small program linked against this package's built objects, run against the kernel.
@@ -84,17 +85,10 @@ import Foundation
 
     struct Output { var status: Int32; var text: String }
 
+    /// Runs a command to completion with standard error merged into the text.
     static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, text: String(decoding: data, as: UTF8.self))
+        let result = try ChildProcess.run(executable, arguments, mergingErrors: true)
+        return Output(status: result.status, text: result.stdout)
     }
 
     static func objectFiles(_ target: String) throws -> [String] {
@@ -105,6 +99,28 @@ import Foundation
         return try FileManager.default.contentsOfDirectory(atPath: "\(build)/\(target).build")
             .filter { $0.hasSuffix(".o") && sources.contains(String($0.dropLast(2))) }
             .map { "\(build)/\(target).build/\($0)" }
+    }
+
+    /// Compiles `bpfSource` with the toolchain's clang, generates its skeleton (`<Name>Skeleton`)
+    /// and links it with `runner` and this package's objects into `directory/runner`.
+    static func buildRunner(name: String, bpfSource: String, eventTypes: [String] = [], runner: String, in directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let header = try BTFCHeaderWriter(btf: BTF(contentsOfFile: "/sys/kernel/btf/vmlinux")).header()
+        try header.write(toFile: directory + "/vmlinux.h", atomically: true, encoding: .utf8)
+        try bpfSource.write(toFile: directory + "/\(name).bpf.c", atomically: true, encoding: .utf8)
+        let clang = try run("/opt/swift/usr/bin/clang", ["-target", "bpf", "-D__TARGET_ARCH_x86", "-g", "-O2", "-Wall", "-Werror",
+            "-I", root + "/bpf/include", "-I", directory, "-c", directory + "/\(name).bpf.c", "-o", directory + "/\(name).bpf.o"])
+        guard clang.status == 0 else { throw BPFError.invalidArgument("clang: \(clang.text)") }
+        let object = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).bpf.o")))
+        let skeleton = try SkeletonGenerator(objectBytes: object, name: name, eventTypes: eventTypes).generate()
+        try skeleton.write(toFile: directory + "/\(name).skeleton.swift", atomically: true, encoding: .utf8)
+        try runner.write(toFile: directory + "/runner.swift", atomically: true, encoding: .utf8)
+        let objects = try objectFiles("BPF") + objectFiles("BPFObject") + objectFiles("CBPFSys")
+        let swiftc = try run("/opt/swift/usr/bin/swiftc", ["-parse-as-library", "-swift-version", "5", "-warnings-as-errors", "-I", build + "/Modules",
+            "-Xcc", "-fmodule-map-file=" + build + "/CBPFSys.build/module.modulemap", "-Xcc", "-I", "-Xcc", root + "/Sources/CBPFSys/include",
+            directory + "/\(name).skeleton.swift", directory + "/runner.swift"] + objects + ["-o", directory + "/runner"])
+        guard swiftc.status == 0 else { throw BPFError.invalidArgument("swiftc: \(swiftc.text)") }
+        return directory + "/runner"
     }
 
     @Test func generatedSkeletonLoadsFiltersCountsAndStreamsEvents() throws {
@@ -142,5 +158,71 @@ import Foundation
         // .rodata filter seen by the program; three after close() are not counted.
         #expect(result.text.contains("events=5 seqs=[0, 1, 2, 3, 4] own=true"), "\(result.text)")
         #expect(result.text.contains("comm=runner matched=5 calls=5 max=32"), "\(result.text)")
+    }
+}
+
+/// A record shorter than the skeleton's event struct is a clear error from `poll`, naming both
+/// sizes, not a read past the record.
+@Suite(.kernel, .serialized) struct SkeletonShortRecordTests {
+    static let bpfSource = #"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+struct event { __u64 first; __u64 second; __u64 third; };
+struct event event_layout;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
+const volatile __u32 target_pid = 0;
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != target_pid)
+		return 0;
+	__u64 only_one = 7;
+	bpf_ringbuf_output(&events, &only_one, sizeof(only_one), 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""#
+
+    static let runnerSource = #"""
+import BPF
+import Foundation
+
+@main struct ShortRecordRunner {
+    static func main() throws {
+        var opened = try ShortSkeleton.open()
+        opened.rodata.target_pid = UInt32(getpid())
+        let loaded = try opened.load()
+        var decoded = 0
+        let reader = try loaded.events { _ in decoded += 1 }
+        let attached = try loaded.attach()
+        _ = getppid()
+        do {
+            _ = try reader.poll(timeout: .seconds(2))
+            print("no error, decoded=\(decoded)")
+        } catch {
+            print("error: \(error) decoded=\(decoded)")
+        }
+        try attached.close()
+    }
+}
+"""#
+
+    @Test func shortRecordIsAnError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-skeleton-short-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let runner = try SkeletonRuntimeTests.buildRunner(name: "short", bpfSource: Self.bpfSource, eventTypes: ["event"],
+                                                          runner: Self.runnerSource, in: directory)
+        let result = try SkeletonRuntimeTests.run(runner, [])
+        #expect(result.status == 0, "\(result.text)")
+        #expect(result.text.contains("a record of 8 bytes from ring buffer 'events' is shorter than event (24 bytes)"), "\(result.text)")
+        #expect(result.text.contains("decoded=0"), "\(result.text)")
     }
 }

@@ -2,6 +2,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Kernel BTF ids of attach targets, looked up in /sys/kernel/btf/vmlinux.
 enum KernelBTFIDs {
@@ -21,16 +22,10 @@ enum KernelBTFIDs {
     static func dump() throws -> [Substring] { try cachedDump.get() }
 
     private static func runBpftool() throws -> [Substring] {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: try #require(["/usr/sbin/bpftool", "/usr/bin/bpftool", "/usr/local/sbin/bpftool"].first { FileManager.default.isExecutableFile(atPath: $0) }, "bpftool is needed to look up BTF ids"))
-        process.arguments = ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let bpftool = try #require(["/usr/sbin/bpftool", "/usr/bin/bpftool", "/usr/local/sbin/bpftool"].first { FileManager.default.isExecutableFile(atPath: $0) }, "bpftool is needed to look up BTF ids")
+        let dump = try ChildProcess.run(bpftool, ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"])
         // Only the lines naming types are needed; keep the list small.
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.first == "[" && ($0.contains("] FUNC '") || $0.contains("] TYPEDEF 'btf_trace_")) }
+        return dump.stdout.split(separator: "\n").filter { $0.first == "[" && ($0.contains("] FUNC '") || $0.contains("] TYPEDEF 'btf_trace_")) }
     }
 }
 

@@ -2,6 +2,7 @@
 import BPFObject
 import Foundation
 import Testing
+import TestSupport
 
 /// Test binaries compiled at test time: the same traced program as a non-PIE and a PIE
 /// executable, and a shared library with a traced function plus an executable using it.
@@ -74,23 +75,14 @@ final class UprobeFixture: @unchecked Sendable {
 
     static func compile(_ arguments: [String]) throws {
         let compiler = try #require(compiler, "no C compiler (clang or gcc) to build the uprobe test binaries")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: compiler)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(compiler) \(arguments.joined(separator: " ")) failed")
+        let result = try ChildProcess.run(compiler, arguments, mergingErrors: true)
+        try #require(result.status == 0, "\(compiler) \(arguments.joined(separator: " ")) failed: \(result.output)")
     }
 
     /// Runs `binary n` to completion.
     static func run(_ binary: String, calls: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [String(calls)]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
+        let result = try ChildProcess.run(binary, [String(calls)], mergingErrors: true)
+        try #require(result.status == 0, "\(result.output)")
     }
 
     /// A started `binary n wait` that makes its calls once `release()` is called.

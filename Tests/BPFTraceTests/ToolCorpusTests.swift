@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import BPFTrace
 
 /// The tools the Debian bpftrace package installs as /usr/sbin/*.bt: every one parses, and its
@@ -41,16 +42,7 @@ import Testing
 
     /// Runs `bpftrace -d FILE` and cuts the "AST after: parser" tree out of its output.
     static func bpftraceTree(_ path: String) throws -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: bpftrace!)
-        process.arguments = ["-d", path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try ChildProcess.run(bpftrace!, ["-d", path]).stdout
         guard let start = text.range(of: "AST after: parser\n-------------------\n") else { return nil }
         var tree = String(text[start.upperBound...])
         if let end = tree.range(of: "\nAST after") { tree = String(tree[..<end.lowerBound]) }

@@ -70,3 +70,37 @@ final class EventReadiness: @unchecked Sendable {
         pending?.resume(returning: true)
     }
 }
+
+/// The loop every async event sequence shares: hand out what the last batch copied; else copy
+/// a new batch; else wait, without blocking a thread of the pool, until the reader's epoll
+/// descriptor is readable. Ends when the task is cancelled or `isClosed` says so.
+struct BatchedEventIteration<Element> {
+    let poller: EventPoller
+    let label: String
+    private var pending: [Element] = []
+    private var nextIndex = 0
+    private var readiness: EventReadiness?
+
+    init(poller: EventPoller, label: String) {
+        self.poller = poller
+        self.label = label
+    }
+
+    mutating func next(isClosed: () -> Bool, fill: (inout [Element]) throws -> Void) async throws -> Element? {
+        while true {
+            if nextIndex < pending.count {
+                defer { nextIndex += 1 }
+                return pending[nextIndex]
+            }
+            pending.removeAll(keepingCapacity: true)
+            nextIndex = 0
+            if Task.isCancelled || isClosed() { return nil }
+            try fill(&pending)
+            if !pending.isEmpty { continue }
+            if readiness == nil { readiness = EventReadiness(fileDescriptor: poller.epoll.rawValue, label: label) }
+            guard await readiness!.wait() else { return nil }
+            // Readable means data or a wake; clear a pending wake so the loop does not spin.
+            _ = try? poller.wait(timeout: .zero) { _ in }
+        }
+    }
+}

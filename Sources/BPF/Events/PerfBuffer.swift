@@ -18,9 +18,12 @@ import CBPFSys
 /// Polling is for one thread at a time; `wake()` may be called from any thread. The map entries
 /// are removed and the rings unmapped when the buffer is released.
 public final class PerfBuffer: @unchecked Sendable {
+    /// Called with each sample's CPU and bytes; the bytes are valid only during the call.
     public typealias SampleHandler = (_ cpu: Int, _ data: UnsafeRawBufferPointer) throws -> Void
+    /// Called when a CPU's ring reports samples lost for lack of room (PERF_RECORD_LOST).
     public typealias LostHandler = (_ cpu: Int, _ count: UInt64) -> Void
 
+    /// Ring sizes and wakeup settings of a perf buffer.
     public struct Options: Sendable {
         /// Data pages per CPU ring: a power of two (libbpf's tools commonly use 8–64).
         public var pagesPerCPU: Int = 8
@@ -156,40 +159,32 @@ extension PerfBuffer {
     public func events() -> PerfBufferEvents { PerfBufferEvents(buffer: self) }
 }
 
+/// The samples and loss reports of a perf buffer as an asynchronous sequence.
 public struct PerfBufferEvents: AsyncSequence, Sendable {
+    /// A sample or a loss report.
     public typealias Element = PerfBufferEvent
     let buffer: PerfBuffer
 
     public func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
 
+    /// Waits for the buffer to become readable, then yields what it holds.
     public struct Iterator: AsyncIteratorProtocol {
         let buffer: PerfBuffer
-        private var pending: [PerfBufferEvent] = []
-        private var nextIndex = 0
-        private var readiness: EventReadiness?
+        private var iteration: BatchedEventIteration<PerfBufferEvent>
 
-        init(buffer: PerfBuffer) { self.buffer = buffer }
+        init(buffer: PerfBuffer) {
+            self.buffer = buffer
+            iteration = BatchedEventIteration(poller: buffer.poller, label: "swiftbpf.perfbuf.readiness")
+        }
 
         public mutating func next() async throws -> PerfBufferEvent? {
-            while true {
-                if nextIndex < pending.count {
-                    defer { nextIndex += 1 }
-                    return pending[nextIndex]
-                }
-                pending.removeAll(keepingCapacity: true)
-                nextIndex = 0
-                if Task.isCancelled || buffer.isClosedForIteration { return nil }
+            let buffer = buffer
+            return try await iteration.next(isClosed: { buffer.isClosedForIteration }) { pending in
                 for ring in buffer.rings {
                     _ = try ring.consume(
                         sample: { cpu, data in pending.append(.sample(cpu: cpu, bytes: Array(data))) },
                         lost: { cpu, count in pending.append(.lost(cpu: cpu, count: count)) })
                 }
-                if !pending.isEmpty { continue }
-                if readiness == nil {
-                    readiness = EventReadiness(fileDescriptor: buffer.poller.epoll.rawValue, label: "swiftbpf.perfbuf.readiness")
-                }
-                guard await readiness!.wait() else { return nil }
-                _ = try? buffer.poller.wait(timeout: .zero) { _ in }
             }
         }
     }

@@ -15,6 +15,7 @@ import CBPFSys
 /// blocked `poll` return, which is how a reader is shut down cleanly. The maps are unmapped
 /// when the reader is released.
 public final class RingBufferReader: @unchecked Sendable {
+    /// Called with each record's bytes, which are valid only during the call (zero-copy).
     public typealias Handler = (UnsafeRawBufferPointer) throws -> Void
 
     @usableFromInline final class Source {

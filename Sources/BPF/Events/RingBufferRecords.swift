@@ -16,7 +16,9 @@ extension RingBufferReader {
     }
 }
 
+/// The records of a ring buffer reader as an asynchronous sequence.
 public struct RingBufferRecords: AsyncSequence, Sendable {
+    /// One record, copied out of the ring.
     public typealias Element = RingBufferRecord
     let reader: RingBufferReader
     let batchSize: Int
@@ -25,46 +27,35 @@ public struct RingBufferRecords: AsyncSequence, Sendable {
         Iterator(reader: reader, batchSize: batchSize)
     }
 
+    /// Waits for the rings to become readable, then yields up to a batch of records at a time.
     public struct Iterator: AsyncIteratorProtocol {
         let reader: RingBufferReader
         let batchSize: Int
-        private var pending: [RingBufferRecord] = []
-        private var nextIndex = 0
-        private var readiness: EventReadiness?
+        private var iteration: BatchedEventIteration<RingBufferRecord>
         private var nextRing = 0
 
         init(reader: RingBufferReader, batchSize: Int) {
             self.reader = reader
             self.batchSize = batchSize
+            iteration = BatchedEventIteration(poller: reader.poller, label: "swiftbpf.ringbuf.readiness")
         }
 
         public mutating func next() async throws -> RingBufferRecord? {
-            while true {
-                if nextIndex < pending.count {
-                    defer { nextIndex += 1 }
-                    return pending[nextIndex]
-                }
-                pending.removeAll(keepingCapacity: true)
-                nextIndex = 0
-                if Task.isCancelled || reader.isClosedForIteration { return nil }
-                fillBatch()
-                if !pending.isEmpty { continue }
-                if readiness == nil {
-                    readiness = EventReadiness(fileDescriptor: reader.poller.epoll.rawValue, label: "swiftbpf.ringbuf.readiness")
-                }
-                guard await readiness!.wait() else { return nil }
-                // Readable means data or a wake; clear a pending wake so it does not spin.
-                _ = try? reader.poller.wait(timeout: .zero) { _ in }
+            let reader = reader, batchSize = batchSize
+            var nextRing = nextRing
+            defer { self.nextRing = nextRing }
+            return try await iteration.next(isClosed: { reader.isClosedForIteration }) { pending in
+                Self.fillBatch(&pending, from: reader, limit: batchSize, startingAt: &nextRing)
             }
         }
 
-        /// Copies up to `batchSize` records, taking the rings in turn so none starves.
-        private mutating func fillBatch() {
+        /// Copies up to `limit` records, taking the rings in turn so none starves.
+        private static func fillBatch(_ pending: inout [RingBufferRecord], from reader: RingBufferReader, limit: Int, startingAt nextRing: inout Int) {
             let rings = reader.count
             guard rings > 0 else { return }
             for offset in 0..<rings {
                 let index = (nextRing + offset) % rings
-                let room = batchSize - pending.count
+                let room = limit - pending.count
                 if room <= 0 { break }
                 reader.ring(at: index).consume(limit: room) { bytes in
                     pending.append(RingBufferRecord(ring: index, bytes: Array(bytes)))

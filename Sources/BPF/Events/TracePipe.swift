@@ -36,6 +36,8 @@ public final class TracePipe: @unchecked Sendable {
             let meaning: String? = switch errno {
             case .EACCES, .EPERM: "reading the trace pipe needs root"
             case .ENOENT: "no trace pipe here; is tracefs mounted?"
+            case .EBUSY: "the kernel allows one reader of the trace pipe at a time, and "
+                + (Self.readers(of: path).first.map { "process \($0.pid) (\($0.command)) is reading it" } ?? "another process is reading it")
             default: nil
             }
             throw BPFError.syscall(SystemCallFailure(operation: "open", errno: errno, subject: path, meaning: meaning))
@@ -44,6 +46,20 @@ public final class TracePipe: @unchecked Sendable {
         poller = try EventPoller(subject: path)
         try poller.add(fd, token: 0, subject: path)
         self.path = path
+    }
+
+    /// The processes holding `path` open (from /proc/PID/fd), to name who keeps the pipe busy.
+    public static func readers(of path: String) -> [(pid: Int32, command: String)] {
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return processes.compactMap { entry -> (Int32, String)? in
+            guard let pid = Int32(entry), pid != getpid() else { return nil }
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd")) ?? []
+            guard descriptors.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/fd/\($0)")) == path })
+            else { return nil }
+            let command = (try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            return (pid, command)
+        }
     }
 
     /// The next line without its newline, waiting up to `timeout` (nil: until a line comes or
@@ -139,27 +155,28 @@ extension TracePipe {
     public func lines() -> TracePipeLines { TracePipeLines(pipe: self) }
 }
 
+/// The lines of the trace pipe as an asynchronous sequence.
 public struct TracePipeLines: AsyncSequence, Sendable {
+    /// One line, without its newline.
     public typealias Element = String
     let pipe: TracePipe
 
     public func makeAsyncIterator() -> Iterator { Iterator(pipe: pipe) }
 
+    /// Waits for the pipe to become readable, then yields its lines.
     public struct Iterator: AsyncIteratorProtocol {
         let pipe: TracePipe
-        private var readiness: EventReadiness?
+        private var iteration: BatchedEventIteration<String>
 
-        init(pipe: TracePipe) { self.pipe = pipe }
+        init(pipe: TracePipe) {
+            self.pipe = pipe
+            iteration = BatchedEventIteration(poller: pipe.poller, label: "swiftbpf.tracepipe.readiness")
+        }
 
         public mutating func next() async throws -> String? {
-            while true {
-                if Task.isCancelled || pipe.isClosedForIteration { return nil }
-                if let line = try pipe.readLine(timeout: .zero) { return line }
-                if readiness == nil {
-                    readiness = EventReadiness(fileDescriptor: pipe.poller.epoll.rawValue, label: "swiftbpf.tracepipe.readiness")
-                }
-                guard await readiness!.wait() else { return nil }
-                _ = try? pipe.poller.wait(timeout: .zero) { _ in } // clear a pending wake
+            let pipe = pipe
+            return try await iteration.next(isClosed: { pipe.isClosedForIteration }) { pending in
+                while let line = try pipe.readLine(timeout: .zero) { pending.append(line) }
             }
         }
     }

@@ -105,6 +105,7 @@ public struct CgroupAttachFlags: OptionSet, Sendable, Hashable {
 
 /// The answer of BPF_PROG_QUERY on a cgroup.
 public struct CgroupPrograms: Sendable, Hashable {
+    /// One program attached to the hook.
     public struct Entry: Sendable, Hashable {
         public var programID: UInt32
         /// The flags this program was attached with (not reported for effective queries).
@@ -122,6 +123,7 @@ public struct CgroupPrograms: Sendable, Hashable {
 /// Uses a BPF link (BPF_LINK_CREATE, kernel 5.7+) when the kernel has them, otherwise
 /// BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI, undone with BPF_PROG_DETACH naming this program.
 public final class CgroupAttachment: Link, @unchecked Sendable {
+    /// How the program is attached: a BPF link or the older BPF_PROG_ATTACH.
     public enum Method: Sendable, Hashable {
         /// A link when the kernel has cgroup links, otherwise `.programAttach(.allowMulti)`.
         case automatic

@@ -13,6 +13,7 @@ import CBPFSys
 /// qdisc/class/filter dumps (cls_bpf), BPF_PROG_QUERY on the namespace (flow dissector) and
 /// the link list (netfilter).
 public struct NetworkAttachmentListing: Sendable, Hashable {
+    /// The XDP programs of one interface.
     public struct XDPEntry: Sendable, Hashable {
         public var interface: NetworkInterface
         /// `XDP_ATTACHED_MULTI`: several modes at once, listed per mode.
@@ -43,11 +44,13 @@ public struct NetworkAttachmentListing: Sendable, Hashable {
         public var actions: [BPFActionRecord]?
     }
 
+    /// A TC attachment: a tcx chain or a cls_bpf filter.
     public enum TCEntry: Sendable, Hashable {
         case chain(ChainEntry)
         case filter(FilterEntry)
     }
 
+    /// A netfilter link: protocol family, hook, priority and program (`struct bpf_link_info.netfilter`).
     public struct NetfilterEntry: Sendable, Hashable {
         public var protocolFamily: UInt32
         public var hook: UInt32
@@ -65,6 +68,7 @@ public struct NetworkAttachmentListing: Sendable, Hashable {
     public init() {}
 }
 
+/// Lists the networking attachments of a network namespace, like `bpftool net list`.
 public enum NetworkAttachments {
     /// Gathers the attachments of the current thread's network namespace, or of one interface.
     public static func list(interface only: NetworkInterface? = nil) throws -> NetworkAttachmentListing {

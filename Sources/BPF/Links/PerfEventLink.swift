@@ -25,18 +25,24 @@ public final class PerfEventLink: Link, @unchecked Sendable {
     /// Attaches `program` to the open perf event `perfEvent` (taking ownership of it) and enables
     /// it. `cleanup` runs once when the link closes, after the event is closed. `method` is only
     /// forced by tests of the legacy path.
+    ///
+    /// `cookie` is what `bpf_get_attach_cookie()` returns in the program; it needs a perf link
+    /// (Linux 5.15+), so a non-zero cookie fails on kernels without them instead of being lost.
     init(program: Program, perfEvent: OwnedFileDescriptor, description: String,
-         method: PerfEventAttachMethod = .automatic, cleanup: (() -> Void)? = nil) throws {
+         method: PerfEventAttachMethod = .automatic, cookie: UInt64 = 0, cleanup: (() -> Void)? = nil) throws {
         self.perfEvent = perfEvent
         self.description = description
         self.cleanup = cleanup
         do {
             let eventFD = try perfEvent.value()
             if method == .bpfLink || (method == .automatic && PerfLinkSupport.isAvailable) {
-                kernelLink = try KernelLink.create(program: program, targetFD: eventFD, attachType: .perfEvent, description: description) { errno in
-                    Self.attachMeaning(errno, program: program)
-                }
+                kernelLink = try KernelLink.create(program: program, targetFD: eventFD, attachType: .perfEvent, description: description,
+                                                   meaning: { errno in Self.attachMeaning(errno, program: program) },
+                                                   configure: { $0.tail.perf_event.bpf_cookie = cookie })
             } else {
+                guard cookie == 0 else {
+                    throw BPFError.unsupported(feature: "BPF cookies on perf events (\(description))", detail: "they need perf links (BPF_LINK_CREATE with BPF_PERF_EVENT, Linux 5.15+), which this kernel lacks")
+                }
                 kernelLink = nil
                 guard sbpf_ioctl_int(eventFD, SBPF_PERF_EVENT_IOC_SET_BPF, UInt(try program.fd.value())) == 0 else {
                     let error = Errno.current

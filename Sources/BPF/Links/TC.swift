@@ -23,6 +23,7 @@ public enum TCDirection: Sendable, Hashable, CaseIterable, CustomStringConvertib
 /// A program's return value means the same in both: 0 pass (TC_ACT_OK / TCX_PASS), 2 drop
 /// (TC_ACT_SHOT / TCX_DROP).
 public final class TCAttachment: Link, @unchecked Sendable {
+    /// How the program is attached: tcx (a BPF link) or a netlink cls_bpf filter on clsact.
     public enum Method: Sendable, Hashable {
         /// tcx when the kernel has it, otherwise netlink with kernel-chosen handle and priority.
         case automatic
@@ -214,6 +215,7 @@ public enum TCX {
 
     /// The programs in one tcx chain, in run order.
     public struct Chain: Sendable, Hashable {
+        /// One program of the chain with its flags and, if any, its link.
         public struct Entry: Sendable, Hashable {
             public var programID: UInt32
             public var programFlags: UInt32

@@ -16,6 +16,7 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
     /// (`/proc/<pid>/maps`).
     public var processID: Int32?
 
+    /// Where in the file the probe goes.
     public enum Location: Sendable, Hashable {
         /// A function by name plus an offset into it.
         case symbol(String, offset: UInt64)

@@ -65,6 +65,7 @@ public struct XDPState: Sendable, Hashable {
         case none = 0, driver = 1, generic = 2, offload = 3, multiple = 4
     }
 
+    /// A program attached to the interface in one mode.
     public struct AttachedProgram: Sendable, Hashable {
         /// `.generic`, `.driver` or `.offload` (never `.automatic`).
         public var mode: XDPMode
@@ -127,6 +128,7 @@ public struct XDPState: Sendable, Hashable {
 /// leave a program attached after the process exits, pin the `kernelLink`, or use
 /// `XDP.attachUnowned` as bpftool does.
 public final class XDPAttachment: Link, @unchecked Sendable {
+    /// How the program is attached: a BPF link or netlink.
     public enum Method: Sendable, Hashable {
         /// BPF_LINK_CREATE.
         case link

@@ -12,6 +12,8 @@ public final class LoadedObject: @unchecked Sendable {
     public let warnings: [String]
     private let mappingLock = NSLock()
     private var mappings: [String: GlobalDataMapping] = [:]
+    /// Slots of the `__bpf_usdt_specs` map handed to USDT attaches (usdt.bpf.h).
+    let usdtSpecIDs = USDTSpecIDAllocator()
 
     init(spec: ObjectSpec, btf: LoadedBTF?, maps: [String: Map], programs: [String: Program], warnings: [String]) {
         self.spec = spec

@@ -4,7 +4,8 @@ extension LoadedObject {
     /// Attaches `program` the way its section name says (libbpf's auto-attach): tracepoint,
     /// raw tracepoint, tp_btf/fentry/fexit/fmod_ret/lsm/iter (BTF target chosen at load),
     /// kprobe/kretprobe (`kprobe/func+off`), ksyscall, uprobe/uretprobe with a binary in the
-    /// section (`uprobe//usr/lib/libc.so.6:malloc+0x10`). Sections that need more (an
+    /// section (`uprobe//usr/lib/libc.so.6:malloc+0x10`), usdt with binary, provider and probe
+    /// (`usdt//usr/bin/app:provider:probe`, see `attachUSDT`). Sections that need more (an
     /// interface, a cgroup, a PID, a perf event) throw `BPFError.unsupported` saying what.
     public func attach(program name: String) throws -> any Link {
         let program = try self.program(named: name)
@@ -47,8 +48,16 @@ extension LoadedObject {
             let (function, offset) = Self.splitOffset(String(target[target.index(after: colon)...]))
             let uprobeTarget = UprobeTarget(binary: binary, symbol: function, offset: offset)
             return try program.attachUprobe(uprobeTarget, isReturn: objectProgram.section.autoAttach == .uretprobe)
-        case .kprobeMulti, .usdt:
-            throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "kprobe.multi and USDT sections are not auto-attached yet")
+        case .usdt:
+            // usdt/<binary>:<provider>:<name>; the binary may itself contain ':'.
+            let parts = target.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3, !parts[0].isEmpty, !parts[parts.count - 2].isEmpty, !parts[parts.count - 1].isEmpty else {
+                throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "a usdt section needs 'usdt/<binary>:<provider>:<name>' to attach automatically; attach it with attachUSDT")
+            }
+            return try attachUSDT(program: name, binary: parts.dropLast(2).joined(separator: ":"),
+                                  provider: String(parts[parts.count - 2]), name: String(parts[parts.count - 1]))
+        case .kprobeMulti:
+            throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "kprobe.multi sections are not auto-attached yet")
         case .none:
             throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "\(program.type.name) programs need a target the section name does not give (an interface, cgroup, socket, map or perf event); attach them explicitly")
         }
@@ -62,6 +71,11 @@ extension LoadedObject {
         for program in spec.programs where programs[program.name] != nil {
             if program.section.autoAttach == .none {
                 skipped[program.name] = "section '\(program.sectionName)' is not auto-attachable"
+                continue
+            }
+            // Like libbpf, bare `uprobe`/`usdt` sections are for explicit attaches only.
+            if [.uprobe, .uretprobe, .usdt].contains(program.section.autoAttach), program.attachTarget.isEmpty {
+                skipped[program.name] = "section '\(program.sectionName)' names no target; attach it explicitly"
                 continue
             }
             links[program.name] = try attach(program: program.name)

@@ -91,6 +91,9 @@ struct LoadSession {
     var programs: [String: Program] = [:]
     var kernelBTFCache: BTF?
     var warnings: [String] = []
+    /// Maps to pin by name once everything loaded: pinning is the load's last step, so a load
+    /// that fails half-way (a program the verifier rejects) publishes nothing.
+    var pendingPins: [(map: Map, path: String)] = []
 
     init(spec: ObjectSpec, options: ObjectLoadOptions) {
         self.spec = spec
@@ -134,6 +137,7 @@ struct LoadSession {
                                  withUnsafeBytes(of: try target.fd.value().littleEndian) { Array($0) })
             }
         }
+        try pinNewMaps()
         return LoadedObject(spec: spec, btf: objectBTF, maps: maps, programs: programs, warnings: warnings)
     }
 
@@ -161,8 +165,25 @@ struct LoadSession {
             try map.update([0, 0, 0, 0], initial)
         }
         if objectMap.isReadOnly { try map.freeze() }
-        if let pinPath { try map.pin(at: pinPath) }
+        if let pinPath { pendingPins.append((map, pinPath)) }
         return map
+    }
+
+    /// Pins the maps this load created with `pinning = LIBBPF_PIN_BY_NAME`; if one pin fails, the
+    /// ones made before it are removed again (pins that existed before the load stay: they
+    /// were reused, not created).
+    mutating func pinNewMaps() throws {
+        var pinned: [String] = []
+        do {
+            for (map, path) in pendingPins {
+                try map.pin(at: path)
+                pinned.append(path)
+            }
+        } catch {
+            for path in pinned { unlink(path) }
+            throw error
+        }
+        pendingPins = []
     }
 
     func createWithBTF(_ spec: MapSpec, _ objectMap: ObjectMapSpec) throws -> Map {

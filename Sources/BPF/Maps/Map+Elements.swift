@@ -51,7 +51,7 @@ extension Map {
         var attr = sbpf_map_elem_attr()
         // BPF_MAP_FREEZE's last field is map_fd, so the kernel (CHECK_ATTR) wants every byte after
         // it zero, including the padding before `key` that an optimised build may leave unset.
-        withUnsafeMutableBytes(of: &attr) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        _ = withUnsafeMutableBytes(of: &attr) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
         attr.map_fd = UInt32(bitPattern: try fd.value())
         switch BPFSyscall.invoke(.mapFreeze, &attr) {
         case .success: isFrozen = true

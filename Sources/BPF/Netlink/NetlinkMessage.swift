@@ -157,6 +157,7 @@ public struct NetlinkErrorReply: Sendable, Hashable {
 /// Lookups return nil both when an attribute is absent and when its payload has the wrong size
 /// for the requested type, so a caller never reads past an attribute.
 public struct NetlinkAttributes: Sendable, Hashable {
+    /// One attribute (`struct nlattr`) with its payload.
     public struct Attribute: Sendable, Hashable {
         /// The type with the NLA_F_NESTED and NLA_F_NET_BYTEORDER bits removed.
         public var type: UInt16

@@ -180,6 +180,7 @@ public struct BPFClassifierOptions: Sendable, Hashable {
     public var actions: [BPFActionRecord]?
 }
 
+/// A BPF action (act_bpf) of a TC filter: its name and program id.
 public struct BPFActionRecord: Sendable, Hashable {
     public var name: String?
     public var programID: UInt32?

@@ -173,6 +173,7 @@ public struct ProgramLoadOptions: Sendable {
     public var lineInfo: InfoRecords?
     public var funcInfo: InfoRecords?
 
+    /// Where BPF_PROG_LOAD reads a program's BTF line or function records: user memory, record size and count.
     public struct InfoRecords: Sendable {
         public var address: UInt64
         public var recordSize: UInt32
@@ -209,6 +210,7 @@ public struct TestRunInput: Sendable {
     }
 }
 
+/// What one BPF_PROG_TEST_RUN returned.
 public struct TestRunResult: Sendable {
     /// The program's return value (e.g. XDP_PASS = 2).
     public var returnValue: UInt32

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Parsing is one pass over the type section that records where each type starts and checks
 /// that every record, name offset and referenced type id is in bounds; nothing else is decoded
-/// until asked (names, members and the name index are built on demand). After `init` succeeds
+/// until asked (names, members and the name table are built on demand). After `init` succeeds
 /// every accessor reads only validated bytes, so no accessor can read out of bounds.
 ///
 /// Split BTF (kernel module BTF under /sys/kernel/btf/<module>) is parsed against its `base`:
@@ -40,7 +40,7 @@ public final class BTF: @unchecked Sendable {
     public let isBigEndian: Bool
 
     private let indexLock = NSLock()
-    private var nameIndexStorage: [String: [UInt32]]?
+    private var nameTableStorage: BTFNameTable?
 
     deinit { storage.deallocate() }
 
@@ -213,24 +213,31 @@ public final class BTF: @unchecked Sendable {
 
     // MARK: - Name index
 
-    /// Type ids by name (anonymous types are not indexed), built on first use.
-    var nameIndex: [String: [UInt32]] {
+    /// This blob's own named types by name (see `BTFNameTable`), built on first use and kept for
+    /// the life of the BTF — for vmlinux, the life of the process.
+    var nameTable: BTFNameTable {
         indexLock.lock()
         defer { indexLock.unlock() }
-        if let index = nameIndexStorage { return index }
-        var index: [String: [UInt32]] = base?.nameIndex ?? [:]
-        index.reserveCapacity(index.count + offsets.count)
-        for (position, offset) in offsets.enumerated() {
-            let nameOffset = word(Int(offset))
-            guard nameOffset != 0, let pointer = stringPointer(nameOffset), pointer[0] != 0 else { continue }
-            index[String(cString: pointer), default: []].append(firstTypeID + UInt32(position))
-        }
-        nameIndexStorage = index
-        return index
+        if let table = nameTableStorage { return table }
+        let table = BTFNameTable(self)
+        nameTableStorage = table
+        return table
     }
 
-    /// Ids of all types named `name`, in id order.
-    public func typeIDs(named name: String) -> [UInt32] { nameIndex[name] ?? [] }
+    /// Ids of all types named `name`, in id order (the base's first for split BTF).
+    public func typeIDs(named name: String) -> [UInt32] {
+        let own = nameTable.ids(named: name, in: self)
+        guard let base else { return own }
+        return base.typeIDs(named: name) + own
+    }
+
+    /// Ids of types named `essentialName___flavor` (any flavor), in id order: CO-RE candidates
+    /// for a local type named `essentialName`.
+    func flavoredTypeIDs(essentialName: String) -> [UInt32] {
+        let own = nameTable.flavoredIDs(essentialName: essentialName, in: self)
+        guard let base else { return own }
+        return base.flavoredTypeIDs(essentialName: essentialName) + own
+    }
 
     /// Ids of all types named `name` of `kind`.
     public func typeIDs(named name: String, kind: BTFKind) -> [UInt32] {

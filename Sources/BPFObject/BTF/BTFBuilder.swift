@@ -63,6 +63,7 @@ public struct BTFBuilder: Sendable {
         addRaw([0, Self.info(.array), 0, element, index, count])
     }
 
+    /// A member of a struct or union being built.
     public struct Member: Sendable {
         public var name: String
         public var type: UInt32

@@ -51,6 +51,7 @@ public struct BTFType: @unchecked Sendable {
 
     // MARK: ARRAY
 
+    /// The `struct btf_array` that follows a BTF_KIND_ARRAY type.
     public struct ArrayInfo: Sendable, Hashable {
         public let elementType: UInt32
         public let indexType: UInt32

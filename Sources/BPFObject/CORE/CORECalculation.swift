@@ -200,12 +200,11 @@ struct CORECandidate: Hashable {
 
 /// Finds target types with the local type's essential name and a compatible kind (libbpf's
 /// bpf_core_find_cands): vmlinux first; module BTFs (their own types only) only when vmlinux
-/// has none. Results are cached per local type for the records of one call.
+/// has none. Results are cached per local type for the records of one call; the name lookups
+/// go through each target's `BTFNameTable`, built once per BTF.
 struct CORECandidateFinder {
     let targets: [BTF]
     private var cache: [UInt32: [CORECandidate]] = [:]
-    /// Per target: essential name → ids of types whose names carry a `___flavor` suffix.
-    private var flavored: [Int: [String: [UInt32]]] = [:]
 
     init(targets: [BTF]) {
         self.targets = targets
@@ -218,7 +217,7 @@ struct CORECandidateFinder {
         for (index, target) in targets.enumerated() {
             if index > 0 && !found.isEmpty { break }
             let firstOwnID: UInt32 = index == 0 ? 1 : target.firstTypeID
-            var ids = target.typeIDs(named: essential) + flavoredIDs(in: index, essentialName: essential)
+            var ids = target.typeIDs(named: essential) + target.flavoredTypeIDs(essentialName: essential)
             ids = ids.filter { $0 >= firstOwnID }
             ids.sort()
             var previous: UInt32 = 0
@@ -230,55 +229,5 @@ struct CORECandidateFinder {
         }
         cache[localType.id] = found
         return found
-    }
-
-    private mutating func flavoredIDs(in index: Int, essentialName: String) -> [UInt32] {
-        if flavored[index] == nil { flavored[index] = COREFlavoredNames.table(for: targets[index]) }
-        return flavored[index]?[essentialName] ?? []
-    }
-}
-
-/// Per target BTF, the types whose names carry a `___flavor` suffix, by essential name. Building
-/// it scans every name once, so it is kept for as long as the BTF object lives (vmlinux BTF is
-/// typically shared by every object a process loads).
-enum COREFlavoredNames {
-    private final class Entry: @unchecked Sendable {
-        weak var btf: BTF?
-        let table: [String: [UInt32]]
-        init(btf: BTF, table: [String: [UInt32]]) {
-            self.btf = btf
-            self.table = table
-        }
-    }
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var entries: [ObjectIdentifier: Entry] = [:]
-
-    /// `name.contains("___")` over UTF-8 bytes: with Foundation imported, `contains` goes through
-    /// NSString search, which made this scan of vmlinux's ~100k names the bulk of a cold load.
-    static func hasFlavorSeparator(_ name: String) -> Bool {
-        var underscores = 0
-        for byte in name.utf8 {
-            underscores = byte == UInt8(ascii: "_") ? underscores + 1 : 0
-            if underscores == 3 { return true }
-        }
-        return false
-    }
-
-    static func table(for btf: BTF) -> [String: [UInt32]] {
-        let key = ObjectIdentifier(btf)
-        lock.lock()
-        let cached = entries[key]
-        lock.unlock()
-        if let cached, cached.btf === btf { return cached.table }
-        var table: [String: [UInt32]] = [:]
-        for (name, ids) in btf.nameIndex where name.utf8.count > 4 && hasFlavorSeparator(name) {
-            let essential = CORETypeRules.essentialName(name)
-            if essential != name { table[essential, default: []].append(contentsOf: ids) }
-        }
-        lock.lock()
-        entries = entries.filter { $0.value.btf != nil }
-        entries[key] = Entry(btf: btf, table: table)
-        lock.unlock()
-        return table
     }
 }

@@ -1,6 +1,7 @@
 /// Why a CO-RE relocation could not be applied. Like libbpf, these fail the whole program
 /// (a relocation that merely finds no target is not an error: its instruction is poisoned).
 public struct CORERelocationError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What is wrong with the relocation.
     public enum Problem: String, Sendable, Equatable {
         /// The access string is empty, not `N:N:...`, or does not walk the local type.
         case malformedAccessString

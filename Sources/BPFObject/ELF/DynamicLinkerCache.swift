@@ -5,6 +5,7 @@
 /// 24-byte entries `flags, key, value, osversion, hwcap`; string offsets count from the start of
 /// the file), also when it follows the legacy `ld.so-1.7.0` table as older glibc wrote it.
 public struct DynamicLinkerCache: Sendable {
+    /// One library of the cache.
     public struct Entry: Hashable, Sendable {
         /// The soname (`libc.so.6`).
         public var name: String

@@ -33,14 +33,17 @@ public struct Assembler: Sendable {
 
     public init() {}
 
+    /// A jump names a label that was never placed.
     public struct UndefinedLabel: Error, CustomStringConvertible {
         public let label: String
         public var description: String { "jump to undefined label '\(label)'" }
     }
+    /// A label was placed twice.
     public struct DuplicateLabel: Error, CustomStringConvertible {
         public let label: String
         public var description: String { "label '\(label)' is defined more than once" }
     }
+    /// A jump's distance does not fit its offset field.
     public struct JumpOutOfRange: Error, CustomStringConvertible {
         public let label: String
         public let distance: Int

@@ -122,6 +122,7 @@ public enum ByteSwapKind: Hashable, Sendable, CaseIterable {
     case toLittleEndian, toBigEndian, unconditional
 }
 
+/// The width of a byte swap (`BPF_END`), in bits: the instruction's immediate.
 public enum ByteSwapWidth: Int32, Hashable, Sendable, CaseIterable {
     case bits16 = 16, bits32 = 32, bits64 = 64
 }

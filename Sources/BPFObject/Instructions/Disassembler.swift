@@ -474,6 +474,7 @@ extension Disassembler {
     ///
     /// - Parameters:
     ///   - callBase: address of `__bpf_call_base` (from /proc/kallsyms).
+    ///   - jitedFunctionAddresses: the JIT image address of each subprogram, in order.
     ///   - symbol: the kernel symbol starting exactly at an address.
     public static func translated(
         callBase: UInt64,

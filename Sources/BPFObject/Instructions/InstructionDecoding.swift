@@ -1,6 +1,7 @@
 /// Why a slot does not decode to a `DecodedInstruction`. Decoding never traps: every malformed input,
 /// including a truncated `lddw`, becomes one of these.
 public struct InstructionDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong with the slot.
     public enum Reason: Hashable, Sendable, CustomStringConvertible {
         /// No instruction has this opcode byte (or this opcode with these selector fields).
         case unknownOpcode

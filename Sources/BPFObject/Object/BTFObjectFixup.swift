@@ -6,7 +6,8 @@
 /// - data sections: size from the ELF section, offsets from the variables' symbols;
 /// - `.kconfig`: offsets from the loader's layout of the kconfig map, externs made allocated;
 /// - `.ksyms`: each extern VAR becomes an allocated `int`, each kfunc FUNC global and its slot
-///   in the DATASEC an allocated dummy `int` VAR (appended), 4 bytes each.
+///   in the DATASEC an allocated dummy `int` VAR (appended), 4 bytes each;
+/// - hidden global functions (`__hidden`) become static FUNCs.
 enum BTFObjectFixup {
     static func fixup(_ btf: BTF, elf: ELFFile, symbols: [ELFSymbol], externs: [ObjectExtern]) throws -> BTF {
         var raw = btf.rawBytes
@@ -83,6 +84,15 @@ enum BTFObjectFixup {
                     if word(at) == 0, word(at + 4) != 0 { setWord(at, function.nameOffset) }
                 }
             }
+        }
+        // Hidden (or internal) non-local functions belong to this object alone, so — as libbpf
+        // does — their FUNCs become static: the verifier then checks each call in its caller's
+        // context instead of checking the function once on its own, where a pointer argument
+        // that may be NULL cannot be dereferenced (libbpf's usdt.bpf.h relies on this).
+        let hiddenFunctions = Set(symbols.filter { $0.type == .function && $0.binding != .local && ($0.visibility == 1 || $0.visibility == 2) }.map(\.name))
+        for function in btf.ownTypes where function.kind == .function && function.rawLinkage == 1 && hiddenFunctions.contains(function.name) {
+            guard let base = recordOffset(function.id) else { continue }
+            setWord(base + 4, word(base + 4) & ~0xffff) // BTF_FUNC_STATIC
         }
         if let dummy = dummyVariableNeeded, let intID {
             // Append `VAR int <name>` (allocated) after the last type and point the kfunc slots at it.

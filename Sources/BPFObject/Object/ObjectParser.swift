@@ -5,6 +5,8 @@ struct ObjectParser {
     let symbols: [ELFSymbol]
     let rawBTF: BTF?
     let btfExt: BTFExt?
+    /// Functions of `.text` to link as programs, with the section name each is treated as.
+    var textEntryPoints: [String: String] = [:]
 
     // BPF relocation types (llvm/BinaryFormat/ELFRelocs/BPF.def).
     static let relocation64 = UInt32(1)    // R_BPF_64_64: lddw

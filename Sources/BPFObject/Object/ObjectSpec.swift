@@ -51,6 +51,30 @@ public struct ObjectSpec: Sendable {
         let parser = try ObjectParser(bytes: bytes, name: name)
         self = try parser.parse()
     }
+
+    /// Decodes the object, also turning functions of `.text` into programs: `textEntryPoints`
+    /// maps a function name to the section name it is treated as (`tracepoint`,
+    /// `raw_tracepoint/sys_enter`, `kprobe/do_sys_open`). This is how sources written without
+    /// `SEC()` (BCC's style) load: the caller decides each function's program type.
+    public init(elf bytes: [UInt8], name: String = "obj", textEntryPoints: [String: String]) throws {
+        var parser = try ObjectParser(bytes: bytes, name: name)
+        parser.textEntryPoints = textEntryPoints
+        self = try parser.parse()
+    }
+
+    /// The global functions of `.text` (candidates for `textEntryPoints`), in address order.
+    public static func textFunctions(elf bytes: [UInt8]) throws -> [String] {
+        do {
+            let elf = try ELFFile(bytes: bytes)
+            guard let text = elf.section(named: ".text") else { return [] }
+            return try elf.symbols()
+                .filter { Int($0.sectionIndex) == text.index && $0.type == .function && $0.binding == .global && $0.size > 0 }
+                .sorted { $0.value < $1.value }
+                .map(\.name)
+        } catch let error as ELFError {
+            throw ObjectError.elf(error)
+        }
+    }
 }
 
 /// One map of an object.
@@ -71,6 +95,7 @@ public struct ObjectMapSpec: Sendable, Hashable {
     /// (`.values = { [2] = &inner }`).
     public var initialSlots: [InitialSlot]
 
+    /// What declared the map: a BTF map definition, a legacy `bpf_map_def`, or a data section.
     public enum Kind: Hashable, Sendable {
         /// `struct { __uint(type, ...); ... } name SEC(".maps")`.
         case btfDefined
@@ -88,6 +113,7 @@ public struct ObjectMapSpec: Sendable, Hashable {
         case byName = 1
     }
 
+    /// A slot of a map-in-map or program array filled at load from the object's initialiser.
     public struct InitialSlot: Hashable, Sendable {
         public var index: UInt32
         public var target: Target
@@ -95,6 +121,7 @@ public struct ObjectMapSpec: Sendable, Hashable {
             self.index = index
             self.target = target
         }
+        /// What the slot holds.
         public enum Target: Hashable, Sendable {
             case map(String)
             case program(String)
@@ -135,6 +162,7 @@ public struct ObjectRelocation: Hashable, Sendable {
     public var instructionIndex: Int
     public var target: Target
 
+    /// What the instruction refers to.
     public enum Target: Hashable, Sendable {
         /// `lddw` of a map: the loader writes the map's fd (`src` = BPF_PSEUDO_MAP_FD).
         case map(String)
@@ -180,6 +208,7 @@ public struct ObjectExtern: Hashable, Sendable {
         self.typeID = typeID
     }
 
+    /// What the extern is.
     public enum Kind: Hashable, Sendable {
         /// `extern ... __kconfig`: a value in the `.kconfig` map at `offset`, `size` bytes.
         case kconfig(offset: UInt32, size: UInt32, valueKind: KconfigValueKind)

@@ -12,6 +12,7 @@ public struct SectionDefinition: Hashable, Sendable {
     /// How a loaded program of this section is attached without further input.
     public let autoAttach: AutoAttach
 
+    /// Load-time properties the section name implies.
     public struct Traits: OptionSet, Hashable, Sendable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -23,6 +24,7 @@ public struct SectionDefinition: Hashable, Sendable {
         public static let attachBTF = Traits(rawValue: 1 << 2)
     }
 
+    /// The attach kind a section name selects, as libbpf's auto-attach does.
     public enum AutoAttach: Hashable, Sendable {
         /// Nothing to attach automatically (needs an interface, a cgroup, a map...).
         case none

@@ -102,6 +102,7 @@ public struct TracepointField: Hashable, Sendable {
     public var isSigned: Bool
     public var kind: Kind
 
+    /// How the field's bytes are laid out.
     public enum Kind: Hashable, Sendable {
         case scalar
         /// A fixed array (`char comm[16]`); `count` is nil when the length is not a literal.

@@ -2,22 +2,15 @@ import BPF
 import BPFObject
 import CBPFSys
 import Foundation
+import TestSupport
 
 /// Shell commands for the networking tests (ip, tc, ping, bpftool, nsenter).
 enum NetTestShell {
     /// Runs a command and returns its exit status and combined output.
     @discardableResult
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try ChildProcess.run(arguments[0], Array(arguments.dropFirst()), mergingErrors: true)
+        return (result.status, result.output)
     }
 
     /// Runs a command that must succeed.
