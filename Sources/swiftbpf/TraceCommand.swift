@@ -74,6 +74,7 @@ struct TraceInvocation {
         var options = TraceSession.Options()
         guard f == "text" || f == "json" else { throw ValidationError("Invalid output format \"\(f)\"; valid formats: text, json") }
         options.json = f == "json"
+        options.verifierStatistics = v
         options.processID = p
         options.compile.positionalParameters = rest
         options.compile.unsafe = unsafe
@@ -84,6 +85,14 @@ struct TraceInvocation {
             options.compile.stringLength = length
         }
         if let keys = environment("BPFTRACE_MAP_KEYS_MAX").flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+        if let pages = environment("BPFTRACE_PERF_RB_PAGES").flatMap(Int.init) {
+            // bpftrace sizes a per-CPU perf buffer in pages; our one ring buffer must be a power
+            // of two pages (kernel/bpf/ringbuf.c), so round up.
+            guard pages > 0 else { throw ValidationError("BPFTRACE_PERF_RB_PAGES must be positive") }
+            var ringPages = 1
+            while ringPages < pages && ringPages < 1 << 18 { ringPages <<= 1 }
+            options.eventBufferSize = ringPages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
 
         let output: FileHandle
         if let o {
@@ -135,11 +144,6 @@ struct TraceInvocation {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
-        if v {
-            for probe in session.script.probes {
-                FileHandle.standardError.write(Data("\(probe.name): \(probe.instructions.count) instructions, verifier accepted\n".utf8))
-            }
-        }
         if !q {
             if f == "json" {
                 write(JSONOutput.event("attached_probes", "{\"probes\": \(session.probeCount)}"))
@@ -148,7 +152,22 @@ struct TraceInvocation {
             }
             buffered.flush()
         }
+        if v {
+            // bpftrace prints these on stderr after "Attaching"; we add the instruction counts.
+            FileHandle.standardError.write(Data(session.verboseReport.utf8))
+            for probe in session.script.probes {
+                FileHandle.standardError.write(Data("\(probe.name): \(probe.instructions.count) instructions\n".utf8))
+            }
+        }
         signal(SIGINT) { _ in traceInterrupted = 1 }
+        signal(SIGTERM) { _ in traceInterrupted = 1 }
+        // A parent may have started us with these blocked (the mask is inherited): Ctrl-C and
+        // kill must still end the trace and print the maps, as with bpftrace.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         if let child { kill(child.processIdentifier, SIGCONT) }
         // The session polls this after each batch of events: the moment to write what it printed.
         try session.run {

@@ -201,6 +201,7 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
             "BEGIN { $x = 1 ? (uint64)5 : -1; @y = $x / 2; $z = 0 ? -1 : (uint64)5; @w = $z / 2; exit(); }",
             #"BEGIN { $p = 0; @t = *$p; cat("/proc/sys/kernel/ostype"); printf("after\n"); exit(); }"#,
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
+            #"BEGIN { @x = (1, "abc"); $t = (2, "de", -3); @y[1] = $t; printf("%d %s %d %s\n", $t.0, $t.1, $t.2, strftime("%Y", nsecs)); @w = ((uint8)1, (1, "x")); @v = strftime("%Y", 0); exit(); }"#,
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
         let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#

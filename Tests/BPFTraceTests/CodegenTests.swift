@@ -92,11 +92,11 @@ func compileErrors(_ text: String) -> [String] {
 }
 
 @Suite struct CodegenShapeTests {
-    @Test func countMapIsAHashWithAtomicAdd() throws {
+    @Test func countMapIsAPerCPUHashWithAtomicAdd() throws {
         let script = try compile("t:syscalls:sys_enter_openat /pid == 1/ { @[comm] = count(); }")
         #expect(script.maps == [TraceMap(name: "@", keyTypes: [.string(size: 16)], kind: .count)])
         let spec = script.maps[0].spec(maxEntries: 4096)
-        #expect(spec.type == .hash && spec.keySize == 16 && spec.valueSize == 8)
+        #expect(spec.type == .percpuHash && spec.keySize == 16 && spec.valueSize == 8)
         let probe = try #require(script.probes.first)
         #expect(probe.programType == .tracepoint)
         #expect(probe.attachment == .tracepoint(category: "syscalls", name: "sys_enter_openat"))

@@ -130,7 +130,7 @@ public enum KernelSymbols {
 
     /// Calls `visit` with each line's address and name bytes until it returns false. Works on
     /// bytes: kallsyms has over 100 000 lines and only a few are wanted.
-    private static func scan(_ visit: (UInt64, ArraySlice<UInt8>) -> Bool) {
+    static func scan(_ visit: (UInt64, ArraySlice<UInt8>) -> Bool) {
         // procfs reports size 0, so read to the end rather than by size.
         guard let handle = FileHandle(forReadingAtPath: "/proc/kallsyms"),
               let data = try? handle.readToEnd() else { return }

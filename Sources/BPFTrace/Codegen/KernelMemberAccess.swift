@@ -15,15 +15,17 @@ public struct KernelMemberAccess: Hashable, Sendable {
         case integer(size: Int, signed: Bool)
         /// A char array, read as a string.
         case string(size: Int)
+        /// A pointer to a struct or union (members can be read through it in turn).
+        case structPointer(name: String, isUnion: Bool)
     }
 
     public var steps: [Step]
     public var result: Result
 
     /// Resolves `fields` (name, reached with `->`) starting from a `struct <root> *` value.
-    public static func resolve(root: String, fields: [(name: String, arrow: Bool)], in btf: BTF) throws -> KernelMemberAccess {
-        guard let rootID = btf.typeIDs(named: root, kind: .struct).first else {
-            throw TraceError("BTF has no struct \(root)")
+    public static func resolve(root: String, isUnion: Bool = false, fields: [(name: String, arrow: Bool)], in btf: BTF) throws -> KernelMemberAccess {
+        guard let rootID = btf.typeIDs(named: root, kind: isUnion ? .union : .struct).first else {
+            throw TraceError("Unknown struct/union: '\(isUnion ? "union" : "struct") \(root)'")
         }
         // The walk keeps either a pointer value (`isAddressOfValue` false: the register holds a
         // pointer to `type`) or the address of a member of `type`.
@@ -71,6 +73,10 @@ public struct KernelMemberAccess: Hashable, Sendable {
         case .enum, .enum64:
             return KernelMemberAccess(steps: steps, result: .integer(size: try btf.size(of: final), signed: type.isSignedEnum))
         case .pointer:
+            if let target = type.referencedType, let pointee = try? btf.type(try btf.skipTypedefs(target)),
+               pointee.kind.isComposite, !pointee.name.isEmpty {
+                return KernelMemberAccess(steps: steps, result: .structPointer(name: pointee.name, isUnion: pointee.kind == .union))
+            }
             return KernelMemberAccess(steps: steps, result: .integer(size: 8, signed: false))
         case .array:
             guard let array = type.array else { break }

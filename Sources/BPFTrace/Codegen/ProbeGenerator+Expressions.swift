@@ -54,6 +54,8 @@ extension ProbeGenerator {
                 asm.call(helperID: HelperFunction.getCurrentCgroupId.rawValue)
             case "curtask":
                 asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+            case "kstack", "ustack":
+                try stackID(user: name == "ustack", TraceStack())
             case "retval":
                 asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
@@ -185,13 +187,19 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
-        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
-            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
-                  case .integer(let size, let signed) = access.result else { try fail("cannot read \(name) as an integer", expression.range) }
-            let address = try kernelAddress(access)
+        case .field(_, let name, _) where memberChain(expression) != nil:
+            let chain = memberChain(expression)!
+            guard let access = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read \(name)", expression.range) }
+            let address = try memberAddress(chain, access)
+            let (size, signed): (Int, Bool)
+            switch access.result {
+            case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
+            case .structPointer: (size, signed) = (8, false)
+            case .string: try fail("\(name) is not an integer", expression.range)
+            }
             let value = try slot(8)
             zero(value, 8)
-            readKernel(into: value, size: size, from: address)
+            read(into: value, size: size, from: address, user: chain.pointee.isUser)
             asm.load(.doubleWord, .r0, .r10, value)
             if signed && size < 8 {
                 let bits = Int32(64 - size * 8)
@@ -210,17 +218,57 @@ extension ProbeGenerator {
             }
         case .cast(let typeName, let operand):
             try integer(operand)
+            // A struct pointer cast changes only the type.
+            if typeName.pointerDepth > 0 { return }
             guard let width = castWidth(typeName.name) else { try fail("Cannot cast to \"\(typeName)\"", expression.range) }
             if width.bytes < 8 {
                 let bits = Int32(64 - width.bytes * 8)
                 asm.alu(.lsh, .r0, bits)
                 asm.alu(width.signed ? .arsh : .rsh, .r0, bits)
             }
+        case .call(let name, _) where name == "kstack" || name == "ustack":
+            switch try type(of: expression) {
+            case .kernelStack(let stack): try stackID(user: false, stack)
+            case .userStack(let stack): try stackID(user: true, stack)
+            default: try fail("\(name)() has no stack type", expression.range)
+            }
+        case .tupleIndex(let base, let index):
+            let (buffer, offset, _) = try tupleElement(base, index)
+            asm.load(.doubleWord, .r0, .r10, buffer + Int16(offset))
+        case .call("ksym", let arguments), .call("strftime", let arguments):
+            try integer(arguments[arguments.count - 1])
+        case .call(let name, let arguments) where name == "kaddr" || name == "uaddr":
+            guard case .string(let bytes) = arguments.first?.kind else { try fail("\(name)() expects a string literal", expression.range) }
+            let symbol = String(decoding: bytes, as: UTF8.self)
+            let address = name == "kaddr" ? compiler.options.kernelSymbolAddress?(symbol)
+                : context.binary.flatMap { compiler.options.userSymbolAddress?($0, symbol) }
+            guard let address else { try fail("Failed to resolve symbol: \(symbol)", expression.range) }
+            asm.loadImmediate64(.r0, address)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:
             try fail("swiftbpf trace does not support this expression yet", expression.range)
         }
+    }
+
+    /// r0 = the id of the current kernel or user stack in the stack-trace map for `stack.limit`
+    /// (bpf_get_stackid; negative when it fails); user stacks carry the pid in the high 32 bits
+    /// so the runtime can symbolise them against that process's mappings, as bpftrace does.
+    mutating func stackID(user: Bool, _ stack: TraceStack) throws {
+        asm.mov(.r1, .r9)
+        asm.loadMapIndex(.r2, compiler.stackMapReference(limit: stack.limit))
+        // BPF_F_USER_STACK (include/uapi/linux/bpf.h) selects the user stack.
+        asm.mov(.r3, user ? 1 << 8 : 0)
+        asm.call(helperID: HelperFunction.getStackid.rawValue)
+        guard user else { return }
+        let id = try slot(8)
+        asm.mov32(.r0, .r0)
+        asm.store(.doubleWord, .r10, id, .r0)
+        asm.call(helperID: HelperFunction.getCurrentPidTgid.rawValue)
+        asm.alu(.rsh, .r0, 32)
+        asm.alu(.lsh, .r0, 32)
+        asm.load(.doubleWord, .r1, .r10, id)
+        asm.alu(.or, .r0, .r1)
     }
 
     /// Evaluates a string expression into a fresh zeroed stack buffer of `size` bytes.
@@ -267,17 +315,53 @@ extension ProbeGenerator {
                 at += 1
             }
             asm.label(done)
-        case .field(_, let name, _) where compiler.curtaskFields(expression) != nil:
-            guard let access = compiler.kernelAccess(compiler.curtaskFields(expression)!, range: expression.range),
+        case .field(_, let name, _) where memberChain(expression) != nil:
+            let chain = memberChain(expression)!
+            guard let access = compiler.memberAccess(chain, range: expression.range),
                   case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
-            let address = try kernelAddress(access)
+            let address = try memberAddress(chain, access)
             asm.mov(.r1, .r10)
             asm.add(.r1, Int32(buffer))
             asm.mov(.r2, Int32(min(size, count)))
             asm.load(.doubleWord, .r3, .r10, address)
-            asm.call(helperID: HelperFunction.probeReadKernelStr.rawValue)
+            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
         case .field(_, let name, _):
             try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .tuple(let elements):
+            var offset = 0
+            for element in elements {
+                let type = try type(of: element)
+                if type.isRegisterValue {
+                    try integer(element)
+                    asm.store(.doubleWord, .r10, buffer + Int16(offset), .r0)
+                } else {
+                    let part = try string(element, size: type.storageSize)
+                    copy(from: part, to: buffer + Int16(offset), size: type.storageSize)
+                }
+                offset += type.storageSize
+            }
+        case .tupleIndex(let base, let index):
+            let (source, offset, type) = try tupleElement(base, index)
+            copy(from: source + Int16(offset), to: buffer, size: min(size, type.storageSize))
+        case .call("buf", let arguments):
+            // [length, bytes...]: read from user memory in uprobes, kernel memory elsewhere.
+            guard case .buffer(let capacity) = try type(of: expression) else { try fail("buf() needs a buffer type", expression.range) }
+            try integer(arguments[0])
+            asm.mov(.r3, .r0)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer + 8))
+            asm.mov(.r2, Int32(capacity))
+            let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            asm.mov(.r1, Int32(capacity))
+            asm.store(.doubleWord, .r10, buffer, .r1)
+        case .call("usym", let arguments):
+            // [address, pid]: the address means something only in that process's mappings.
+            try integer(arguments[0])
+            asm.store(.doubleWord, .r10, buffer, .r0)
+            asm.call(helperID: HelperFunction.getCurrentPidTgid.rawValue)
+            asm.alu(.rsh, .r0, 32)
+            asm.store(.doubleWord, .r10, buffer + 8, .r0)
         case .call("str", let arguments):
             guard let argument = arguments.first else { try fail("str() needs an argument", expression.range) }
             if case .field(_, let name, _) = argument.kind, let field = context.tracepoint?.field(named: name), field.kind != .scalar {
@@ -315,10 +399,28 @@ extension ProbeGenerator {
         return buffer
     }
 
-    /// Walks a curtask member path; returns the stack slot holding the final member's address.
-    mutating func kernelAddress(_ access: KernelMemberAccess) throws -> Int16 {
+    /// `tuple.N`: the tuple evaluated into a stack buffer, the element's offset in it and its type.
+    mutating func tupleElement(_ base: Expression, _ index: Int) throws -> (Int16, Int, TraceValueType) {
+        guard case .tuple(let elements) = try type(of: base), index < elements.count else { try fail("not a tuple", base.range) }
+        let buffer = try string(base, size: elements.reduce(0) { $0 + $1.storageSize })
+        let offset = elements.prefix(index).reduce(0) { $0 + $1.storageSize }
+        return (buffer, offset, elements[index])
+    }
+
+    /// The member chain `expression` reads, if it is one.
+    mutating func memberChain(_ expression: Expression) -> MemberChain? {
+        var inferScope = scope
+        return compiler.memberChain(expression, &inferScope)
+    }
+
+    /// Walks a member chain from its struct pointer; returns the stack slot holding the final
+    /// member's address. Pointers met on the way are read from the chain's address space.
+    mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
         let address = try slot(8)
-        asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        switch chain.root {
+        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        case .value(let pointer): try integer(pointer)
+        }
         asm.store(.doubleWord, .r10, address, .r0)
         for step in access.steps {
             switch step {
@@ -327,19 +429,19 @@ extension ProbeGenerator {
                 asm.add(.r0, Int32(offset))
                 asm.store(.doubleWord, .r10, address, .r0)
             case .loadPointer:
-                readKernel(into: address, size: 8, from: address)
+                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
             }
         }
         return address
     }
 
-    /// bpf_probe_read_kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
-    mutating func readKernel(into target: Int16, size: Int, from addressSlot: Int16) {
+    /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
+    mutating func read(into target: Int16, size: Int, from addressSlot: Int16, user: Bool) {
         asm.load(.doubleWord, .r3, .r10, addressSlot)
         asm.mov(.r1, .r10)
         asm.add(.r1, Int32(target))
         asm.mov(.r2, Int32(size))
-        asm.call(helperID: HelperFunction.probeReadKernel.rawValue)
+        asm.call(helperID: (user ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
     }
 
     /// Copies a tracepoint char array or `__data_loc char[]` field into `buffer`.

@@ -112,7 +112,7 @@ struct ProbeGenerator {
                 variableSlots[name] = target
                 scope.variables[name] = type
             }
-            if type.isString {
+            if !type.isRegisterValue {
                 let size = scope.variables[name]!.storageSize
                 let source = try string(value, size: size)
                 copy(from: source, to: target, size: size)
@@ -241,7 +241,7 @@ struct ProbeGenerator {
             asm.loadImmediate64(.r1, value)
             asm.store(.doubleWord, .r10, record + Int16(index * 8), .r1)
         }
-        submit(record, size: 8 * (payload.count + 1))
+        try submit(record, size: 8 * (payload.count + 1))
     }
 
     /// `join(argv[, sep])`: the strings behind up to 16 user pointers, in one ring buffer record
@@ -266,8 +266,11 @@ struct ProbeGenerator {
         asm.mov(.r2, Int32(recordSize))
         asm.mov(.r3, 0)
         asm.call(helperID: HelperFunction.ringbufReserve.rawValue)
-        let skip = newLabel("join.skip"), done = newLabel("join.done")
-        asm.jump(.eq, .r0, 0, to: skip)
+        let skip = newLabel("join.skip"), done = newLabel("join.done"), reserved = newLabel("join.reserved")
+        asm.jump(.ne, .r0, 0, to: reserved)
+        try countLostEvent()
+        asm.jump(to: skip)
+        asm.label(reserved)
         asm.store(.doubleWord, .r10, record, .r0)
         asm.loadImmediate64(.r1, TraceEventID.join)
         asm.store(.doubleWord, .r0, 0, .r1)
@@ -302,13 +305,33 @@ struct ProbeGenerator {
         asm.label(skip)
     }
 
-    mutating func submit(_ record: Int16, size: Int) {
+    mutating func submit(_ record: Int16, size: Int) throws {
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, .r10)
         asm.add(.r2, Int32(record))
         asm.mov(.r3, Int32(size))
         asm.mov(.r4, 0)
         asm.call(helperID: HelperFunction.ringbufOutput.rawValue)
+        let sent = newLabel("output.sent")
+        asm.jump(.eq, .r0, 0, to: sent)
+        try countLostEvent()
+        asm.label(sent)
+    }
+
+    /// The ring buffer was full (bpf_ringbuf_output/reserve failed): count the lost event in the
+    /// one-element counter array, which the runtime reports as bpftrace's "Lost N events".
+    mutating func countLostEvent() throws {
+        let key = try slot(8)
+        asm.store(.doubleWord, .r10, key, immediate: 0)
+        asm.loadMapIndex(.r1, compiler.lostEventsMapReference)
+        asm.mov(.r2, .r10)
+        asm.add(.r2, Int32(key))
+        asm.call(helperID: HelperFunction.mapLookupElem.rawValue)
+        let missing = newLabel("lost.missing")
+        asm.jump(.eq, .r0, 0, to: missing)
+        asm.mov(.r1, 1)
+        asm.atomicAdd(.doubleWord, .r0, 0, .r1)
+        asm.label(missing)
     }
 
     mutating func printf(_ arguments: [Expression], range: SourceRange, action: TraceFormatAction = .print) throws {
@@ -331,7 +354,7 @@ struct ProbeGenerator {
         var parts: [(Int16?, TraceValueType)] = []
         var integerSlots: [Int16] = []
         for (value, type) in zip(values, types) {
-            if type.isString {
+            if !type.isRegisterValue {
                 parts.append((try string(value, size: type.storageSize), type))
             } else {
                 try integer(value)
@@ -349,7 +372,7 @@ struct ProbeGenerator {
             copy(from: source!, to: record + Int16(offset), size: type.storageSize)
             offset += type.storageSize
         }
-        submit(record, size: size)
+        try submit(record, size: size)
     }
 
     /// Copies `size` bytes between stack buffers (8-byte steps, then single bytes).
@@ -375,7 +398,7 @@ struct ProbeGenerator {
         let key = try slot(size)
         var values: [(Int16, Int)] = []
         for (expression, type) in zip(keys, map.keyTypes) {
-            if type.isString {
+            if !type.isRegisterValue {
                 values.append((try string(expression, size: type.storageSize), type.storageSize))
             } else {
                 try integer(expression)
@@ -408,7 +431,7 @@ struct ProbeGenerator {
         switch map.kind {
         case .value(let type):
             let valueSlot: Int16
-            if type.isString {
+            if !type.isRegisterValue {
                 valueSlot = try string(value, size: type.storageSize)
             } else {
                 try integer(value)

@@ -19,6 +19,8 @@ public struct TraceCompiler {
     var printFormats: [TraceFormat] = []
     var diagnostics = DiagnosticList()
     var loopDepth = 0
+    /// Frame limits of the stack-trace maps `kstack`/`ustack` need (one map per limit).
+    var stackMapLimits: [Int] = []
 
     /// Kernel types for `curtask->...`; loaded only when a script uses them.
     let kernelTypes: (() throws -> BTF)?
@@ -53,7 +55,7 @@ public struct TraceCompiler {
                     if let resolvedPoint = resolve(concrete) { points.append(resolvedPoint) }
                 }
             }
-            resolved.append((probe, points))
+            resolved.append((probe, points.map { var point = $0; point.2.providerName = point.0.provider; return point }))
         }
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
 
@@ -84,7 +86,7 @@ public struct TraceCompiler {
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
         var seen = Set<Diagnostic>()
         let warnings = diagnostics.warnings.filter { seen.insert($0).inserted }
-        return CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: warnings)
+        return CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: warnings, stackMapLimits: stackMapLimits)
     }
 
     // MARK: Attach points
@@ -97,6 +99,10 @@ public struct TraceCompiler {
         /// The probed function, for `func` (uprobes: known from the attach point).
         var function: String?
         var arguments: ArgumentSource = .none
+        /// The probed binary of a uprobe, for `uaddr`.
+        var binary: String?
+        /// The attach point's provider (`tracepoint`, `uprobe`...), for error messages.
+        var providerName = ""
     }
 
     /// Where `arg0`...`argN` and `retval` come from.
@@ -166,7 +172,7 @@ public struct TraceCompiler {
             let isReturn = point.provider == "uretprobe"
             return (point, .uprobe(binary: point.target, function: point.function, offset: point.offset, address: point.address, isReturn: isReturn),
                     ProbeContext(programType: .kprobe, probeName: name, function: point.function.isEmpty ? nil : point.function,
-                                 arguments: .registers(isReturn: isReturn)))
+                                 arguments: .registers(isReturn: isReturn), binary: point.target, providerName: point.provider))
         case "interval":
             let multiplier: UInt64
             switch point.target {
@@ -202,6 +208,8 @@ public struct TraceCompiler {
     struct Scope {
         var context: ProbeContext
         var variables: [String: TraceValueType] = [:]
+        /// Variables whose assigned value had an error already reported; their uses stay quiet.
+        var failedVariables: Set<String> = []
     }
 
     mutating func inferBlock(_ block: Block, _ scope: inout Scope) {
@@ -259,8 +267,12 @@ public struct TraceCompiler {
                 declareMap(map, kind: .value(type), scope: &scope)
             }
         case .assignVariable(let variable, let value, _):
-            guard case .variable(let name) = variable.kind, let type = inferType(value, &scope) else { return }
-            if let existing = scope.variables[name], existing.isString != type.isString {
+            guard case .variable(let name) = variable.kind else { return }
+            guard let type = inferType(value, &scope) else {
+                if scope.variables[name] == nil { scope.failedVariables.insert(name) }
+                return
+            }
+            if let existing = scope.variables[name], !existing.isCompatible(with: type) {
                 diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(type)' when variable already contains a value of type '\(existing)'", at: statement.range)
                 return
             }
@@ -290,17 +302,21 @@ public struct TraceCompiler {
         var keyTypes: [TraceValueType] = []
         for key in keys {
             guard let type = inferType(key, &scope) else { return }
+            if type.isTuple {
+                diagnostics.error("tuple cannot be used as a map key. Try a multi-key associative array instead (eg `@map[$1, $2] = ...)`.", at: key.range)
+                return
+            }
             keyTypes.append(type)
         }
         if let index = mapIndex[name] {
             var existing = maps[index]
-            if existing.keyTypes.count != keyTypes.count || zip(existing.keyTypes, keyTypes).contains(where: { $0.isString != $1.isString }) {
+            if existing.keyTypes.count != keyTypes.count || zip(existing.keyTypes, keyTypes).contains(where: { !$0.isCompatible(with: $1) }) {
                 diagnostics.error("Argument mismatch for \(name): trying to access with arguments: [\(keyTypes.map(\.description).joined(separator: ", "))] when map expects arguments: [\(existing.keyTypes.map(\.description).joined(separator: ", "))]", at: map.range)
                 return
             }
             existing.keyTypes = zip(existing.keyTypes, keyTypes).map { widen($0, $1) }
             switch (existing.kind, kind) {
-            case (.value(let a), .value(let b)) where a.isString == b.isString:
+            case (.value(let a), .value(let b)) where a.isCompatible(with: b):
                 existing.kind = .value(widen(a, b))
             case _ where existing.kind.functionName == kind.functionName:
                 break
@@ -325,8 +341,108 @@ public struct TraceCompiler {
         return names[bare].map(Int32.init)
     }
 
+    /// The stack-trace map for `stack`'s frame limit, created on first use.
+    mutating func useStackMap(_ stack: TraceStack) -> TraceStack {
+        if !stackMapLimits.contains(stack.limit) { stackMapLimits.append(stack.limit) }
+        return stack
+    }
+
+    /// The fd-array slot of the stack-trace map for `limit` (after the ring buffer and script maps).
+    func stackMapReference(limit: Int) -> Int32 {
+        Int32(1 + maps.count + (stackMapLimits.firstIndex(of: limit) ?? 0))
+    }
+
+    /// The fd-array slot of the lost-event counter (after the stack-trace maps).
+    var lostEventsMapReference: Int32 { Int32(1 + maps.count + stackMapLimits.count) }
+
+    /// bpftrace's largest stack limit (its MAX_STACK_SIZE).
+    static let maximumStackLimit = 1024
+
+    /// `kstack(mode, limit)`/`ustack(...)`, `ksym(addr)`/`usym(addr)`, `kaddr("sym")`/`uaddr("sym")`:
+    /// arguments are checked as bpftrace does, with its messages.
+    mutating func inferSymbolCall(_ name: String, _ arguments: [Expression], _ expression: Expression, _ scope: inout Scope) -> TraceValueType? {
+        switch name {
+        case "kstack", "ustack":
+            guard arguments.count <= 2 else {
+                diagnostics.error("\(name)() takes up to 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            var stack = TraceStack()
+            for (position, argument) in arguments.enumerated() {
+                switch argument.kind {
+                case .stackMode(let mode), .identifier(let mode):
+                    guard position == 0, let parsed = TraceStack.Mode(rawValue: mode) else {
+                        if position == 0 { diagnostics.error("Unknown identifier: '\(mode)'", at: argument.range) }
+                        diagnostics.error("\(name)() expects a integer literal (none provided)", at: expression.range)
+                        return nil
+                    }
+                    stack.mode = parsed
+                case .integer(let limit):
+                    if position == 0 && arguments.count == 2 {
+                        diagnostics.error("\(name)() expects a stack mode literal (integer provided)", at: expression.range)
+                        return nil
+                    }
+                    guard limit >= 0, limit <= Self.maximumStackLimit else {
+                        diagnostics.error("\(name)([int limit]): limit shouldn't exceed \(Self.maximumStackLimit), \(UInt64(bitPattern: limit)) given", at: expression.range)
+                        return nil
+                    }
+                    stack.limit = Swift.max(1, Int(limit))
+                default:
+                    diagnostics.error("\(name)() expects a \(position == 0 ? "stack mode" : "integer") literal (\(inferType(argument, &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                    return nil
+                }
+            }
+            if stack.limit > 127 {
+                // The kernel refuses stack-trace maps deeper than kernel.perf_event_max_stack (127 by default).
+                diagnostics.error("\(name)(): limit \(stack.limit) exceeds kernel.perf_event_max_stack (127 by default)", at: expression.range)
+                return nil
+            }
+            let used = useStackMap(stack)
+            return name == "kstack" ? .kernelStack(used) : .userStack(used)
+        case "ksym", "usym":
+            guard arguments.count == 1 else {
+                diagnostics.error("\(name)() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let type = inferType(arguments[0], &scope) else { return nil }
+            guard type.isInteger else {
+                diagnostics.error("\(name)() expects an integer or pointer argument", at: expression.range)
+                return nil
+            }
+            return name == "ksym" ? .kernelSymbol : .userSymbol
+        default: // kaddr, uaddr
+            guard arguments.count == 1 else {
+                diagnostics.error("\(name)() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                let provided = inferType(arguments[0], &scope)
+                diagnostics.error("\(name)() expects a string literal (\(provided.map { $0.isString ? "string" : $0.bpftraceName } ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let symbol = String(decoding: bytes, as: UTF8.self)
+            if name == "uaddr" {
+                guard case .registers = scope.context.arguments, let binary = scope.context.binary else {
+                    diagnostics.error("uaddr can not be used with \"\(scope.context.providerName)\" probes", at: expression.range)
+                    return nil
+                }
+                if options.userSymbolAddress?(binary, symbol) == nil {
+                    diagnostics.error("Could not resolve symbol: \(binary):\(symbol)", at: expression.range)
+                    return nil
+                }
+            } else if options.kernelSymbolAddress?(symbol) == nil {
+                // bpftrace fails the same way at code generation, without a source location.
+                diagnostics.error("Failed to resolve kernel symbol: \(symbol)", at: expression.range)
+                return nil
+            }
+            return .integer(signed: false)
+        }
+    }
+
     func widen(_ a: TraceValueType, _ b: TraceValueType) -> TraceValueType {
         switch (a, b) {
+        case (.tuple(let x), .tuple(let y)) where x.count == y.count: .tuple(zip(x, y).map { widen($0, $1) })
+        case (.buffer(let x), .buffer(let y)): .buffer(capacity: Swift.max(x, y))
         case (.string(let x), .string(let y)): .string(size: Swift.max(x, y))
         case (.integer(let x), .integer(let y)): .integer(signed: x || y)
         default: a
@@ -355,6 +471,8 @@ public struct TraceCompiler {
                 }
                 return .string(size: alignedStringSize(function.utf8.count + 1))
             case "curtask": return .integer(signed: false)
+            case "kstack": return .kernelStack(useStackMap(TraceStack()))
+            case "ustack": return .userStack(useStackMap(TraceStack()))
             case "cpid":
                 guard options.hasChildCommand else {
                     diagnostics.error("cpid cannot be used without child command", at: expression.range)
@@ -385,6 +503,7 @@ public struct TraceCompiler {
             }
         case .variable(let name):
             if let type = scope.variables[name] { return type }
+            if scope.failedVariables.contains(name) { return nil }
             diagnostics.error("Undefined or undeclared variable: \(name)", at: expression.range)
             return nil
         case .map(let name, let keys):
@@ -406,6 +525,57 @@ public struct TraceCompiler {
             case .sum(let signed), .min(let signed), .max(let signed): return .integer(signed: signed)
             case .avg, .stats: return .integer(signed: true)
             }
+        case .tuple(let elements):
+            var types: [TraceValueType] = []
+            for element in elements {
+                guard let type = inferType(element, &scope) else { return nil }
+                types.append(type)
+            }
+            return .tuple(types)
+        case .tupleIndex(let base, let index):
+            guard let baseType = inferType(base, &scope) else { return nil }
+            guard case .tuple(let elements) = baseType else {
+                diagnostics.error("Can not access index '\(index)' on expression of type '\(baseType.bpftraceName)'", at: expression.range)
+                return nil
+            }
+            guard index >= 0, index < elements.count else {
+                diagnostics.error("Invalid tuple index: \(index). Found \(elements.count) elements in tuple.", at: expression.range)
+                return nil
+            }
+            return elements[index]
+        case .call("buf", let arguments):
+            guard arguments.count == 2 else {
+                diagnostics.error("buf() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let pointer = inferType(arguments[0], &scope) else { return nil }
+            guard pointer.isInteger else {
+                diagnostics.error("buf() expects an integer or pointer argument (\(pointer.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
+            guard case .integer(let length) = arguments[1].kind, length >= 0 else {
+                diagnostics.error("buf() expects an integer literal as its length", at: arguments[1].range)
+                return nil
+            }
+            // bpftrace caps buffers at BPFTRACE_STRLEN bytes.
+            return .buffer(capacity: Swift.max(1, Int(Swift.min(length, Int64(options.stringLength)))))
+        case .call("strftime", let arguments):
+            guard arguments.count == 2 else {
+                diagnostics.error("strftime() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("strftime() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            guard let time = inferType(arguments[1], &scope) else { return nil }
+            guard case .integer = time else {
+                diagnostics.error("strftime() expects an integer for argument 2 (\(time.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
+            return .timestamp(format: String(decoding: bytes, as: UTF8.self))
+        case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
+            return inferSymbolCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
             for argument in arguments {
                 // print/clear/zero/delete take the map itself, whatever it holds.
@@ -470,6 +640,10 @@ public struct TraceCompiler {
             let left = inferType(lhs, &scope)
             let right = inferType(rhs, &scope)
             guard let left, let right else { return nil }
+            if !left.isInteger && !left.isString || !right.isInteger && !right.isString {
+                diagnostics.error("Type mismatch for '\(op.rawValue)': comparing '\(left.bpftraceName)' with '\(right.bpftraceName)'", at: expression.range)
+                return nil
+            }
             if left.isString || right.isString {
                 guard left.isString && right.isString, op == .equal || op == .notEqual else {
                     diagnostics.error("Type mismatch for '\(op.rawValue)': comparing '\(left)' with '\(right)'", at: expression.operatorRange ?? expression.range)
@@ -488,7 +662,7 @@ public struct TraceCompiler {
             }
         case .unary(let op, let operand, _):
             guard let type = inferType(operand, &scope) else { return nil }
-            if type.isString {
+            if !type.isInteger {
                 diagnostics.error("The \(op.rawValue) operator can not be used on strings", at: expression.range)
                 return nil
             }
@@ -496,22 +670,25 @@ public struct TraceCompiler {
         case .ternary(let condition, let then, let otherwise):
             _ = inferType(condition, &scope)
             guard let a = inferType(then, &scope), let b = inferType(otherwise, &scope) else { return nil }
-            guard a.isString == b.isString else {
+            guard a.isCompatible(with: b) else {
                 diagnostics.error("Ternary operator must return the same type: have '\(a)' and '\(b)'", at: expression.range)
                 return nil
             }
             // bpftrace gives an integer ternary the type of its first branch (so `$s ? nsecs - $s : 0` stays unsigned).
             if case .integer = a { return a }
             return widen(a, b)
-        case .field(let base, let name, _):
-            if let fields = curtaskFields(expression) {
-                guard let access = kernelAccess(fields, range: expression.range) else { return nil }
-                switch access.result {
-                case .integer(_, let signed): return .integer(signed: signed)
-                case .string(let size): return .string(size: alignedStringSize(size))
+        case .field(let base, let name, let arrow):
+            if let chain = memberChain(expression, &scope) {
+                if chain.fields.count == 1, !chain.fields[0].arrow, case .value = chain.root {
+                    diagnostics.error("Can not access field '\(name)' on type '\(chain.pointee.typeName) *'. Try dereferencing it first, or using '->'", at: expression.range)
+                    return nil
                 }
+                return memberType(chain, range: expression.range)
             }
+            _ = arrow
             guard isArgs(base) else {
+                if case .variable(let variable) = base.kind, scope.failedVariables.contains(variable) { return nil }
+                if case .unary(.dereference, let inner, _) = base.kind, case .variable(let variable) = inner.kind, scope.failedVariables.contains(variable) { return nil }
                 diagnostics.error("swiftbpf trace supports field access on args only", at: expression.range)
                 return nil
             }
@@ -532,6 +709,9 @@ public struct TraceCompiler {
             }
         case .cast(let type, let operand):
             guard let operandType = inferType(operand, &scope) else { return nil }
+            if let pointer = castToStructPointer(type, operandType, expression, scope) {
+                return pointer.isPointer ? pointer : nil
+            }
             guard !operandType.isString, type.pointerDepth == 0, castWidth(type.name) != nil else {
                 diagnostics.error("Cannot cast to \"\(type)\"", at: expression.range)
                 return nil
@@ -546,36 +726,6 @@ public struct TraceCompiler {
     func stringSize(of field: TracepointField) -> Int {
         if case .array(let count?) = field.kind { return alignedStringSize(count) }
         return alignedStringSize(options.stringLength)
-    }
-
-    /// `curtask->a.b->c` as [(a, arrow), (b, dot), (c, arrow)], or nil when not rooted at curtask.
-    func curtaskFields(_ expression: Expression) -> [(name: String, arrow: Bool)]? {
-        var fields: [(name: String, arrow: Bool)] = []
-        var current = expression
-        while true {
-            switch current.kind {
-            case .field(let base, let name, let arrow):
-                fields.insert((name, arrow), at: 0)
-                if arrow, case .unary(.dereference, let inner, _) = base.kind { current = inner } else { current = base }
-            case .builtin("curtask"):
-                return fields.isEmpty ? nil : fields
-            default:
-                return nil
-            }
-        }
-    }
-
-    mutating func kernelAccess(_ fields: [(name: String, arrow: Bool)], range: SourceRange) -> KernelMemberAccess? {
-        guard let kernelTypes else {
-            diagnostics.error("curtask fields need kernel BTF, which was not provided", at: range)
-            return nil
-        }
-        do {
-            return try KernelMemberAccess.resolve(root: "task_struct", fields: fields, in: try kernelTypes())
-        } catch {
-            diagnostics.error("\(error)", at: range)
-            return nil
-        }
     }
 
     func isArgs(_ expression: Expression) -> Bool {

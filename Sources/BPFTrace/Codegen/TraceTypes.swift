@@ -6,22 +6,120 @@ import Foundation
 public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case integer(signed: Bool)
     case string(size: Int)
+    /// `kstack`: a u64 holding the stack id in a stack-trace map of `stack.limit` frames.
+    case kernelStack(TraceStack)
+    /// `ustack`: a u64, stack id in the low 32 bits and the pid (to symbolise against its
+    /// mappings) in the high 32 bits.
+    case userStack(TraceStack)
+    /// `ksym(addr)`: the u64 kernel address, symbolised when printed.
+    case kernelSymbol
+    /// `usym(addr)`: 16 bytes, the u64 address and the u64 pid whose mappings symbolise it.
+    case userSymbol
+    /// A pointer to a struct described by kernel BTF (`(struct task_struct *)curtask`,
+    /// `args->rqtp`): a u64 address whose members `->` reads.
+    case pointer(TracePointee)
+    /// `strftime(fmt, nsecs)`: the u64 nanoseconds since boot, printed with `fmt`.
+    case timestamp(format: String)
+    /// `buf(ptr, len)`: a u64 length, then `capacity` bytes (8-byte aligned); printed by `%r`
+    /// with bpftrace's hex escapes.
+    case buffer(capacity: Int)
+    /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
+    indirect case tuple([TraceValueType])
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp: 8
         case .string(let size): size
+        case .userSymbol: 16
+        case .tuple(let elements): elements.reduce(0) { $0 + $1.storageSize }
+        case .buffer(let capacity): 8 + alignedStringSize(capacity)
         }
     }
 
     public var isString: Bool { if case .string = self { true } else { false } }
+    /// Integers and pointers: both compute, compare and print as numbers.
+    public var isInteger: Bool {
+        switch self {
+        case .integer, .pointer: true
+        default: false
+        }
+    }
+    public var isTuple: Bool { if case .tuple = self { true } else { false } }
+    public var isPointer: Bool { if case .pointer = self { true } else { false } }
+    /// The value fits a register (r0) rather than living in a stack buffer.
+    public var isRegisterValue: Bool { storageSize == 8 && !isString }
 
     public var description: String {
         switch self {
         case .integer(let signed): signed ? "int64" : "uint64"
         case .string(let size): "string[\(size)]"
+        case .kernelStack: "kstack"
+        case .userStack: "ustack"
+        case .kernelSymbol: "ksym"
+        case .userSymbol: "usym"
+        case .pointer(let pointee): "\(pointee.typeName) *"
+        case .timestamp: "timestamp"
+        case .buffer(let capacity): "buffer[\(capacity)]"
+        case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
+    }
+
+    /// The type's name in bpftrace's messages.
+    var bpftraceName: String {
+        switch self {
+        case .tuple: "tuple"
+        case .buffer: "buffer"
+        case .integer(let signed): signed ? "int64" : "uint64"
+        case .string: "string"
+        default: description
+        }
+    }
+
+    /// Same kind of value (sizes and signedness may differ), as map keys and variables require.
+    func isCompatible(with other: TraceValueType) -> Bool {
+        switch (self, other) {
+        case (.integer, .integer), (.string, .string), (.kernelSymbol, .kernelSymbol), (.userSymbol, .userSymbol): true
+        case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
+        case (.pointer(let a), .pointer(let b)): a == b
+        case (.timestamp(let a), .timestamp(let b)): a == b
+        case (.buffer, .buffer): true
+        case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
+        case (.pointer, .integer), (.integer, .pointer): true
+        default: false
+        }
+    }
+}
+
+/// What a BTF struct pointer points to, and in which address space it lives.
+public struct TracePointee: Hashable, Sendable {
+    /// The BTF struct or union name (`task_struct`).
+    public var structName: String
+    public var isUnion: Bool = false
+    /// User memory (read with bpf_probe_read_user): pointers from syscall arguments and uprobes.
+    public var isUser: Bool
+    public init(structName: String, isUnion: Bool = false, isUser: Bool) {
+        self.structName = structName
+        self.isUnion = isUnion
+        self.isUser = isUser
+    }
+    public var typeName: String { (isUnion ? "union " : "struct ") + structName }
+}
+
+/// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.
+public struct TraceStack: Hashable, Sendable {
+    public enum Mode: String, Hashable, Sendable {
+        /// One symbol+offset per line, indented.
+        case bpftrace
+        /// perf's layout: tab, hex address, symbol+offset (and the module for user frames).
+        case perf
+    }
+    public var mode: Mode
+    /// Frames kept (bpftrace's default 127, the kernel's perf_event_max_stack default).
+    public var limit: Int
+    public init(mode: Mode = .bpftrace, limit: Int = 127) {
+        self.mode = mode
+        self.limit = limit
     }
 }
 
@@ -86,9 +184,18 @@ public struct TraceMap: Hashable, Sendable {
     /// Bytes of the script's own key parts (without the histogram bucket).
     var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
 
+    /// count() and sum() keep one counter per CPU, as bpftrace's per-CPU hash maps do: no
+    /// cache line bounces between CPUs; user space adds the CPUs' shares when printing.
+    public var isPerCPU: Bool {
+        switch kind {
+        case .count, .sum: true
+        default: false
+        }
+    }
+
     public func spec(maxEntries: Int) -> MapSpec {
         let kernelName = String(("AT_" + name.dropFirst()).prefix(15))
-        return MapSpec(name: kernelName, type: .hash, keySize: UInt32(keySize), valueSize: UInt32(kind.valueSize), maxEntries: UInt32(maxEntries))
+        return MapSpec(name: kernelName, type: isPerCPU ? .percpuHash : .hash, keySize: UInt32(keySize), valueSize: UInt32(kind.valueSize), maxEntries: UInt32(maxEntries))
     }
 }
 
@@ -172,6 +279,11 @@ public struct CompiledScript: Sendable {
     public var maps: [TraceMap]
     public var formats: [TraceFormat]
     public var warnings: [Diagnostic]
+    /// Frame limits of the BPF_MAP_TYPE_STACK_TRACE maps `kstack`/`ustack` use, one map per
+    /// limit; they follow the script maps in the fd array (`fd_array[1 + maps.count + i]`).
+    public var stackMapLimits: [Int] = []
+    /// Events the ring buffer had no room for are counted in a one-element u64 array after the
+    /// stack maps (`fd_array[1 + maps.count + stackMapLimits.count]`).
 }
 
 /// Event records start with a u64 identifier: a format index, or one of these.
@@ -214,6 +326,10 @@ public struct TraceCompileOptions: Sendable {
     public var hasChildCommand = false
     /// `--unsafe`: allow system().
     public var unsafe = false
+    /// `kaddr("name")`: a kernel symbol's address (from /proc/kallsyms), nil when unknown.
+    public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
+    /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
+    public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

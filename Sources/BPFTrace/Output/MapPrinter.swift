@@ -10,8 +10,8 @@ import Foundation
 public enum MapPrinter {
     /// `print(@map, top, divisor)`: only the `top` largest entries (0: all), integer values
     /// divided by `divisor` (bpftrace's print arguments).
-    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], top: Int, divisor: UInt64 = 1) -> String {
-        let full = render(map, elements: elements, divisor: divisor)
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], top: Int, divisor: UInt64 = 1, symbols: TraceSymbolizer? = nil) -> String {
+        let full = render(map, elements: elements, divisor: divisor, symbols: symbols)
         guard top > 0 else { return full }
         switch map.kind {
         case .hist, .lhist:
@@ -27,13 +27,13 @@ public enum MapPrinter {
         }
     }
 
-    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64 = 1) -> String {
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64 = 1, symbols: TraceSymbolizer? = nil) -> String {
         // bpftrace prints an empty map (e.g. after clear()) as one blank line before its usual trailer.
-        if elements.isEmpty { return "\n" + renderEntries(map, elements: elements, divisor: divisor) }
-        return renderEntries(map, elements: elements, divisor: divisor)
+        if elements.isEmpty { return "\n" + renderEntries(map, elements: elements, divisor: divisor, symbols: symbols) }
+        return renderEntries(map, elements: elements, divisor: divisor, symbols: symbols)
     }
 
-    static func renderEntries(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64) -> String {
+    static func renderEntries(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64, symbols: TraceSymbolizer?) -> String {
         let keyPartsSize = map.scriptKeySize
         func keyText(_ key: [UInt8]) -> String {
             guard !map.keyTypes.isEmpty else { return "" }
@@ -41,7 +41,7 @@ public enum MapPrinter {
             var parts: [String] = []
             key.withUnsafeBytes { bytes in
                 for type in map.keyTypes {
-                    parts.append(TraceValue.decode(type, bytes, at: offset).text)
+                    parts.append(TraceValue.decode(type, bytes, at: offset, symbols: symbols).keyText)
                     offset += type.storageSize
                 }
             }
@@ -96,7 +96,7 @@ public enum MapPrinter {
             default: valueType = .integer(signed: true)
             }
             let rows = elements.map { element -> (String, TraceValue) in
-                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
+                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0, symbols: symbols) }
                 return (keyText(element.key), value)
             }.sorted { a, b in
                 switch (a.1, b.1) {
@@ -182,13 +182,13 @@ public enum JSONOutput {
     }
 
     /// A whole map as one line: `map`, `hist` or `stats` typed, keys joined with ",".
-    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])]) -> String {
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], symbols: TraceSymbolizer? = nil) -> String {
         func keyText(_ key: [UInt8]) -> String {
             var offset = 0
             var parts: [String] = []
             key.withUnsafeBytes { bytes in
                 for type in map.keyTypes {
-                    parts.append(TraceValue.decode(type, bytes, at: offset).text)
+                    parts.append(TraceValue.decode(type, bytes, at: offset, symbols: symbols).text)
                     offset += type.storageSize
                 }
             }

@@ -36,7 +36,7 @@ public enum PrintfFormat {
                 conversion.precision = Int(digits) ?? 0
             }
             while let length = characters.first, "hlzjt".contains(length) { conversion.length.append(length); characters.removeFirst() }
-            guard let letter = characters.popFirst(), "diuxXocsp".contains(letter) else { return nil }
+            guard let letter = characters.popFirst(), "diuxXocspr".contains(letter) else { return nil }
             conversion.conversion = letter
             if !literal.isEmpty { pieces.append(.literal(literal)); literal = "" }
             pieces.append(.conversion(conversion))
@@ -52,8 +52,16 @@ public enum PrintfFormat {
         if conversions.count > argumentTypes.count { return "printf: Not enough arguments for format string (\(argumentTypes.count) supplied, \(conversions.count) expected)" }
         if conversions.count < argumentTypes.count { return "printf: Too many arguments for format string (\(argumentTypes.count) supplied, \(conversions.count) expected)" }
         for (index, (conversion, type)) in zip(conversions, argumentTypes).enumerated() {
+            _ = index
+            if case .tuple = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (tuple supplied)" }
+            if conversion.conversion == "r" {
+                if case .buffer = type { continue }
+                return "printf: %r specifier expects a value of type buffer (\(type.bpftraceName) supplied)"
+            }
+            if case .buffer = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (buffer supplied)" }
             if conversion.conversion == "s" { continue }
-            if type.isString { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied) for argument \(index + 1)" }
+            // bpftrace formats stacks and symbols as text, so it names them "string" here too.
+            if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied)" }
         }
         return nil
     }
@@ -96,7 +104,7 @@ public enum PrintfFormat {
         var body: String
         var sign = ""
         switch (conversion.conversion, value) {
-        case ("s", _):
+        case ("s", _), ("r", _):
             body = value.text
             if let precision = conversion.precision { body = String(body.prefix(precision)) }
         case ("c", _):
@@ -146,38 +154,113 @@ public enum PrintfFormat {
     }
 }
 
+/// strftime(): nanoseconds since boot as wall-clock time, the way bpftrace 0.17 does it (its
+/// boot-time offset, CLOCK_REALTIME - CLOCK_BOOTTIME, taken once) with its `%f` extension
+/// (microseconds, six digits).
+enum WallClock {
+    static let bootOffset: Int64 = {
+        var real = timespec(), boot = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        return (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(boot.tv_nsec)
+    }()
+
+    static func format(bootNanoseconds: UInt64, _ format: String) -> String {
+        let wall = bootOffset &+ Int64(bitPattern: bootNanoseconds)
+        var seconds = time_t(wall / 1_000_000_000)
+        let microseconds = (wall % 1_000_000_000) / 1000
+        let expanded = format.replacingOccurrences(of: "%f", with: String(format: "%06lld", microseconds))
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [Int8](repeating: 0, count: 512)
+        let count = strftime(&buffer, buffer.count, expanded, &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
 /// A decoded value from an event record or map.
 public enum TraceValue: Hashable, Sendable {
     case integer(UInt64, signed: Bool)
     case string(String)
+    /// A symbolised stack: one line per frame, unindented (perf-mode lines carry their tab).
+    case stack([String], perf: Bool)
 
     var bits: UInt64 {
         switch self {
         case .integer(let bits, _): bits
-        case .string: 0
+        case .string, .stack: 0
         }
     }
 
-    /// As bpftrace prints it in map keys and values.
-    public var text: String {
+    /// As bpftrace prints it in printf and map values (stacks: frames indented by 8).
+    public var text: String { text(indent: 8) }
+
+    /// As bpftrace prints it inside a map key (stacks: frames indented by 4).
+    public var keyText: String { text(indent: 4) }
+
+    func text(indent: Int) -> String {
         switch self {
-        case .integer(let bits, let signed): signed ? String(Int64(bitPattern: bits)) : String(bits)
-        case .string(let text): text
+        case .integer(let bits, let signed): return signed ? String(Int64(bitPattern: bits)) : String(bits)
+        case .string(let text): return text
+        case .stack(let frames, let perf):
+            let padding = perf ? "" : String(repeating: " ", count: indent)
+            return "\n" + frames.map { padding + $0 + "\n" }.joined()
         }
     }
 
-    /// Reads a value of `type` from `bytes` at `offset` (little-endian; strings end at the first NUL).
-    static func decode(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> TraceValue {
+    /// bpftrace's `%r`: printable ASCII as is, every other byte as `\xNN`.
+    static func hexEscaped(_ bytes: UnsafeRawBufferPointer.SubSequence) -> String {
+        var out = ""
+        for byte in bytes {
+            if byte >= 0x20 && byte < 0x7f { out.append(Character(UnicodeScalar(byte))) } else { out += String(format: "\\x%02x", byte) }
+        }
+        return out
+    }
+
+    /// Reads a value of `type` from `bytes` at `offset` (little-endian; strings end at the first
+    /// NUL). Stacks and symbols are named through `symbols`; without it they print as numbers.
+    static func decode(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int, symbols: TraceSymbolizer? = nil) -> TraceValue {
+        func u64(_ at: Int) -> UInt64 {
+            guard at + 8 <= bytes.count, at >= 0 else { return 0 }
+            return bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+        }
         switch type {
         case .integer(let signed):
-            guard offset + 8 <= bytes.count else { return .integer(0, signed: signed) }
-            return .integer(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self), signed: signed)
+            return .integer(u64(offset), signed: signed)
+        case .pointer:
+            // bpftrace prints a stored pointer as a signed 64-bit number.
+            return .integer(u64(offset), signed: true)
+        case .timestamp(let format):
+            return .string(WallClock.format(bootNanoseconds: u64(offset), format))
+        case .buffer(let capacity):
+            let length = min(Int(min(u64(offset), UInt64(capacity))), max(0, bytes.count - offset - 8))
+            return .string(hexEscaped(bytes[(offset + 8)..<(offset + 8 + length)]))
+        case .tuple(let elements):
+            var parts: [String] = []
+            var at = offset
+            for element in elements {
+                parts.append(decode(element, bytes, at: at, symbols: symbols).text)
+                at += element.storageSize
+            }
+            return .string("(" + parts.joined(separator: ", ") + ")")
         case .string(let size):
             let end = min(bytes.count, offset + size)
             guard offset < end else { return .string("") }
             let slice = bytes[offset..<end]
             let text = slice.prefix { $0 != 0 }
             return .string(String(decoding: text, as: UTF8.self))
+        case .kernelStack(let stack):
+            guard let symbols else { return .integer(u64(offset), signed: false) }
+            return .stack(symbols.kernelStack(u64(offset), stack), perf: stack.mode == .perf)
+        case .userStack(let stack):
+            guard let symbols else { return .integer(u64(offset), signed: false) }
+            return .stack(symbols.userStack(u64(offset), stack), perf: stack.mode == .perf)
+        case .kernelSymbol:
+            guard let symbols else { return .string(TraceSymbolizer.hex(u64(offset))) }
+            return .string(symbols.kernelSymbol(u64(offset), offset: false))
+        case .userSymbol:
+            guard let symbols else { return .string(TraceSymbolizer.hex(u64(offset))) }
+            return .string(symbols.userSymbol(u64(offset), processID: Int32(truncatingIfNeeded: u64(offset + 8)), offset: false, module: false))
         }
     }
 }

@@ -35,6 +35,8 @@ public final class TraceSession {
         public var childProcessID: Int32?
         /// `-f json`: one JSON object per event and per map.
         public var json = false
+        /// `-v`: load with the verifier's statistics (BPF_LOG_STATS) so `verboseReport` can show them.
+        public var verifierStatistics = false
         public init() {}
     }
 
@@ -45,6 +47,13 @@ public final class TraceSession {
 
     private var eventRing: BPF.Map?
     private var maps: [BPF.Map] = []
+    /// The stack-trace maps of `kstack`/`ustack`, by frame limit.
+    private var stackMaps: [Int: BPF.Map] = [:]
+    /// Events dropped because the ring buffer was full, counted by the programs.
+    private var lostEvents: BPF.Map?
+    private var lostReported: UInt64 = 0
+    /// Names stack frames and `ksym`/`usym` values when events and maps are printed.
+    public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
     private var reader: RingBufferReader?
@@ -55,7 +64,9 @@ public final class TraceSession {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }()
     /// Set when an `exit()` event arrives.
-    public private(set) var exitRequested = false
+    public private(set) var exitRequested = false { didSet { droppingEvents = exitRequested } }
+    /// After exit(), until END runs.
+    private var droppingEvents = false
 
     /// Parses and compiles `text`; throws `TraceError` with bpftrace-style diagnostics.
     public init(text: String, fileName: String = "stdin", options: Options = Options(),
@@ -67,13 +78,25 @@ public final class TraceSession {
             throw TraceError(renderer.render(parsed.diagnostics.filter { $0.severity == .error }))
         }
         do {
-            script = try TraceCompiler.compile(program, formats: formats, options: options.compile, kernelTypes: { try KernelBTF.vmlinux() })
+            var compileOptions = options.compile
+            if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
+            if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
         }
         self.source = file
         self.options = options
         self.write = write
+    }
+
+    /// `uaddr("name")`: the address of data symbol `name` in `binary` as the ELF file states it
+    /// (bpftrace resolves only STT_OBJECT symbols and adds no load base).
+    static func dataSymbolAddress(_ name: String, in binary: String) -> UInt64? {
+        guard let path = try? UprobeTarget.resolveBinary(binary), let data = FileManager.default.contents(atPath: path),
+              let file = try? ELFFile(bytes: [UInt8](data)), let symbol = try? file.definedSymbol(named: name),
+              symbol.type == .object else { return nil }
+        return symbol.value
     }
 
     /// Compiler warnings as bpftrace prints them (on stderr, before attaching).
@@ -90,8 +113,19 @@ public final class TraceSession {
         let ring = try BPF.Map(MapSpec(name: "trace_events", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.eventBufferSize)))
         eventRing = ring
         maps = try script.maps.map { try BPF.Map($0.spec(maxEntries: options.mapKeysMax)) }
+        var stackMapFDs: [Int32] = []
+        for limit in script.stackMapLimits {
+            // Key: u32 stack id; value: `limit` u64 addresses (kernel/bpf/stackmap.c).
+            let map = try BPF.Map(MapSpec(name: "AT_stack_\(limit)", type: .stackTrace, keySize: 4, valueSize: UInt32(8 * limit), maxEntries: UInt32(options.mapKeysMax)))
+            stackMaps[limit] = map
+            stackMapFDs.append(map.fd.rawValue)
+        }
+        let lost = try BPF.Map(MapSpec(name: "AT_lost_events", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
+        lostEvents = lost
         var loadOptions = ProgramLoadOptions()
-        loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue)
+        // BPF_LOG_STATS (include/linux/bpf_verifier.h): only the closing "processed N insns" lines.
+        if options.verifierStatistics { loadOptions.logLevel = 4 }
+        loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue) + stackMapFDs + [lost.fd.rawValue]
         for probe in script.probes {
             let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
             do {
@@ -127,6 +161,19 @@ public final class TraceSession {
         }
     }
 
+    /// `-v`, in bpftrace 0.17's shape: for each loaded program its id and the verifier's
+    /// statistics, then the probe it attaches.
+    public var verboseReport: String {
+        var out = ""
+        for (probe, program) in programs {
+            let id = (try? program.info().id).map(String.init) ?? "?"
+            // bpftrace shows the statistics line; newer kernels add timing and stack depth lines.
+            let log = (program.verifierLog ?? "").split(separator: "\n").filter { $0.hasPrefix("processed ") }.joined(separator: "\n")
+            out += "\nProgram ID: \(id)\n\nThe verifier log: \n\(log)\n\nAttaching \(probe.name)\n"
+        }
+        return out
+    }
+
     func programName(_ probe: CompiledProbe) -> String {
         let cleaned = probe.name.map { $0.isLetter || $0.isNumber ? $0 : "_" }
         return String(String(cleaned).prefix(15))
@@ -156,9 +203,13 @@ public final class TraceSession {
         _ = try reader.consumeAvailable()
         while !exitRequested && !shouldStop() {
             _ = try reader.poll(timeout: .milliseconds(100))
+            reportLostEvents()
         }
+        reportLostEvents()
         for link in links { try? link.close() }
         links.removeAll()
+        _ = try reader.consumeAvailable()
+        droppingEvents = false
         for (probe, program) in programs where probe.attachment == .end {
             _ = try program.testRun()
         }
@@ -172,8 +223,25 @@ public final class TraceSession {
     /// Current elements of a script map, rendered as bpftrace prints them.
     public func renderMap(_ index: Int) throws -> String {
         let elements = try elements(of: index)
-        if options.json { return JSONOutput.render(script.maps[index], elements: elements) }
-        return MapPrinter.render(script.maps[index], elements: elements)
+        if options.json { return JSONOutput.render(script.maps[index], elements: elements, symbols: symbols) }
+        return MapPrinter.render(script.maps[index], elements: elements, symbols: symbols)
+    }
+
+    /// bpftrace's "Lost N events" line for drops since the last report.
+    func reportLostEvents() {
+        guard let lostEvents, let value = try? lostEvents.lookup([0, 0, 0, 0]), value.count == 8 else { return }
+        let total = value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        guard total > lostReported else { return }
+        write("Lost \(total - lostReported) events\n")
+        lostReported = total
+    }
+
+    /// The addresses of stack `id` (until the first zero), or none when the id is unknown.
+    func stackAddresses(limit: Int, id: UInt32) -> [UInt64] {
+        guard let map = stackMaps[limit], let value = try? map.lookup(withUnsafeBytes(of: id) { [UInt8]($0) }) else { return [] }
+        return value.withUnsafeBytes { bytes in
+            (0..<(bytes.count / 8)).lazy.map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }.prefix { $0 != 0 }.map { $0 }
+        }
     }
 
     /// Raw elements of a script map.
@@ -181,11 +249,20 @@ public final class TraceSession {
         let map = maps[index]
         var result: [(key: [UInt8], value: [UInt8])] = []
         var key: [UInt8]? = nil
+        let perCPU = script.maps[index].isPerCPU
         while let next = try map.nextKey(after: key) {
-            if let value = try map.lookup(next) { result.append((next, value)) }
+            if let value = try map.lookup(next) { result.append((next, perCPU ? Self.sumOfCPUs(value) : value)) }
             key = next
         }
         return result
+    }
+
+    /// A per-CPU u64 value (one 8-byte slot per possible CPU) as the sum of its slots.
+    static func sumOfCPUs(_ value: [UInt8]) -> [UInt8] {
+        let total = value.withUnsafeBytes { bytes in
+            stride(from: 0, to: bytes.count - 7, by: 8).reduce(UInt64(0)) { $0 &+ bytes.loadUnaligned(fromByteOffset: $1, as: UInt64.self) }
+        }
+        return withUnsafeBytes(of: total) { [UInt8]($0) }
     }
 
     /// The integer value stored in a map under no key (a convenience for tests and tools).
@@ -199,6 +276,9 @@ public final class TraceSession {
         guard record.count >= 8 else { return }
         let id = record.loadUnaligned(as: UInt64.self)
         let argument = record.count >= 16 ? record.loadUnaligned(fromByteOffset: 8, as: UInt64.self) : 0
+        // bpftrace stops handling events at exit(); later ones still in the buffer are dropped
+        // (END's own output is handled again).
+        guard !droppingEvents else { return }
         switch id {
         case TraceEventID.exit:
             exitRequested = true
@@ -209,7 +289,7 @@ public final class TraceSession {
             if top == 0 && divisor <= 1 {
                 if let text = try? renderMap(Int(argument)) { write(text) }
             } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
-                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1)))
+                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
             } else if let text = try? renderMap(Int(argument)) { write(text) }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
@@ -217,7 +297,7 @@ public final class TraceSession {
                 if id == TraceEventID.clearMap {
                     _ = try? maps[Int(argument)].delete(element.key)
                 } else {
-                    try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: element.value.count))
+                    try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: maps[Int(argument)].valueBufferSize))
                 }
             }
         case TraceEventID.join:
@@ -242,7 +322,7 @@ public final class TraceSession {
             var offset = 8
             var values: [TraceValue] = []
             for type in format.argumentTypes {
-                values.append(TraceValue.decode(type, record, at: offset))
+                values.append(TraceValue.decode(type, record, at: offset, symbols: symbols))
                 offset += type.storageSize
             }
             let text = PrintfFormat.render(format.format, values)
@@ -292,6 +372,8 @@ public final class TraceSession {
         reader = nil
         programs.removeAll()
         maps.removeAll()
+        stackMaps.removeAll()
+        lostEvents = nil
         eventRing = nil
     }
 

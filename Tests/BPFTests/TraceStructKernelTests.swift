@@ -1,0 +1,112 @@
+import BPF
+import BPFObject
+import BPFTrace
+import Foundation
+import Testing
+
+/// nanosleep(2) through the raw system call: glibc's nanosleep() enters clock_nanosleep, so
+/// sys_enter_nanosleep (what naptime.bt traces) only sees direct calls.
+/// Swift cannot call the variadic syscall(3) directly; with integer arguments only, the x86-64
+/// calling convention of a fixed-argument pointer to it is the same.
+private func rawNanosleep(seconds: Int, nanoseconds: Int) {
+    typealias Syscall = @convention(c) (Int, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int
+    let call = unsafeBitCast(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syscall"), to: Syscall.self)
+    var request = timespec(tv_sec: seconds, tv_nsec: nanoseconds)
+    // __NR_nanosleep is 35 on x86-64 (arch/x86/entry/syscalls/syscall_64.tbl).
+    _ = withUnsafeMutablePointer(to: &request) { call(35, UnsafeMutableRawPointer($0), nil) }
+}
+
+@Suite(.kernel, .serialized) struct TraceStructKernelTests {
+    /// Debian's naptime.bt (struct cast of curtask, `->` chains, the user-memory struct behind a
+    /// syscall argument) against bpftrace on the same two sleeps; the time column is masked.
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: "/usr/sbin/naptime.bt") && FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func naptimeMatchesBpftrace() throws {
+        let tool = try String(contentsOfFile: "/usr/sbin/naptime.bt", encoding: .utf8)
+        let script = tool + "\ntracepoint:syscalls:sys_enter_nanosleep /pid == \(getpid())/ { @n++; if (@n == 2) { exit(); } }\n"
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            rawNanosleep(seconds: 0, nanoseconds: 120_000_000)
+            rawNanosleep(seconds: 1, nanoseconds: 5_000_000)
+        }
+        func masked(_ text: String) -> String {
+            text.replacingOccurrences(of: #"(?m)^\d\d:\d\d:\d\d "#, with: "HH:MM:SS ", options: .regularExpression)
+        }
+        #expect(ours.contains(" \(getpid())"), "\(ours)")
+        #expect(ours.contains("0.120\n") && ours.contains("1.005\n"), "\(ours)")
+        #expect(masked(ours) == masked(theirs))
+    }
+
+    /// Casts, chains through kernel pointers, a pointer kept in a variable and printed as bpftrace
+    /// prints pointers, against bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func structCastsMatchBpftrace() throws {
+        let script = #"tracepoint:syscalls:sys_enter_nanosleep /pid == \#(getpid())/ { $t = (struct task_struct *)curtask; $p = $t->real_parent; printf("%d %s %d %d %d\n", $p->pid, $p->comm, $t->pid == tid, $t->mm->map_count > 0, args->rqtp->tv_nsec); @parent[$p->tgid] = count(); @n++; if (@n == 2) { exit(); } }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            rawNanosleep(seconds: 0, nanoseconds: 1_000_000)
+            rawNanosleep(seconds: 0, nanoseconds: 2_000_000)
+        }
+        // A thread's real_parent is its creator's parent: the process that started the tests.
+        #expect(ours.contains("@parent[\(getppid())]: 2\n"), "\(ours)")
+        #expect(ours.contains(" 1 1 2000000\n"), "\(ours)")
+        #expect(ours == theirs)
+    }
+
+    /// buf() and %r (bpftrace's \xNN escapes) on the text strtol receives, against bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func bufferEscapesMatchBpftrace() throws {
+        let script = #"uprobe:libc:strtol /pid == \#(getpid())/ { printf("%r|%r\n", buf(arg0, 8), buf(arg0, 3)); @b = buf(arg0, 5); @n++; if (@n == 1) { exit(); } }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            _ = strtol("12ab\u{1}\u{7f}\u{1b}z", nil, 10)
+        }
+        #expect(ours.hasPrefix("12ab\\x01\\x7f\\x1bz|12a\n"), "\(ours)")
+        #expect(ours == theirs)
+    }
+
+    /// A one-page ring buffer and a flood of 200 records from one BEGIN: the records that did not
+    /// fit are counted by the programs and reported as bpftrace's "Lost N events".
+    @Test func lostEventsAreReported() throws {
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        var options = TraceSession.Options()
+        options.eventBufferSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let session = try TraceSession(text: #"BEGIN { $i = 0; while ($i < 200) { printf("%s %d\n", "0123456789012345678901234567890123456789", $i); $i++; } exit(); }"#, options: options) { sink.text += $0 }
+        defer { session.close() }
+        try session.attach()
+        try session.run()
+        let printed = sink.text.split(separator: "\n").filter { $0.hasPrefix("0123") }.count
+        let lost = sink.text.split(separator: "\n").first { $0.hasPrefix("Lost ") }
+        #expect(printed > 0 && printed < 200, "\(sink.text)")
+        #expect(lost == "Lost \(200 - printed) events", "\(sink.text)")
+    }
+
+    /// `-v`: each program's id (a real, loaded program) and the verifier's statistics line.
+    @Test func verboseReportShowsVerifierStatistics() throws {
+        var options = TraceSession.Options()
+        options.verifierStatistics = true
+        let session = try TraceSession(text: #"BEGIN { printf("hi\n"); exit(); } interval:s:10 { @ = count(); }"#, options: options) { _ in }
+        defer { session.close() }
+        try session.attach()
+        let report = session.verboseReport
+        let ids = report.split(separator: "\n").filter { $0.hasPrefix("Program ID: ") }.compactMap { UInt32($0.dropFirst(12)) }
+        #expect(ids.count == 2, "\(report)")
+        for id in ids { #expect(try KernelObjects.ids(of: .program).contains(id)) }
+        #expect(report.components(separatedBy: "\nThe verifier log: \nprocessed ").count == 3, "\(report)")
+        #expect(report.contains("\nAttaching BEGIN\n") && report.contains("\nAttaching interval:s:10\n"))
+    }
+
+    /// count() and sum() live in per-CPU hash maps; printing adds every CPU's share, so calls
+    /// from threads on different CPUs are all counted.
+    @Test func perCPUAggregationsAddUp() throws {
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        let session = try TraceSession(text: "tracepoint:syscalls:sys_enter_getppid /pid == \(getpid())/ { @c = count(); @s = sum(3); @k[cpu >= 0] = count(); }") { sink.text += $0 }
+        defer { session.close() }
+        #expect(session.script.maps.allSatisfy { $0.spec(maxEntries: 16).type == .percpuHash })
+        try session.attach()
+        let threads = 4, calls = 500
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in for _ in 0..<calls { _ = getppid() } }
+        let deadline = Date().addingTimeInterval(0.3)
+        try session.run { Date() > deadline }
+        #expect(try session.value(ofMap: "@c") == UInt64(threads * calls))
+        #expect(sink.text.hasSuffix("@c: \(threads * calls)\n@k[1]: \(threads * calls)\n@s: \(3 * threads * calls)\n"), "\(sink.text)")
+    }
+}
