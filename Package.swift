@@ -26,7 +26,10 @@ let package = Package(
         // The tracing language: syntax (pure, Foundation only, fuzzable alone), later sema and codegen.
         .target(name: "BPFTrace", dependencies: ["BPF", "BPFObject"]),
         // BCC-style: C source compiled at run time with the toolchain's clang, then loaded.
-        .target(name: "BPFCompiler", dependencies: ["BPF", "BPFObject"]),
+        .target(name: "BPFCompiler", dependencies: ["BPF", "BPFObject"], plugins: ["EmbedBPFHeaders"]),
+        // Puts the text of bpf/include/bpf/*.h into BPFCompiler at build time.
+        .executableTarget(name: "swiftbpf-embed-headers"),
+        .plugin(name: "EmbedBPFHeaders", capability: .buildTool(), dependencies: ["swiftbpf-embed-headers"]),
         .executableTarget(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", "BPFTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]

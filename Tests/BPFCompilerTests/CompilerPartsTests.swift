@@ -10,14 +10,14 @@ struct CompilerPartsTests {
     static let includeDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("bpf/include/bpf")
 
-    /// The library's copy of bpf/include/bpf/*.h matches the files (run bpf/tools/embed-headers
-    /// after editing a header).
+    /// The library's copy of bpf/include/bpf/*.h (made by the EmbedBPFHeaders plugin at build
+    /// time) matches the files.
     @Test func embeddedHeadersMatchTheRepository() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.includeDirectory.path).filter { $0.hasSuffix(".h") }.sorted()
         #expect(EmbeddedHeaders.files.map(\.path) == names.map { "bpf/" + $0 })
         for file in EmbeddedHeaders.files {
             let onDisk = try String(contentsOf: Self.includeDirectory.deletingLastPathComponent().appendingPathComponent(file.path), encoding: .utf8)
-            #expect(file.text + "\n" == onDisk, "\(file.path) is stale: run bpf/tools/embed-headers")
+            #expect(file.text + "\n" == onDisk, "\(file.path) differs from the header")
         }
     }
 
