@@ -138,6 +138,15 @@ struct TraceCommand: ParsableCommand {
     }
 
     func list(_ pattern: String) throws {
+        if pattern.hasPrefix("usdt:") || pattern.hasPrefix("U:") {
+            do {
+                for line in try USDTProbes.list(pattern, processID: p) { print(line) }
+            } catch let error as TraceError {
+                FileHandle.standardError.write(Data(error.description.utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
         var glob = pattern
         for prefix in ["tracepoint:", "t:"] where glob.hasPrefix(prefix) { glob.removeFirst(prefix.count) }
         if !glob.contains(":") { glob = glob == "*" ? "*:*" : "*:" + glob }

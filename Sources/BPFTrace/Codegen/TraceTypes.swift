@@ -122,6 +122,9 @@ public enum TraceAttachment: Hashable, Sendable {
     case profile(hertz: UInt64)
     /// `uprobe:binary:function[+offset]` / `uretprobe:` (also `uprobe:binary:address`).
     case uprobe(binary: String, function: String, offset: UInt64, address: UInt64, isReturn: Bool)
+    /// `usdt:binary:provider:name`: a uprobe at each of the probe's sites (file offsets), each
+    /// counting its semaphore (`ref_ctr_offset`, 0 for none) while attached.
+    case usdt(binary: String, fileOffsets: [UInt64], semaphoreOffsets: [UInt64])
 }
 
 /// One loadable program: a probe's body compiled for one attachment.
@@ -214,6 +217,8 @@ public struct TraceCompileOptions: Sendable {
     public var hasChildCommand = false
     /// `--unsafe`: allow system().
     public var unsafe = false
+    /// `-p PID`: `usdt:` binaries and libraries are looked up in this process.
+    public var processID: Int32?
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

@@ -67,7 +67,9 @@ public final class TraceSession {
             throw TraceError(renderer.render(parsed.diagnostics.filter { $0.severity == .error }))
         }
         do {
-            script = try TraceCompiler.compile(program, formats: formats, options: options.compile, kernelTypes: { try KernelBTF.vmlinux() })
+            var compileOptions = options.compile
+            compileOptions.processID = compileOptions.processID ?? options.processID
+            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
         }
@@ -117,6 +119,11 @@ public final class TraceSession {
                         links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
                     } catch BPFError.notFound(let what, _) where !function.isEmpty && what.hasPrefix("symbol '") {
                         skippedProbes += 1
+                    }
+                case .usdt(let binary, let fileOffsets, let semaphoreOffsets):
+                    for (offset, semaphore) in zip(fileOffsets, semaphoreOffsets) {
+                        let target = UprobeTarget(binary: binary, location: .fileOffset(offset), processID: options.processID)
+                        links.append(try program.attachUprobe(target, referenceCounterOffset: semaphore))
                     }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
