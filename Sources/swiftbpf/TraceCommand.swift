@@ -126,7 +126,12 @@ struct TraceCommand: ParsableCommand {
         }
         signal(SIGINT) { _ in traceInterrupted = 1 }
         if let child { kill(child.processIdentifier, SIGCONT) }
-        try session.run { traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false) }
+        // Like bpftrace, `-p PID` traces until that process is gone.
+        let traced = p
+        try session.run {
+            traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false)
+                || (traced.map { kill($0, 0) != 0 && errno == ESRCH } ?? false)
+        }
         session.close()
     }
 
