@@ -2,7 +2,7 @@ import BPF
 import BPFObject
 import Foundation
 #if canImport(Glibc)
-import Glibc
+import Glibc // fnmatch
 #elseif canImport(Musl)
 import Musl
 #endif
@@ -41,7 +41,7 @@ public enum USDTProbes {
         } catch {
             throw Problem(message: "usdt target file '\(target.isEmpty ? "/proc/\(processID ?? 0)/exe" : target)' does not exist or is not executable")
         }
-        guard access(path, X_OK) == 0 || path.contains(".so"), let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw Problem(message: "usdt target file '\(path)' does not exist or is not executable")
         }
         let file: ELFFile
