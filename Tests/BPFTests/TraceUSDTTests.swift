@@ -62,6 +62,21 @@ struct TraceUSDTTests {
         }
     }
 
+    /// An always-inline function's probe lands at three sites with different argument specs
+    /// (gcc -O2: -8@-8(%rsp) -4@$1, -8@%rax -4@$2, -8@$-1 -4@-12(%rsp)); each gets its program.
+    @Test func inlinedSitesEachReadTheirOwnSpec() throws {
+        let binary = USDTFixture.output + "/trace-usdt-inlined"
+        let build = try CommandRunner.run("/usr/bin/gcc", ["-O2", Self.source.replacingOccurrences(of: "workload.c", with: "inlined.c"), "-o", binary])
+        try #require(build.status == 0, "gcc failed: \(build.stderr)")
+        let program = "usdt:\(binary):m:hit { printf(\"%d %d\\n\", arg0, arg1); }"
+        let ours = try Self.swiftbpf(["-e", program, "-c", binary])
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(ours.stdout == "Attaching 3 probes...\n7 1\n3 2\n-1 3\n\n\n")
+        if Self.hasBpftrace {
+            #expect(try Self.bpftrace(["-e", program, "-c", binary]).stdout == ours.stdout)
+        }
+    }
+
     @Test func attachesToAProcessByPID() throws {
         let binary = try Self.workload()
         let process = Process()

@@ -10,9 +10,9 @@ import Musl
 /// The `usdt:` probe provider: finds the <sys/sdt.h> probes of a binary (its `.note.stapsdt`),
 /// expands wildcards over them and reads `arg0`...`argN` as each probe's argument specs say.
 ///
-/// Argument reads are generated from the specs at compile time, so probe sites with different
-/// specs (the same probe inlined in several places) become separate programs; sites sharing a
-/// spec share one program attached at each of them. No spec map or BPF cookie is needed.
+/// Argument reads are generated from the specs at compile time, one program per probe site (the
+/// same probe inlined in several places may keep its arguments in different places), so no
+/// spec map or BPF cookie is needed.
 public enum USDTProbes {
     /// One binary's probes, read once.
     struct Binary {
@@ -92,8 +92,8 @@ public enum USDTProbes {
 }
 
 extension TraceCompiler {
-    /// A `usdt:` attach point resolved against its binary: one point per matching probe and
-    /// distinct argument spec. A wildcard matching nothing yields nothing, as in bpftrace.
+    /// A `usdt:` attach point resolved against its binary: one point per site of each matching
+    /// probe. A wildcard matching nothing yields nothing, as in bpftrace.
     mutating func resolveUSDT(_ point: AttachPoint) -> [(AttachPoint, TraceAttachment, ProbeContext)] {
         if let problem = point.problem {
             diagnostics.error(problem, at: point.reportRange)
@@ -122,18 +122,16 @@ extension TraceCompiler {
             concrete.namespace = probe.provider
             concrete.function = probe.name
             concrete.raw = "usdt:\(binary.path):\(probe.provider):\(probe.name)"
-            // Sites sharing an argument list share a program.
-            var specs: [String] = []
-            for site in sites where !specs.contains(site.note.arguments) { specs.append(site.note.arguments) }
-            for spec in specs {
+            // One program per site, as bpftrace (and its "Attaching N probes" count): sites of
+            // one probe (inlined copies) may place the arguments differently.
+            for site in sites {
                 let arguments: [USDTArgument]
-                do { arguments = try USDTArgument.parseList(spec, architecture: binary.architecture) } catch {
+                do { arguments = try USDTArgument.parseList(site.note.arguments, architecture: binary.architecture) } catch {
                     diagnostics.error("usdt probe \(probe.provider):\(probe.name) in \(binary.path): \(error)", at: point.reportRange)
                     continue
                 }
-                let group = sites.filter { $0.note.arguments == spec }
-                let attachment = TraceAttachment.usdt(binary: binary.path, fileOffsets: group.map(\.fileOffset),
-                                                      semaphoreOffsets: group.map(\.semaphoreFileOffset))
+                let attachment = TraceAttachment.usdt(binary: binary.path, fileOffsets: [site.fileOffset],
+                                                      semaphoreOffsets: [site.semaphoreFileOffset])
                 let context = ProbeContext(programType: .kprobe, probeName: concrete.name,
                                            arguments: .usdt(arguments, probe: "\(binary.path):\(probe.provider):\(probe.name)"))
                 resolved.append((concrete, attachment, context))
