@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "BPF", targets: ["BPF"]),
         .library(name: "BPFObject", targets: ["BPFObject"]),
         .library(name: "BPFTrace", targets: ["BPFTrace"]),
+        .library(name: "BPFCompiler", targets: ["BPFCompiler"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
         .plugin(name: "BPFBuildPlugin", targets: ["BPFBuildPlugin"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
         .target(name: "BPF", dependencies: ["BPFObject", "CBPFSys"]),
         // The tracing language: syntax (pure, Foundation only, fuzzable alone), later sema and codegen.
         .target(name: "BPFTrace", dependencies: ["BPF", "BPFObject"]),
+        // BCC-style: C source compiled at run time with the toolchain's clang, then loaded.
+        .target(name: "BPFCompiler", dependencies: ["BPF", "BPFObject"]),
         .executableTarget(
             name: "swiftbpf",
             dependencies: ["BPF", "BPFObject", "BPFTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -43,9 +46,12 @@ let package = Package(
         // Its BPF side (bpf/, with a checked-in vmlinux.h) goes through BPFBuildPlugin like a user's target.
         .executableTarget(name: "swiftbpf-bench-decode", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/SkeletonDecode",
                           exclude: ["bpf"], plugins: ["BPFBuildPlugin"]),
+        // Benchmarks/run-trace.sh: `swiftbpf trace` against bpftrace (start-up, RSS, instructions, printf rate).
+        .executableTarget(name: "swiftbpf-bench-trace", dependencies: ["BPF", "BPFObject"], path: "Benchmarks/Trace"),
         // What every test target shares (running commands); built only for the tests.
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "TestSupport"]),
+        .testTarget(name: "BPFCompilerTests", dependencies: ["BPFCompiler", "BPF", "BPFObject", "TestSupport"]),
         .testTarget(name: "BPFTraceTests", dependencies: ["BPFTrace", "TestSupport"], exclude: ["Resources"]),
         // Fixtures/ holds BPF C sources the tests compile with clang at run time.
         .testTarget(name: "BPFTests", dependencies: ["BPF", "BPFObject", "BPFTrace", "CBPFSys", "TestSupport"], exclude: ["Fixtures"]),

@@ -12,6 +12,7 @@ func example(_ name: String, bpf: Bool = true) -> Target {
             "ExampleSupport",
             .product(name: "BPF", package: "SwiftBPF"),
             .product(name: "BPFObject", package: "SwiftBPF"),
+            .product(name: "BPFCompiler", package: "SwiftBPF"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         exclude: bpf ? ["\(name).bpf.c"] : [],
@@ -26,6 +27,22 @@ let examples = [
     "tc-ping",
     "hello-tail",
     "listen-events",
+    "hello-buffer-config",
+    "exec-hooks",
+    "seccomp-profile",
+    "bash-readline",
+    "ssl-sniff",
+    "run-queue",
+    "verifier-errors",
+]
+
+/// BCC-style examples: the C text lives in the Swift source and BPFModule compiles it at run time.
+let bccExamples = [
+    "hello-world",
+    "hello-fields",
+    "hello-perf-output",
+    "hello-map",
+    "sync-timing",
 ]
 
 let package = Package(
@@ -38,6 +55,6 @@ let package = Package(
         // What every example shares: Ctrl-C handling, line-buffered output, trace_pipe printing.
         .target(name: "ExampleSupport", dependencies: [.product(name: "BPF", package: "SwiftBPF")]),
         .testTarget(name: "ExamplesTests", dependencies: ["ExampleSupport"]),
-    ] + examples.map { example($0) },
+    ] + examples.map { example($0) } + bccExamples.map { example($0, bpf: false) },
     swiftLanguageModes: [.v5]
 )

@@ -3,6 +3,7 @@
 # fresh Debian machine. SwiftBPF itself needs none of these at run time.
 set -euo pipefail
 packages=(bpftool bpftrace libbpf-dev libbpf-tools xdp-tools golang-github-cilium-ebpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev iproute2 iputils-ping util-linux procps)
+packages+=(openssl linux-libc-dev)  # Examples: ssl-sniff --self-test (s_server/s_client), seccomp-profile (syscall names)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

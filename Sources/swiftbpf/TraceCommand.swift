@@ -35,6 +35,26 @@ struct TraceCommand: ParsableCommand {
     @Argument(help: "A script file (or the pattern with -l), then positional parameters.") var arguments: [String] = []
 
     func run() throws {
+        try TraceInvocation(e: e, l: l, v: v, d: d, q: q, unsafe: unsafe, o: o, f: f, p: p, c: c, arguments: arguments).run()
+    }
+}
+
+/// The options of one `swiftbpf trace` run as plain values, filled in by `TraceCommand` or, for
+/// the common flags, straight from the command line (`TraceInvocation.parse`).
+struct TraceInvocation {
+    var e: String?
+    var l = false
+    var v = false
+    var d = false
+    var q = false
+    var unsafe = false
+    var o: String?
+    var f = "text"
+    var p: Int32?
+    var c: String?
+    var arguments: [String] = []
+
+    func run() throws {
         if l { return try list(arguments.first ?? e ?? "*") }
         var rest = arguments
         let text: String
@@ -57,12 +77,13 @@ struct TraceCommand: ParsableCommand {
         options.processID = p
         options.compile.positionalParameters = rest
         options.compile.unsafe = unsafe
-        let environment = ProcessInfo.processInfo.environment
-        if let length = environment["BPFTRACE_STRLEN"].flatMap(Int.init) {
+        // getenv, not ProcessInfo.environment: that copies every variable into a dictionary.
+        let environment = { (name: String) in getenv(name).map { String(cString: $0) } }
+        if let length = environment("BPFTRACE_STRLEN").flatMap(Int.init) {
             guard (1...200).contains(length) else { throw ValidationError("BPFTRACE_STRLEN must be between 1 and 200") }
             options.compile.stringLength = length
         }
-        if let keys = environment["BPFTRACE_MAP_KEYS_MAX"].flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+        if let keys = environment("BPFTRACE_MAP_KEYS_MAX").flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
 
         let output: FileHandle
         if let o {
@@ -73,7 +94,9 @@ struct TraceCommand: ParsableCommand {
         } else {
             output = FileHandle.standardOutput
         }
-        let write: (String) -> Void = { output.write(Data($0.utf8)) }
+        let buffered = BufferedTraceOutput(output)
+        defer { buffered.flush() }
+        let write: (String) -> Void = { buffered.append($0) }
 
         // The child starts stopped (it stops itself before exec, keeping its pid) so that
         // `cpid` is known when the programs load and no event of it is missed before attaching.
@@ -123,15 +146,19 @@ struct TraceCommand: ParsableCommand {
             } else {
                 write("Attaching \(session.probeCount) probe\(session.probeCount == 1 ? "" : "s")...\n")
             }
+            buffered.flush()
         }
         signal(SIGINT) { _ in traceInterrupted = 1 }
         if let child { kill(child.processIdentifier, SIGCONT) }
+        // The session polls this after each batch of events: the moment to write what it printed.
         // Like bpftrace, `-p PID` traces until that process is gone.
         let traced = p
         try session.run {
-            traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false)
+            buffered.flush()
+            return traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false)
                 || (traced.map { kill($0, 0) != 0 && errno == ESRCH } ?? false)
         }
+        buffered.flush()
         session.close()
     }
 
@@ -158,5 +185,28 @@ struct TraceCommand: ParsableCommand {
         for (category, name) in try Tracefs.tracepoints(matching: glob.replacingOccurrences(of: ":", with: ":")) {
             print("tracepoint:\(category):\(name)")
         }
+    }
+}
+
+/// Trace output collected while a batch of events is formatted and written once per batch
+/// (and whenever 64 KiB have gathered): one write(2) per event capped the printf rate.
+final class BufferedTraceOutput {
+    private let handle: FileHandle
+    private var pending: [UInt8] = []
+
+    init(_ handle: FileHandle) {
+        self.handle = handle
+        pending.reserveCapacity(1 << 16)
+    }
+
+    func append(_ text: String) {
+        pending.append(contentsOf: text.utf8)
+        if pending.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        guard !pending.isEmpty else { return }
+        handle.write(Data(pending))
+        pending.removeAll(keepingCapacity: true)
     }
 }

@@ -24,7 +24,10 @@ struct BTFNameTableTests {
         var builder = BTFBuilder()
         let int = builder.addInt("int", size: 4, encoding: .signed)
         let names = ["task_struct", "task_struct___v1", "task_struct___v2", "a___b___c", "a___b", "a____b", "x___", "___y",
-                     "_a___b", "q___r_", "task_struct", "t"]
+                     "_a___b", "q___r_", "task_struct", "t",
+                     // Separators across the 8-byte words the table hashes, and long runs.
+                     "abcdefg___hij", "abcdefgh___x", "abcdef___ghijklmnopq", "a_b_c_d_e_f___g", "x______y",
+                     "sixteen_bytes_ab", "sixteen_bytes_ab___flavor", String(repeating: "_", count: 17) + "z"]
         var ids: [String: [UInt32]] = [:]
         for name in names {
             ids[name, default: []].append(builder.addStruct(name, size: 4, members: [.init("v", int, bitOffset: 0)]))
@@ -40,6 +43,10 @@ struct BTFNameTableTests {
         #expect(btf.flavoredTypeIDs(essentialName: "a") == ids["a___b"])
         #expect(btf.flavoredTypeIDs(essentialName: "_a") == ids["_a___b"])
         #expect(btf.flavoredTypeIDs(essentialName: "q") == ids["q___r_"])
+        #expect(btf.flavoredTypeIDs(essentialName: "abcdefg") == ids["abcdefg___hij"])
+        #expect(btf.flavoredTypeIDs(essentialName: "abcdefgh") == ids["abcdefgh___x"])
+        #expect(btf.flavoredTypeIDs(essentialName: "sixteen_bytes_ab") == ids["sixteen_bytes_ab___flavor"])
+        #expect(btf.typeIDs(named: "sixteen_bytes_ab") == ids["sixteen_bytes_ab"])
         // Not separators: four underscores, nothing after, nothing before.
         #expect(btf.flavoredTypeIDs(essentialName: "x").isEmpty)
         #expect(btf.flavoredTypeIDs(essentialName: "").isEmpty)

@@ -95,6 +95,28 @@ enum BTFFixtures {
         #expect(big.rawDump() == little.rawDump())
     }
 
+    /// Borrowed memory is parsed in place and released exactly once: when the BTF goes away,
+    /// or at once when it cannot be parsed (foreign byte order included: it cannot be swapped).
+    @Test func borrowedBytesAreReleasedOnce() throws {
+        final class Releases: @unchecked Sendable { var count = 0 }
+        let bytes = BTFFixtures.everyKind().1
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: bytes)
+        let releases = Releases()
+        do {
+            let borrowed = try BTF(borrowing: UnsafeRawBufferPointer(buffer)) { releases.count += 1 }
+            #expect(borrowed.rawDump() == (try BTF(bytes)).rawDump())
+            #expect(releases.count == 0)
+        }
+        #expect(releases.count == 1)
+        #expect(throws: BTFError.self) { try BTF(borrowing: UnsafeRawBufferPointer(rebasing: buffer[0..<20])) { releases.count += 1 } }
+        #expect(releases.count == 2)
+        let big = BTFFixtures.everyKind(bigEndian: true).1
+        #expect(throws: BTFError.self) { try big.withUnsafeBytes { try BTF(borrowing: $0) { releases.count += 1 } } }
+        #expect(releases.count == 3)
+    }
+
     @Test func rawFormatMatchesBpftoolConventions() throws {
         let btf = try BTF(BTFFixtures.everyKind().1)
         let lines = btf.rawDump().split(separator: "\n").map(String.init)

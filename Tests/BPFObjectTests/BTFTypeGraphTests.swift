@@ -67,6 +67,29 @@ import Testing
         #expect(btf.typeIDs(of: .functionProto) == [16, 24])
     }
 
+    /// The first lookups scan records instead of building the name table; both must give the
+    /// same ids for every named type of every kind, and for names that do not exist.
+    @Test func scannedLookupsMatchTheNameTable() throws {
+        let fixture = try BTF(BTFFixtures.everyKind().1)
+        var samples = try fixture.allTypeIDs.map { id in (try fixture.type(id).name, try fixture.kind(of: id)) }
+        samples += [("", .struct), ("no_such_type", .struct), ("color", .struct)]
+        let scanned = samples.map { fixture.scanTypeIDs(named: $0.0, kind: $0.1) }
+        // Past the threshold the index answers.
+        for _ in 0...BTF.lookupsBeforeIndexing { _ = fixture.typeIDs(named: "color", kind: .enum) }
+        for (sample, ids) in zip(samples, scanned) where !sample.0.isEmpty {
+            #expect(ids == fixture.typeIDs(named: sample.0, kind: sample.1), "\(sample)")
+        }
+        #expect(fixture.typeIDs(named: "", kind: .struct).isEmpty)
+
+        guard let vmlinux = BTFFixtures.vmlinux else { return }
+        let names = ["task_struct", "sk_buff", "bpf_map_type", "list_head", "__x64_sys_getpid", "no_such_type_at_all"]
+        for name in names {
+            for kind in [BTFKind.struct, .enum, .function, .typedef] {
+                #expect(vmlinux.scanTypeIDs(named: name, kind: kind) == vmlinux.typeIDs(named: name).filter { (try? vmlinux.kind(of: $0)) == kind })
+            }
+        }
+    }
+
     @Test func vmlinuxKnownLayouts() throws {
         guard let btf = BTFFixtures.vmlinux else { return }
         let mapType = try btf.typeID(named: "bpf_map_type", kind: .enum)

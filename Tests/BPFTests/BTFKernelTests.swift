@@ -71,4 +71,14 @@ import Testing
         }
         #expect(throws: BPFError.self) { try KernelBTF.module("btftest_no_such_module") }
     }
+
+    /// vmlinux BTF is mapped rather than read on this kernel (6.16+), with the same contents.
+    @Test func vmlinuxIsMappedWithTheSameTypes() throws {
+        let mapped = try #require(KernelBTF.mapped(KernelBTF.sysfsDirectory + "/vmlinux"))
+        let read = try BTF(contentsOfFile: KernelBTF.sysfsDirectory + "/vmlinux")
+        #expect(mapped.typeCount == read.typeCount)
+        #expect(mapped.rawBytes == read.rawBytes)
+        let task = try mapped.typeID(named: "task_struct", kind: .struct)
+        #expect(try mapped.field("pid", in: task).byteOffset == (try read.field("pid", in: task)).byteOffset)
+    }
 }

@@ -76,3 +76,20 @@ struct TestRunShapeTests {
         }
     }
 }
+
+struct VerifierRejectionReasonTests {
+    /// After "infinite loop detected at insn N" the kernel dumps the current and old states;
+    /// the reason is the detection, not the dump.
+    @Test func reasonSkipsTheLoopStateDump() {
+        let log = """
+            2: (61) r1 = *(u32 *)(r10 -4)
+            infinite loop detected at insn 3
+            cur state: R1=0 R10=fp0 fp-8=0000????
+            old state: R1=P0 R10=fp0 fp-8=0000????
+            processed 10 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0
+            """
+        let rejection = VerifierRejection(programName: "loop", errno: .EINVAL, log: log)
+        #expect(rejection.reason == "infinite loop detected at insn 3")
+        #expect(rejection.failingInstruction == 2)
+    }
+}

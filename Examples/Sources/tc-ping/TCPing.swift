@@ -82,25 +82,7 @@ struct TCPing: ParsableCommand {
             try TracePipePrinter.run(until: deadline, ready: { print("Reading trace_pipe... Ctrl-C to end.") }, filter: isOurs)
             return
         }
-        guard let pipe = try TracePipePrinter.openWaitingWhileBusy(until: deadline) else { return }
-        defer { pipe.close() }
         print("Reading trace_pipe; pinging \(network.peerAddress) in network namespace \(network.namespace)...")
-        // ping from here towards the namespace's end, where the program sits. Its few lines of
-        // output fit in the pipe buffer, so it never blocks on them.
-        let ping = Process()
-        ping.executableURL = URL(fileURLWithPath: "/usr/bin/ping")
-        ping.arguments = ["-c", String(count), "-W", "1", network.peerAddress]
-        let pingOutput = Pipe()
-        ping.standardOutput = pingOutput
-        ping.standardError = pingOutput
-        try ping.run()
-        while ping.isRunning && !Interrupt.isRequested(deadline: deadline) {
-            if let line = try pipe.readLine(timeout: .milliseconds(200)), isOurs(line) { print(line) }
-        }
-        if ping.isRunning { ping.interrupt() }
-        ping.waitUntilExit()
-        usleep(100_000)
-        for line in try pipe.availableLines() where isOurs(line) { print(line) }
-        print(String(decoding: pingOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), terminator: "")
+        try TracePipePrinter.runWhilePinging(network.peerAddress, count: count, until: deadline, filter: isOurs)
     }
 }

@@ -65,26 +65,7 @@ struct XDPPing: ParsableCommand {
             }
             return
         }
-        guard let pipe = try TracePipePrinter.openWaitingWhileBusy(until: deadline) else { return }
-        defer { pipe.close() }
         print("Reading trace_pipe; pinging \(network.peerAddress) in network namespace \(network.namespace)...")
-        // ping runs beside this loop, which prints trace_pipe until ping is done. Its few lines
-        // of output fit in the pipe buffer, so it never blocks on them.
-        let ping = Process()
-        ping.executableURL = URL(fileURLWithPath: "/usr/bin/ping")
-        ping.arguments = ["-c", String(count), "-W", "1", network.peerAddress]
-        let pingOutput = Pipe()
-        ping.standardOutput = pingOutput
-        ping.standardError = pingOutput
-        try ping.run()
-        while ping.isRunning && !Interrupt.isRequested(deadline: deadline) {
-            if let line = try pipe.readLine(timeout: .milliseconds(200)), line.contains("Hello ping") { print(line) }
-        }
-        if ping.isRunning { ping.interrupt() }
-        ping.waitUntilExit()
-        usleep(100_000)
-        // Lines written just before ping finished.
-        for line in try pipe.availableLines() where line.contains("Hello ping") { print(line) }
-        print(String(decoding: pingOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), terminator: "")
+        try TracePipePrinter.runWhilePinging(network.peerAddress, count: count, until: deadline) { $0.contains("Hello ping") }
     }
 }

@@ -19,7 +19,7 @@ public enum KernelBTF {
         guard FileManager.default.fileExists(atPath: path) else {
             throw BPFError.unsupported(feature: "kernel BTF", detail: "\(path) is missing: the kernel was built without CONFIG_DEBUG_INFO_BTF")
         }
-        let btf = try parse { try BTF(contentsOfFile: path) }
+        let btf = try parse { try mapped(path) ?? BTF(contentsOfFile: path) }
         cachedVmlinux = btf
         return btf
     }
@@ -31,7 +31,25 @@ public enum KernelBTF {
             throw BPFError.notFound(what: "module BTF '\(name)'", detail: "no \(path) (the module is not loaded or has no BTF)")
         }
         let base = try vmlinux()
-        return try parse { try BTF(contentsOfFile: path, base: base) }
+        return try parse { try mapped(path, base: base) ?? BTF(contentsOfFile: path, base: base) }
+    }
+
+    /// The BTF file mapped read-only instead of read: sysfs BTF can be mapped since Linux 6.16,
+    /// and copying vmlinux's ~5 MB out of kernfs (one page per read) into fresh anonymous memory
+    /// cost ~6.5 ms of CPU here, mapping and touching it ~0.3 ms. Nil when the file cannot be
+    /// mapped (older kernels) or is not host-endian BTF; the caller then reads it.
+    public static func mapped(_ path: String, base: BTF? = nil) -> BTF? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_size > 0 else { return nil }
+        let length = Int(status.st_size)
+        guard let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else { return nil }
+        let pointer = UnsafeRawPointer(address)
+        return try? BTF(borrowing: UnsafeRawBufferPointer(start: pointer, count: length), base: base) {
+            munmap(UnsafeMutableRawPointer(mutating: pointer), length)
+        }
     }
 
     /// Names of the BTF files the kernel exposes: "vmlinux" and one per module with BTF.

@@ -14,6 +14,8 @@ public final class LoadedObject: @unchecked Sendable {
     private var mappings: [String: GlobalDataMapping] = [:]
     /// Slots of the `__bpf_usdt_specs` map handed to USDT attaches (usdt.bpf.h).
     let usdtSpecIDs = USDTSpecIDAllocator()
+    /// The struct_ops tables and their map values, ready for `attachStructOps`.
+    var structOpsValues: [String: (ObjectStructOps, [UInt8])] = [:]
 
     init(spec: ObjectSpec, btf: LoadedBTF?, maps: [String: Map], programs: [String: Program], warnings: [String]) {
         self.spec = spec

@@ -58,6 +58,9 @@ extension LoadedObject {
                                   provider: String(parts[parts.count - 2]), name: String(parts[parts.count - 1]))
         case .kprobeMulti:
             throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "kprobe.multi sections are not auto-attached yet")
+        case .none where program.type == .structOps:
+            let table = spec.structOps(using: name)?.0.name ?? "<table>"
+            throw BPFError.unsupported(feature: "attaching struct_ops program '\(name)' on its own", detail: "struct_ops programs run through their table: call attachStructOps(\"\(table)\")")
         case .none:
             throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "\(program.type.name) programs need a target the section name does not give (an interface, cgroup, socket, map or perf event); attach them explicitly")
         }

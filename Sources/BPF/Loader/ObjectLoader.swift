@@ -127,8 +127,44 @@ struct LoadSession {
                                  withUnsafeBytes(of: try inner.fd.value().littleEndian) { Array($0) })
             }
         }
-        for program in spec.programs where program.autoload {
+        // struct_ops: each program gets its kernel struct and member from the table using it.
+        var structOpsPlans: [StructOpsPlan] = []
+        if !spec.structOps.isEmpty {
+            let kernel = try kernelBTF()
+            structOpsPlans = try spec.structOps.map { try StructOpsPlan($0, kernel: kernel) }
+        }
+        for var program in spec.programs where program.autoload {
+            if program.spec.type == .structOps {
+                guard let plan = structOpsPlans.first(where: { $0.ops.programs.values.contains(program.name) }),
+                      let member = plan.ops.programs.first(where: { $0.value == program.name })?.key else {
+                    // libbpf too skips struct_ops programs that no table uses.
+                    warnings.append("struct_ops program '\(program.name)' is used by no .struct_ops table; not loaded")
+                    continue
+                }
+                let (typeID, index) = try plan.attachment(of: member, kernel: try kernelBTF())
+                program.spec.attachBTFID = typeID
+                // For struct_ops the kernel reads expected_attach_type as the member index.
+                program.spec.expectedAttachType = AttachType(rawValue: index)
+                guard program.spec.expectedAttachType != nil else {
+                    throw BPFError.unsupported(feature: "struct_ops member #\(index) ('\(member)') of struct \(plan.ops.typeName)", detail: "member indexes past the known attach types cannot be expressed yet")
+                }
+            }
             programs[program.name] = try loadProgram(program)
+        }
+        var structOpsValues: [String: (ObjectStructOps, [UInt8])] = [:]
+        for plan in structOpsPlans {
+            guard !maps.keys.contains(plan.ops.name) else {
+                throw BPFError.invalidArgument("struct_ops '\(plan.ops.name)' has the name of another map of the object")
+            }
+            guard let localBTF = spec.btf else { continue }
+            let value = try plan.value(kernel: try kernelBTF(), local: localBTF) { name in
+                guard let program = programs[name] else {
+                    throw BPFError.invalidArgument("struct_ops '\(plan.ops.name)' needs program '\(name)', which was not loaded (autoload off?)")
+                }
+                return try program.fd.value()
+            }
+            maps[plan.ops.name] = try plan.createMap(kernel: try kernelBTF(), objectBTF: objectBTF)
+            structOpsValues[plan.ops.name] = (plan.ops, value)
         }
         for map in spec.maps {
             for slot in map.initialSlots {
@@ -138,7 +174,9 @@ struct LoadSession {
             }
         }
         try pinNewMaps()
-        return LoadedObject(spec: spec, btf: objectBTF, maps: maps, programs: programs, warnings: warnings)
+        let loaded = LoadedObject(spec: spec, btf: objectBTF, maps: maps, programs: programs, warnings: warnings)
+        loaded.structOpsValues = structOpsValues
+        return loaded
     }
 
     // MARK: Maps

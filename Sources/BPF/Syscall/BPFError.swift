@@ -125,6 +125,8 @@ public struct VerifierRejection: Sendable, CustomStringConvertible {
         let meaningful = lines.filter {
             !$0.hasPrefix("processed ") && !$0.hasPrefix("verification time") && !$0.hasPrefix("stack depth")
                 && !$0.hasPrefix("max_states_per_insn")
+                // After "infinite loop detected at insn N" the verifier dumps the two equal states.
+                && !$0.hasPrefix("cur state:") && !$0.hasPrefix("old state:")
         }
         return meaningful.last ?? "no verifier log (errno \(errno.name))"
     }

@@ -26,6 +26,9 @@ public enum Tracefs {
     }
 
     static func locateOrMount() throws -> String {
+        // The usual place first: one stat instead of reading and splitting the mount table
+        // (the directory is empty unless tracefs is mounted there).
+        if FileManager.default.fileExists(atPath: "/sys/kernel/tracing/events") { return "/sys/kernel/tracing" }
         let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
         var tracefsMounts: [String] = []
         var debugfsMounts: [String] = []
@@ -105,7 +108,7 @@ public enum Tracefs {
     public static func tracepointID(category: String, name: String) throws -> UInt64 {
         let path = try tracepointDirectory(category: category, name: name) + "/id"
         let text = try readFile(path)
-        guard let id = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let id = UInt64(text.split(whereSeparator: \.isWhitespace).first ?? "") else {
             throw BPFError.invalidArgument("\(path) does not hold a number: '\(text.prefix(40))'")
         }
         return id
@@ -158,33 +161,47 @@ public enum Tracefs {
 
     // MARK: Files
 
+    /// A tracefs file's text. Read with open/read: tracefs files report size 0, and these small
+    /// reads sit on the start-up path of every tracepoint a trace script attaches.
     static func readFile(_ path: String) throws -> String {
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int(EIO)
-            throw BPFError.syscall(SystemCallFailure(operation: "read", errno: Errno(Int32(code)), subject: path))
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BPFError.syscall(SystemCallFailure(operation: "open", errno: .current, subject: path)) }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if got > 0 { bytes += chunk[0..<got]; continue }
+            if got == 0 { break }
+            if Errno.current == .EINTR { continue }
+            throw BPFError.syscall(SystemCallFailure(operation: "read", errno: .current, subject: path))
         }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Appends one command line to a tracefs control file (`uprobe_events`, `kprobe_events`).
     /// The kernel parses each write(2) as one command, so it is written in a single call.
     static func appendCommand(_ command: String, to file: String, meaning: ((Errno) -> String?)? = nil) throws {
         let directory = try root()
-        let path = directory + "/" + file
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        try write(command + "\n", to: directory + "/" + file, flags: O_APPEND, describing: command) { error in
+            meaning?(error) ?? "the kernel refused the probe definition; see \(directory)/error_log"
+        }
+    }
+
+    /// Writes `text` to a tracefs control file (`.../enable`, `uprobe_events`) in one write(2).
+    static func write(_ text: String, to path: String, flags: Int32 = O_TRUNC, describing command: String? = nil,
+                      meaning: ((Errno) -> String?)? = nil) throws {
+        let fd = Glibc.open(path, O_WRONLY | flags | O_CLOEXEC)
         guard fd >= 0 else {
             let error = Errno.current
             throw BPFError.syscall(SystemCallFailure(operation: "open", errno: error, subject: path, meaning: meaning?(error)))
         }
         defer { Glibc.close(fd) }
-        let line = command + "\n"
-        let written = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+        let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }
         guard written >= 0 else {
             let error = Errno.current
             throw BPFError.syscall(SystemCallFailure(
-                operation: "write", errno: error, subject: "\(path) ('\(command)')",
-                meaning: meaning?(error) ?? "the kernel refused the probe definition; see \(directory)/error_log"))
+                operation: "write", errno: error, subject: command.map { "\(path) ('\($0)')" } ?? path, meaning: meaning?(error)))
         }
     }
 

@@ -41,8 +41,15 @@ public final class BTF: @unchecked Sendable {
 
     private let indexLock = NSLock()
     private var nameTableStorage: BTFNameTable?
+    /// Lookups answered by scanning, before the name table was built (see `typeIDs(named:kind:)`).
+    private var scannedLookups = 0
 
-    deinit { storage.deallocate() }
+    /// Releases memory this BTF borrowed instead of owning (see `init(borrowing:base:release:)`).
+    private let releaseBorrowed: (() -> Void)?
+
+    deinit {
+        if let releaseBorrowed { releaseBorrowed() } else { storage.deallocate() }
+    }
 
     /// All type ids including void (0) and the base's: valid ids are `0..<typeCount`.
     public var typeCount: Int { Int(firstTypeID) + offsets.count }
@@ -72,8 +79,21 @@ public final class BTF: @unchecked Sendable {
         try self.init(adopting: storage, count: source.count, base: base)
     }
 
-    /// Takes ownership of `storage` (deallocated on failure too) holding `count` bytes of BTF.
-    private init(adopting storage: UnsafeMutableRawBufferPointer, count: Int, base: BTF?) throws {
+    /// Parses BTF held in memory someone else owns, e.g. a read-only mapping of
+    /// /sys/kernel/btf/vmlinux: no copy is made, and `release` runs when this BTF goes away (or
+    /// at once if parsing fails). The blob must be in host byte order (parsing swaps foreign
+    /// blobs in place, which read-only memory cannot take); others throw `badMagic`.
+    public convenience init(borrowing bytes: UnsafeRawBufferPointer, base: BTF? = nil, release: @escaping () -> Void) throws {
+        guard let address = bytes.baseAddress, bytes.count >= 2, address.loadUnaligned(as: UInt16.self) == BTFParser.magic else {
+            release()
+            throw BTFError.badMagic(bytes.count >= 2 ? bytes.loadUnaligned(as: UInt16.self) : 0)
+        }
+        try self.init(adopting: UnsafeMutableRawBufferPointer(mutating: bytes), count: bytes.count, base: base, release: release)
+    }
+
+    /// Takes ownership of `storage` (deallocated on failure too, or handed to `release` when
+    /// borrowed) holding `count` bytes of BTF.
+    private init(adopting storage: UnsafeMutableRawBufferPointer, count: Int, base: BTF?, release: (() -> Void)? = nil) throws {
         let owned = UnsafeMutableRawBufferPointer(rebasing: storage[0..<count])
         do {
             let layout = try BTFParser.parse(owned, base: base)
@@ -88,8 +108,9 @@ public final class BTF: @unchecked Sendable {
             self.firstTypeID = base.map { UInt32($0.typeCount) } ?? 1
             self.stringOffsetBase = UInt32(clamping: base?.totalStringLength ?? 0)
             self.isBigEndian = layout.isBigEndian
+            self.releaseBorrowed = release
         } catch {
-            storage.deallocate()
+            if let release { release() } else { storage.deallocate() }
             throw error
         }
     }
@@ -240,8 +261,31 @@ public final class BTF: @unchecked Sendable {
     }
 
     /// Ids of all types named `name` of `kind`.
+    ///
+    /// The first few lookups scan the type records and compare names in place instead of
+    /// building the name table: for vmlinux (~127k types) a scan costs well under a millisecond
+    /// and no memory, the table a few milliseconds and megabytes (every name hashed), which a
+    /// caller needing one type (`swiftbpf trace` resolving `curtask->...`) never earns back.
     public func typeIDs(named name: String, kind: BTFKind) -> [UInt32] {
-        typeIDs(named: name).filter { (try? self.kind(of: $0)) == kind }
+        indexLock.lock()
+        let scan = nameTableStorage == nil && scannedLookups < BTF.lookupsBeforeIndexing
+        if scan { scannedLookups += 1 }
+        indexLock.unlock()
+        if scan { return name.isEmpty ? [] : scanTypeIDs(named: name, kind: kind) }
+        return typeIDs(named: name).filter { (try? self.kind(of: $0)) == kind }
+    }
+
+    /// Past this many lookups, building the name table is cheaper than scanning on.
+    static let lookupsBeforeIndexing = 16
+
+    /// Ids of the types named `name` of `kind`, by a pass over the records (the base's first).
+    func scanTypeIDs(named name: String, kind: BTFKind) -> [UInt32] {
+        var result = base?.scanTypeIDs(named: name, kind: kind) ?? []
+        for (position, offset) in offsets.enumerated()
+        where UInt8((word(Int(offset) + 4) >> 24) & 0x1f) == kind.rawValue && string(at: word(Int(offset)), equals: name) {
+            result.append(firstTypeID + UInt32(position))
+        }
+        return result
     }
 
     /// The first type named `name` of `kind` (e.g. `struct task_struct`).

@@ -3,10 +3,11 @@
 ///
 /// vmlinux has ~130 000 named types; a `[String: [UInt32]]` of them cost a cold object load
 /// ~15 ms (a String and an array per name), and the table of `___flavor` names another ~8 ms
-/// (a second scan). Here each name is hashed once (FNV-1a over its bytes); while hashing, the
-/// last flavor separator is noticed and the hash of the name up to it (its essential name, the
-/// one CO-RE matches) is recorded too. Both go into flat bucket arrays (a counting sort by
-/// hash), so a lookup hashes the query and compares the few names in its bucket in place.
+/// (a second scan). Here each name is hashed once, 8 bytes at a time; the same pass notices
+/// names that may carry a flavor separator (three underscores in a row), and for those the
+/// hash of the essential name (the one CO-RE matches) is recorded too. Both go into flat
+/// bucket arrays (a counting sort by hash), so a lookup hashes the query and compares the few
+/// names in its bucket in place.
 final class BTFNameTable: @unchecked Sendable {
     /// Ids by hash of the full name, and the names' full hashes (to skip most compares).
     private let index: Buckets
@@ -50,48 +51,106 @@ final class BTFNameTable: @unchecked Sendable {
         }
     }
 
-    static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
-    static let prime: UInt64 = 0x0000_0100_0000_01b3
+    // The hash: the name in 8-byte little-endian chunks (the last one zero-padded), each mixed
+    // in with one multiply, then the length and a final avalanche. Reading whole words makes
+    // indexing vmlinux's ~2 MB of names cheap; queries hash their bytes the same way.
+    static let seed: UInt64 = 0x243f_6a88_85a3_08d3
+    static let lowBits: UInt64 = 0x0101_0101_0101_0101
+    static let highBits: UInt64 = 0x8080_8080_8080_8080
+    static let sevenBits: UInt64 = 0x7f7f_7f7f_7f7f_7f7f
+    static let underscores: UInt64 = 0x5f5f_5f5f_5f5f_5f5f
 
     @inline(__always)
-    static func fold(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash ^ (hash >> 32)) }
+    static func mix(_ hash: UInt64, _ word: UInt64) -> UInt64 { (hash ^ word) &* 0x9e37_79b9_7f4a_7c15 }
 
-    static func hash<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
-        var hash = offsetBasis
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* prime }
-        return fold(hash)
+    @inline(__always)
+    static func finish(_ hash: UInt64, length: Int) -> UInt32 {
+        var value = hash ^ UInt64(length)
+        value ^= value >> 32
+        value &*= 0xd6e8_feb8_6659_fd93
+        value ^= value >> 32
+        return UInt32(truncatingIfNeeded: value)
     }
 
-    /// Indexes the own types of `btf` (whose names the parser validated).
+    /// The hash of `count` bytes at `bytes`.
+    static func hash(_ bytes: UnsafePointer<UInt8>, count: Int) -> UInt32 {
+        var hash = seed
+        var at = 0
+        while at < count {
+            var word: UInt64 = 0
+            for index in 0..<min(8, count - at) { word |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
+            hash = mix(hash, word)
+            at += 8
+        }
+        return finish(hash, length: count)
+    }
+
+    static func hash(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return finish(seed, length: 0) }
+            return hash(base, count: buffer.count)
+        }
+    }
+
+    /// Hashes the NUL-terminated name at `name`, reading whole words while at least 8 bytes
+    /// remain before `end`. Also says whether the name may carry a flavor (three underscores in
+    /// a row somewhere), which the caller then checks exactly.
+    @inline(__always)
+    static func hashName(_ name: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>) -> (hash: UInt32, length: Int, mayHaveFlavor: Bool) {
+        var hash = seed
+        var length = 0
+        var mayHaveFlavor = false
+        var trailingUnderscores = 0
+        while end - (name + length) >= 8 {
+            var word = UInt64(littleEndian: UnsafeRawPointer(name + length).loadUnaligned(as: UInt64.self))
+            // The lowest flagged byte of this is the first NUL (exact for the lowest one).
+            let zeros = (word &- lowBits) & ~word & highBits
+            let count = zeros == 0 ? 8 : zeros.trailingZeroBitCount / 8
+            if count < 8 { word &= count == 0 ? 0 : ~UInt64(0) >> UInt64(64 - 8 * count) }
+            if count > 0 {
+                // 0x80 in each byte that is '_' (exact; masked-off bytes are 0, not '_').
+                let difference = word ^ underscores
+                let isUnderscore = ~(((difference & sevenBits) &+ sevenBits) | difference) & highBits
+                if isUnderscore == 0 {
+                    trailingUnderscores = 0
+                } else {
+                    let others = ~isUnderscore & highBits
+                    let leading = others == 0 ? 8 : others.trailingZeroBitCount / 8
+                    if isUnderscore & (isUnderscore >> 8) & (isUnderscore >> 16) != 0 || trailingUnderscores + leading >= 3 {
+                        mayHaveFlavor = true
+                    }
+                    trailingUnderscores = others == 0 ? trailingUnderscores + 8 : others.leadingZeroBitCount / 8
+                }
+                hash = mix(hash, word)
+                length += count
+            }
+            if count < 8 { return (finish(hash, length: length), length, mayHaveFlavor) }
+        }
+        // Near the end of the string section: finish byte by byte.
+        var count = length
+        while name[count] != 0 { count += 1 }
+        return (Self.hash(name, count: count), count, true)
+    }
+
+    /// Indexes the own types of `btf` (whose names the parser validated: each is NUL-terminated
+    /// inside its string section).
     init(_ btf: BTF) {
         var entries: [(hash: UInt32, id: UInt32)] = []
         entries.reserveCapacity(btf.offsets.count)
         var flavoredEntries: [(hash: UInt32, id: UInt32)] = []
-        let underscore = UInt8(ascii: "_")
+        let ownStringsEnd = (btf.bytes + btf.stringsStart + btf.stringsLength).assumingMemoryBound(to: UInt8.self)
         for (position, offset) in btf.offsets.enumerated() {
             let nameOffset = btf.word(Int(offset))
             guard nameOffset != 0, let name = btf.stringPointer(nameOffset), name[0] != 0 else { continue }
-            // hashes[k] is the hash after k + 1 bytes, kept for the last five bytes: a separator
-            // `c___d` ending at byte j makes the essential name the first j - 3 bytes.
-            var hash = Self.offsetBasis
-            var recent: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-            var essential: UInt64?
-            var length = 0
-            var tail: UInt32 = 0 // the last four bytes seen, oldest in the high byte
-            while true {
-                let byte = name[length]
-                if byte == 0 { break }
-                if length >= 4, byte != underscore, tail & 0x00ff_ffff == 0x005f_5f5f, (tail >> 24) != UInt32(underscore) {
-                    essential = recent.0 // the hash after byte length - 4, the last essential one
-                }
-                hash = (hash ^ UInt64(byte)) &* Self.prime
-                recent = (recent.1, recent.2, recent.3, hash)
-                tail = tail << 8 | UInt32(byte)
-                length += 1
-            }
+            // Names from a base's strings (split BTF) take the byte path: their end is elsewhere.
+            let end = nameOffset >= btf.stringOffsetBase ? ownStringsEnd : name
+            let (hash, length, mayHaveFlavor) = Self.hashName(name, end: end)
             let id = btf.firstTypeID + UInt32(position)
-            entries.append((Self.fold(hash), id))
-            if let essential { flavoredEntries.append((Self.fold(essential), id)) }
+            entries.append((hash, id))
+            if mayHaveFlavor {
+                let essential = CORETypeRules.essentialLength(UnsafeBufferPointer(start: name, count: length))
+                if essential < length { flavoredEntries.append((Self.hash(name, count: essential), id)) }
+            }
         }
         index = Buckets(entries: entries)
         flavored = Buckets(entries: flavoredEntries)
@@ -100,7 +159,7 @@ final class BTFNameTable: @unchecked Sendable {
     /// Own type ids named exactly `name`, in id order.
     func ids(named name: String, in btf: BTF) -> [UInt32] {
         var result: [UInt32] = []
-        index.forEach(hash: Self.hash(name.utf8)) { id in
+        index.forEach(hash: Self.hash(Array(name.utf8))) { id in
             if let offset = btf.locate(id)?.offset, btf.string(at: btf.word(offset), equals: name) { result.append(id) }
         }
         return result

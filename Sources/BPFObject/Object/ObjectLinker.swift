@@ -78,7 +78,19 @@ struct ObjectLinker {
         var programs: [ObjectProgramSpec] = []
         for index in code.keys.sorted() {
             let section = code[index]!
-            guard section.section.name != ".text" else { continue }
+            guard section.section.name != ".text" else {
+                // BCC-style sources have no SEC(): chosen functions of .text become programs of
+                // the section the caller names (they stay callable as subprograms too).
+                for function in section.functions {
+                    guard let entrySection = parser.textEntryPoints[function.name] else { continue }
+                    guard let definition = SectionDefinition.matching(entrySection) else {
+                        throw ObjectError.unknownSection(name: entrySection, known: SectionDefinition.knownPatterns)
+                    }
+                    programs.append(try link(function, definition: definition, license: license, kernelVersion: kernelVersion,
+                                             sectionName: entrySection))
+                }
+                continue
+            }
             guard let definition = SectionDefinition.matching(section.section.name) else {
                 throw ObjectError.unknownSection(name: section.section.name, known: SectionDefinition.knownPatterns)
             }
@@ -96,8 +108,9 @@ struct ObjectLinker {
         code[section]?.functions.first { instruction >= $0.start && instruction < $0.start + $0.count }
     }
 
-    func link(_ entry: Function, definition: SectionDefinition, license: String, kernelVersion: UInt32) throws -> ObjectProgramSpec {
-        let sectionName = code[entry.section]!.section.name
+    func link(_ entry: Function, definition: SectionDefinition, license: String, kernelVersion: UInt32,
+              sectionName overridingSection: String? = nil) throws -> ObjectProgramSpec {
+        let sectionName = overridingSection ?? code[entry.section]!.section.name
         var output: [Instruction] = []
         var placed: [(function: Function, base: Int)] = []
         var baseOf: [Function: Int] = [:]

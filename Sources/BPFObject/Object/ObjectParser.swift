@@ -5,6 +5,8 @@ struct ObjectParser {
     let symbols: [ELFSymbol]
     let rawBTF: BTF?
     let btfExt: BTFExt?
+    /// Functions of `.text` to link as programs, with the section name each is treated as.
+    var textEntryPoints: [String: String] = [:]
 
     // BPF relocation types (llvm/BinaryFormat/ELFRelocs/BPF.def).
     static let relocation64 = UInt32(1)    // R_BPF_64_64: lddw
@@ -157,9 +159,16 @@ struct ObjectParser {
         let linker = try ObjectLinker(parser: self, btf: btf, externs: externs, mapBySymbol: mapBySymbol,
                                       dataMapBySection: dataMapBySection, kconfigMapName: kconfigMapName)
         let programs = try linker.linkPrograms(license: license, kernelVersion: version)
-        return ObjectSpec(name: name, license: license, kernelVersion: version, btf: btf, btfExt: btfExt,
-                          maps: maps, programs: programs,
-                          variables: variables, externs: externs)
+        var spec = ObjectSpec(name: name, license: license, kernelVersion: version, btf: btf, btfExt: btfExt,
+                              maps: maps, programs: programs,
+                              variables: variables, externs: externs)
+        spec.structOps = try structOpsVariables(btf: btf)
+        for ops in spec.structOps {
+            for program in ops.programs.values where spec.program(named: program)?.spec.type != .structOps {
+                throw ObjectError.malformed("struct_ops '\(ops.name)' points at '\(program)', which is not a SEC(\"struct_ops/...\") program")
+            }
+        }
+        return spec
     }
 
     struct SymbolKey: Hashable {

@@ -20,6 +20,8 @@ public struct ObjectSpec: Sendable {
     /// Global variables of the data sections (`.data`, `.rodata`, `.bss`, `.data.*`, ...).
     public var variables: [ObjectVariable]
     public var externs: [ObjectExtern]
+    /// Kernel operation tables from `.struct_ops` / `.struct_ops.link` (see `ObjectStructOps`).
+    public var structOps: [ObjectStructOps] = []
 
     public func program(named name: String) -> ObjectProgramSpec? { programs.first { $0.name == name } }
     public func map(named name: String) -> ObjectMapSpec? { maps.first { $0.name == name } }
@@ -50,6 +52,30 @@ public struct ObjectSpec: Sendable {
     public init(elf bytes: [UInt8], name: String = "obj") throws {
         let parser = try ObjectParser(bytes: bytes, name: name)
         self = try parser.parse()
+    }
+
+    /// Decodes the object, also turning functions of `.text` into programs: `textEntryPoints`
+    /// maps a function name to the section name it is treated as (`tracepoint`,
+    /// `raw_tracepoint/sys_enter`, `kprobe/do_sys_open`). This is how sources written without
+    /// `SEC()` (BCC's style) load: the caller decides each function's program type.
+    public init(elf bytes: [UInt8], name: String = "obj", textEntryPoints: [String: String]) throws {
+        var parser = try ObjectParser(bytes: bytes, name: name)
+        parser.textEntryPoints = textEntryPoints
+        self = try parser.parse()
+    }
+
+    /// The global functions of `.text` (candidates for `textEntryPoints`), in address order.
+    public static func textFunctions(elf bytes: [UInt8]) throws -> [String] {
+        do {
+            let elf = try ELFFile(bytes: bytes)
+            guard let text = elf.section(named: ".text") else { return [] }
+            return try elf.symbols()
+                .filter { Int($0.sectionIndex) == text.index && $0.type == .function && $0.binding == .global && $0.size > 0 }
+                .sorted { $0.value < $1.value }
+                .map(\.name)
+        } catch let error as ELFError {
+            throw ObjectError.elf(error)
+        }
     }
 }
 

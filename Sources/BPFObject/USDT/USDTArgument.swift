@@ -6,8 +6,10 @@ public struct USDTArgument: Hashable, Sendable {
     public var size: Int
     /// A negative size in the spec marks a signed value.
     public var isSigned: Bool
+    /// Where the probe site keeps the value.
     public var location: Location
 
+    /// Where a USDT argument lives when the probe fires, as the spec string encodes it.
     public enum Location: Hashable, Sendable {
         /// An immediate (`4@$5` on x86-64, `4@5` on AArch64).
         case constant(Int64)

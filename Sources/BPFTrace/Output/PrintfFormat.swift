@@ -60,7 +60,26 @@ public enum PrintfFormat {
 
     /// Formats one record's arguments (already decoded) with `format`.
     public static func render(_ format: String, _ arguments: [TraceValue]) -> String {
-        guard let pieces = parse(format) else { return format }
+        guard let pieces = parsedOnce(format) else { return format }
+        return render(pieces, arguments)
+    }
+
+    private static let parsedLock = NSLock()
+    nonisolated(unsafe) private static var parsed: [String: [Piece]?] = [:]
+
+    /// `parse`, remembered per format: a script has a handful of formats and prints them per
+    /// event, and parsing (a walk over Characters) costs more than the formatting itself.
+    static func parsedOnce(_ format: String) -> [Piece]? {
+        parsedLock.lock()
+        defer { parsedLock.unlock() }
+        if let pieces = parsed[format] { return pieces }
+        let pieces = parse(format)
+        if parsed.count < 1024 { parsed[format] = pieces }
+        return pieces
+    }
+
+    /// Formats arguments with an already parsed format.
+    static func render(_ pieces: [Piece], _ arguments: [TraceValue]) -> String {
         var out = ""
         var remaining = arguments[...]
         for piece in pieces {

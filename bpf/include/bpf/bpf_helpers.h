@@ -195,7 +195,8 @@ static __always_inline void bpf_tail_call_static(void *ctx, const void *map, con
 #define __bpf_printk_regs(fmt, ...) \
 	({ \
 		static const char __bpf_fmt[] = fmt; \
-		bpf_trace_printk(__bpf_fmt, sizeof(__bpf_fmt), ##__VA_ARGS__); \
+		/* parenthesised: bcc_compat.h makes bpf_trace_printk a function-like macro */ \
+		(bpf_trace_printk)(__bpf_fmt, sizeof(__bpf_fmt), ##__VA_ARGS__); \
 	})
 #define __bpf_printk_array(fmt, ...) \
 	__bpf_format_call(bpf_trace_vprintk(__bpf_fmt, sizeof(__bpf_fmt), __bpf_args, __bpf_args_len(__VA_ARGS__)), \
