@@ -170,9 +170,12 @@ struct TraceInvocation {
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         if let child { kill(child.processIdentifier, SIGCONT) }
         // The session polls this after each batch of events: the moment to write what it printed.
+        // Like bpftrace, `-p PID` traces until that process is gone.
+        let traced = p
         try session.run {
             buffered.flush()
             return traceInterrupted != 0 || (child.map { !$0.isRunning } ?? false)
+                || (traced.map { kill($0, 0) != 0 && errno == ESRCH } ?? false)
         }
         buffered.flush()
         session.close()
@@ -186,6 +189,15 @@ struct TraceInvocation {
     }
 
     func list(_ pattern: String) throws {
+        if pattern.hasPrefix("usdt:") || pattern.hasPrefix("U:") {
+            do {
+                for line in try USDTProbes.list(pattern, processID: p) { print(line) }
+            } catch let error as TraceError {
+                FileHandle.standardError.write(Data(error.description.utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
         var glob = pattern
         for prefix in ["tracepoint:", "t:"] where glob.hasPrefix(prefix) { glob.removeFirst(prefix.count) }
         if !glob.contains(":") { glob = glob == "*" ? "*:*" : "*:" + glob }

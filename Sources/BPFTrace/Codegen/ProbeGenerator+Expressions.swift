@@ -63,6 +63,7 @@ extension ProbeGenerator {
                 switch context.arguments {
                 case .rawTracepoint: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
                 case .registers: asm.load(.doubleWord, .r0, .r9, TraceCompiler.argumentRegisterOffsets[index])
+                case .usdt(let arguments, _): try usdtArgument(arguments[index])
                 case .none: try fail("\(name) is not available in this probe", expression.range)
                 }
             default:
@@ -173,7 +174,7 @@ extension ProbeGenerator {
                 asm.mov(.r1, .r10)
                 asm.add(.r1, Int32(value))
                 asm.mov(.r2, 8)
-                let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
+                let isUser: Bool = switch context.arguments { case .registers, .usdt: true; default: false }
                 asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
                 asm.load(.doubleWord, .r0, .r10, value)
             default: try fail("swiftbpf trace does not support '\(op.rawValue)' here yet", expression.range)

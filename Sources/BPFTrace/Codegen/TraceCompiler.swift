@@ -52,6 +52,7 @@ public struct TraceCompiler {
             var points: [(AttachPoint, TraceAttachment, ProbeContext)] = []
             for point in probe.attachPoints {
                 for concrete in expand(point) {
+                    if concrete.provider == "usdt" { points += resolveUSDT(concrete); continue }
                     if let resolvedPoint = resolve(concrete) { points.append(resolvedPoint) }
                 }
             }
@@ -112,6 +113,9 @@ public struct TraceCompiler {
         case rawTracepoint
         /// A uprobe's context is the user `struct pt_regs` (x86-64 layout).
         case registers(isReturn: Bool)
+        /// A USDT probe's arguments, as its note's argument specs locate them (`probe` names
+        /// the probe in errors).
+        case usdt([USDTArgument], probe: String)
     }
 
     /// Offsets in x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h) of the argument
@@ -490,6 +494,10 @@ public struct TraceCompiler {
                     case .registers where index < Self.argumentRegisterOffsets.count: return .integer(signed: false)
                     case .registers:
                         diagnostics.error("\(name) is not in a register on x86-64 (only arg0-arg5 are)", at: expression.range)
+                        return nil
+                    case .usdt(let arguments, _) where index < arguments.count: return .integer(signed: false)
+                    case .usdt(_, let probe):
+                        diagnostics.error("couldn't get argument \(index) for \(probe)", at: expression.range)
                         return nil
                     case .none: break
                     }

@@ -229,6 +229,9 @@ public enum TraceAttachment: Hashable, Sendable {
     case profile(hertz: UInt64)
     /// `uprobe:binary:function[+offset]` / `uretprobe:` (also `uprobe:binary:address`).
     case uprobe(binary: String, function: String, offset: UInt64, address: UInt64, isReturn: Bool)
+    /// `usdt:binary:provider:name`: a uprobe at each of the probe's sites (file offsets), each
+    /// counting its semaphore (`ref_ctr_offset`, 0 for none) while attached.
+    case usdt(binary: String, fileOffsets: [UInt64], semaphoreOffsets: [UInt64])
 }
 
 /// One loadable program: a probe's body compiled for one attachment.
@@ -330,6 +333,8 @@ public struct TraceCompileOptions: Sendable {
     public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
     /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
     public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
+    /// `-p PID`: `usdt:` binaries and libraries are looked up in this process.
+    public var processID: Int32?
 
     public init(stringLength: Int = 64, positionalParameters: [String] = []) {
         self.stringLength = stringLength

@@ -81,6 +81,7 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            compileOptions.processID = compileOptions.processID ?? options.processID
             script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
@@ -151,6 +152,11 @@ public final class TraceSession {
                         links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
                     } catch BPFError.notFound(let what, _) where !function.isEmpty && what.hasPrefix("symbol '") {
                         skippedProbes += 1
+                    }
+                case .usdt(let binary, let fileOffsets, let semaphoreOffsets):
+                    for (offset, semaphore) in zip(fileOffsets, semaphoreOffsets) {
+                        let target = UprobeTarget(binary: binary, location: .fileOffset(offset), processID: options.processID)
+                        links.append(try program.attachUprobe(target, referenceCounterOffset: semaphore))
                     }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
