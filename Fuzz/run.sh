@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 target=${1:-btf}
 runs=${2:-1000000}
-shift 2 2>/dev/null || shift $#
+if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 case "$target" in
 btf | usdt | tracefs) max_len=4096 ;;
 object) max_len=8192 ;;
