@@ -40,4 +40,18 @@ struct ObjectKconfigTests {
         #expect(KconfigValues.kernelVersion(release: "6.18.44-fc-v769") == 6 << 16 | 18 << 8 | 44)
         #expect(KconfigValues.kernelVersion(release: "5.4.300") == 5 << 16 | 4 << 8 | 255)
     }
+
+    /// Found by `Fuzz/run.sh kconfig`: these used to trap instead of encoding or throwing.
+    @Test func edgeValuesFromTheFuzzerNeverTrap() throws {
+        let config = KconfigValues.parse("CONFIG_MIN=-0x8000000000000000\nCONFIG_S=\"x\"\nCONFIG_N=7\n")
+        func value(_ name: String, _ kind: ObjectExtern.KconfigValueKind, size: UInt32) throws -> [UInt8] {
+            let item = ObjectExtern(name: name, kind: .kconfig(offset: 0, size: size, valueKind: kind), isWeak: false, typeID: 1)
+            return try KconfigValues.mapValue(for: [item], valueSize: Int(size), config: config, kernelVersion: 0, hasSyscallWrapper: true)
+        }
+        // Negating Int64.min overflowed; C's strtoull wraps modulo 2^64.
+        #expect(try value("CONFIG_MIN", .integer(signed: true), size: 8) == [0, 0, 0, 0, 0, 0, 0, 0x80])
+        // A zero-sized extern (its size comes from untrusted BTF) underflowed `size - 1` and `bits - 1`.
+        #expect(throws: ObjectError.self) { try value("CONFIG_S", .string, size: 0) }
+        #expect(throws: ObjectError.self) { try value("CONFIG_N", .integer(signed: true), size: 0) }
+    }
 }

@@ -50,6 +50,8 @@ public enum KconfigValues {
     }
 
     static func encode(_ text: String, kind: ObjectExtern.KconfigValueKind, size: Int, name: String) throws -> [UInt8] {
+        // The size comes from the object's BTF: a zero-sized extern has no room for any value.
+        guard size > 0 else { throw ObjectError.malformed("kconfig extern '\(name)' has size 0") }
         func littleEndian(_ value: UInt64) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
         func tristateLetter() throws -> Character {
             guard text.count == 1, let letter = text.first, "ynm".contains(letter) else {
@@ -83,7 +85,9 @@ public enum KconfigValues {
                 else if digits.count > 1, digits.hasPrefix("0") { parsed = UInt64(digits.dropFirst(), radix: 8) }
                 else { parsed = UInt64(digits) }
                 guard let magnitude = parsed else { throw ObjectError.malformed("kconfig '\(name)' = \(text) is not an integer") }
-                value = negative ? UInt64(bitPattern: -Int64(bitPattern: magnitude)) : magnitude
+                // Two's complement negation modulo 2^64, as C's strtoull does for "-N" (so
+                // "-0x8000000000000000" is Int64.min rather than an overflow).
+                value = negative ? 0 &- magnitude : magnitude
                 if size < 8 {
                     let bits = UInt64(size * 8)
                     let fits = signed || negative

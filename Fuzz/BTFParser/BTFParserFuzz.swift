@@ -1,5 +1,5 @@
 // libFuzzer entry point over the BTF and BTF.ext parsers and everything that reads parsed
-// types. Build and run with `Fuzz/run.sh btf [runs]`. A trap, an ASan report or a hang is a bug:
+// types. Run with `Fuzz/run.sh btf [runs]`. A trap, an ASan report or a hang is a bug:
 // every input must end in a value or a thrown BTFError.
 
 /// A tiny base for split-BTF inputs: int and a struct.
@@ -34,11 +34,10 @@ func exercise(_ btf: BTF) {
     _ = try? BTFSanitizer.sanitize(btf, for: [])
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    guard size > 0 else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 3 {
+func fuzzBTF(_ data: UnsafeBufferPointer<UInt8>) {
+    guard let selector = data.first else { return }
+    let bytes = Array(data.dropFirst())
+    switch selector % 3 {
     case 0:
         if let btf = try? BTF(bytes) { exercise(btf) }
     case 1:
@@ -48,5 +47,4 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             for section in ext.lineInfo { _ = try? ext.sectionName(section, in: splitBase) }
         }
     }
-    return 0
 }

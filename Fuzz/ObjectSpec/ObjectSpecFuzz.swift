@@ -1,13 +1,11 @@
 // libFuzzer entry point over BPF object parsing: ELF sections and symbols, BTF and BTF.ext, map
 // and program definitions, relocations, subprogram linking, externs — everything
 // ObjectSpec(elf:) does — then CO-RE over every program against the object's own BTF and the
-// .kconfig value. Build and run with `Fuzz/run-object.sh [runs]`. A trap, an ASan report or a
+// .kconfig value. Run with `Fuzz/run.sh object [runs]`. A trap, an ASan report or a
 // hang is a bug: every input must end in a value or a thrown error.
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    guard let spec = try? ObjectSpec(elf: bytes, name: "fuzz") else { return 0 }
+func fuzzObject(_ data: UnsafeBufferPointer<UInt8>) {
+    guard let spec = try? ObjectSpec(elf: Array(data), name: "fuzz") else { return }
     _ = spec.maps.map { ($0.name, $0.spec, $0.isReadOnly, $0.initialSlots.count) }
     _ = spec.variables.map { spec.variable(named: $0.name) }
     if let btf = spec.btf {
@@ -19,5 +17,4 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     _ = try? KconfigValues.mapValue(for: spec.externs, valueSize: 64, config: ["CONFIG_BPF": "y", "CONFIG_HZ": "250"],
                                     kernelVersion: 0x61200, hasSyscallWrapper: true, hasBPFCookie: true)
-    return 0
 }
