@@ -105,7 +105,9 @@ func runToCompletion(_ path: String, _ arguments: [String]) throws {
     /// process starts, against bpftrace watching the same calls.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
     func usymNamesThreadStartRoutinesLikeBpftrace() throws {
-        let script = #"uprobe:libc:pthread_create /pid == \#(getpid())/ { printf("%s %s\n", usym(arg2), usym(0x10)); @n++; if (@n == 2) { exit(); } }"#
+        // One event each: the harness's own thread start may reach one tool and not the other
+        // (bpftrace says "Attaching" before it has attached), so counts are not compared.
+        let script = #"uprobe:libc:pthread_create /pid == \#(getpid())/ { printf("%s %s\n", usym(arg2), usym(0x10)); exit(); }"#
         let (ours, theirs) = try traceAlongsideBpftrace(script) {
             for _ in 0..<2 {
                 let thread = Thread { usleep(1000) }
