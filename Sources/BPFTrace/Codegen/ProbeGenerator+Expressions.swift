@@ -245,6 +245,18 @@ extension ProbeGenerator {
                 : context.binary.flatMap { compiler.options.userSymbolAddress?($0, symbol) }
             guard let address else { try fail("Failed to resolve symbol: \(symbol)", expression.range) }
             asm.loadImmediate64(.r0, address)
+        case .call("cgroupid", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind,
+                  case .success(let id) = TraceCompiler.cgroupID(path: String(decoding: bytes, as: UTF8.self)) else {
+                try fail("cgroupid() expects an existing cgroup path", expression.range)
+            }
+            asm.loadImmediate64(.r0, id)
+        case .call("reg", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind, let offset = ProbeRegisters.offsets[String(decoding: bytes, as: UTF8.self)] else {
+                try fail("reg() expects a register name", expression.range)
+            }
+            // r9 holds the probe's context, the `struct pt_regs` of the probed task.
+            asm.load(.doubleWord, .r0, .r9, offset)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:

@@ -582,6 +582,43 @@ public struct TraceCompiler {
                 return nil
             }
             return .timestamp(format: String(decoding: bytes, as: UTF8.self))
+        case .call("cgroupid", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("cgroupid() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("cgroupid() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let path = String(decoding: bytes, as: UTF8.self)
+            if case .failure(let message) = Self.cgroupID(path: path) {
+                diagnostics.error("Failed to get `cgroupid` for path: \"\(path)\": \(message)", at: expression.range)
+                return nil
+            }
+            return .integer(signed: false)
+        case .call("reg", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("reg() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            var valid = true
+            switch scope.context.arguments {
+            case .registers, .usdt: break
+            default:
+                diagnostics.error("reg can not be used with \"\(scope.context.providerName)\" probes", at: expression.range)
+                valid = false
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("reg() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let register = String(decoding: bytes, as: UTF8.self)
+            if ProbeRegisters.offsets[register] == nil {
+                diagnostics.error("'\(register)' is not a valid register on this architecture (\(ProbeRegisters.architecture))", at: expression.range)
+                return nil
+            }
+            return valid ? .integer(signed: false) : nil
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
