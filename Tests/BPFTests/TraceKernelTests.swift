@@ -187,6 +187,34 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         }
     }
 
+    /// cgroupid, ntop, pton and macaddr print as bpftrace prints them (reg needs a probe with
+    /// registers: bpftrace refuses it in BEGIN; macaddr(0) checks only that a failed read is zeros).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func networkFunctionsMatchBpftrace() throws {
+        let scripts = [
+            #"BEGIN { printf("%d %s|%s|%s|%s\n", cgroupid("/sys/fs/cgroup/unified"), ntop(0x0100007f), ntop(2, 0x0201a8c0), ntop(pton("fe80::1:2")), ntop(10, 1)); exit(); }"#,
+            #"BEGIN { @x[ntop(0x0100007f)] = 1; @y = ntop(pton("::ffff:102:304")); $a = pton("10.0.0.255"); printf("%s\n", ntop($a)); @p = pton("::2"); exit(); }"#,
+            #"BEGIN { printf("%s|%s|\n", macaddr(0), ntop(3, 1)); @m = macaddr(0); exit(); }"#,
+        ]
+        for script in scripts {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
+            process.arguments = ["-e", script]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("Attaching ") }.joined(separator: "\n")
+            let (session, ours) = try runTrace(script)
+            session.close()
+            #expect(ours == theirs, "\(script)")
+            #expect(!theirs.isEmpty, "bpftrace printed nothing for \(script)")
+        }
+    }
+
     /// Runs the same one-liners through /usr/bin/bpftrace and through TraceSession; outputs
     /// must be identical after dropping bpftrace's "Attaching" line.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))

@@ -36,11 +36,39 @@ import Testing
         #endif
     }
 
+    @Test func addressValuesType() throws {
+        let script = try Self.compile(#"BEGIN { @a = ntop(0x0100007f); @b = ntop(pton("::1")); @c = pton("1.2.3.4"); @d = pton("fe80::1"); @m = macaddr(0); @k[ntop(2, 1)] = 1; }"#)
+        func kind(_ name: String) -> TraceMapKind? { script.maps.first { $0.name == name }?.kind }
+        #expect(kind("@a") == .value(.inet) && kind("@b") == .value(.inet))
+        #expect(kind("@c") == .value(.byteArray(count: 4)) && kind("@d") == .value(.byteArray(count: 16)))
+        #expect(kind("@m") == .value(.macAddress))
+        #expect(script.maps.first { $0.name == "@k" }?.keyTypes == [.inet])
+        #expect(TraceValueType.inet.storageSize == 24 && !TraceValueType.byteArray(count: 4).isRegisterValue)
+    }
+
+    @Test func addressValuesPrintAsBpftrace() {
+        func text(_ type: TraceValueType, _ record: [UInt8]) -> String { record.withUnsafeBytes { TraceValue.decode(type, $0, at: 0).text } }
+        #expect(text(.inet, [2, 0, 0, 0, 0, 0, 0, 0, 127, 0, 0, 1] + [UInt8](repeating: 0, count: 12)) == "127.0.0.1")
+        #expect(text(.inet, [10, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [1]) == "fe80::1")
+        #expect(text(.inet, [3] + [UInt8](repeating: 0, count: 23)) == "")
+        #expect(text(.inet, [2, 0, 0]) == "")
+        #expect(text(.byteArray(count: 4), [1, 2, 255, 4, 0, 0, 0, 0]) == "[1,2,255,4]")
+        #expect(text(.macAddress, [0x4c, 0x69, 0x6e, 0x75, 0x78, 0xab, 0, 0]) == "4C:69:6E:75:78:AB")
+        #expect(TraceCompiler.networkAddress("10.0.0.1") == [10, 0, 0, 1] && TraceCompiler.networkAddress("::1")?.count == 16)
+        #expect(TraceCompiler.networkAddress("abc") == nil)
+    }
+
     @Test(arguments: [
         (#"BEGIN { @ = cgroupid("/nonexistent/swiftbpf"); }"#, #"stdin:1:13-46: ERROR: Failed to get `cgroupid` for path: "/nonexistent/swiftbpf": No such file or directory"#),
         (#"BEGIN { @ = cgroupid(comm); }"#, "stdin:1:13-27: ERROR: cgroupid() expects a string literal (string provided)"),
         (#"BEGIN { @ = reg("ip"); }"#, #"stdin:1:13-22: ERROR: reg can not be used with "BEGIN" probes"#),
         (#"uprobe:/bin/x:main { @ = reg("foo"); }"#, "stdin:1:26-36: ERROR: 'foo' is not a valid register on this architecture (\(ProbeRegisters.architecture))"),
+        (#"BEGIN { @ = pton("abc"); }"#, "stdin:1:13-24: ERROR: pton() expects an string argument of an IPv4/IPv6 address, got abc"),
+        (#"BEGIN { @ = pton("::ffff:1.2.3.4"); }"#, "stdin:1:13-35: ERROR: pton() expects a valid IPv4/IPv6 address, got ::ffff:1.2.3.4"),
+        (#"BEGIN { @ = pton(comm); }"#, "ERROR: pton() expects a string literal (string provided)"),
+        (#"BEGIN { @ = macaddr(pton("1.2.3.4")); }"#, "stdin:1:13-37: ERROR: macaddr() argument must be 6 bytes in size"),
+        (#"BEGIN { @ = ntop(kstack); }"#, "ERROR: ntop() expects an integer or array argument, got kstack"),
+        (#"BEGIN { @ = ntop("ab", 1); }"#, "ERROR: ntop() expects an integer argument for the address family (string provided)"),
     ] as [(String, String)])
     func badArguments(_ script: String, _ message: String) {
         #expect(renderedCompileErrors(script).contains(message), "\(renderedCompileErrors(script))")

@@ -245,6 +245,18 @@ extension ProbeGenerator {
                 : context.binary.flatMap { compiler.options.userSymbolAddress?($0, symbol) }
             guard let address else { try fail("Failed to resolve symbol: \(symbol)", expression.range) }
             asm.loadImmediate64(.r0, address)
+        case .call("macaddr", let arguments):
+            // Six bytes from the address into a zeroed u64, kept in memory order for printing.
+            let value = try slot(8)
+            asm.store(.doubleWord, .r10, value, immediate: 0)
+            try integer(arguments[0])
+            asm.mov(.r3, .r0)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(value))
+            asm.mov(.r2, 6)
+            let isUser: Bool = switch context.arguments { case .registers, .usdt: true; default: false }
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            asm.load(.doubleWord, .r0, .r10, value)
         case .call("cgroupid", let arguments):
             guard case .string(let bytes) = arguments.first?.kind,
                   case .success(let id) = TraceCompiler.cgroupID(path: String(decoding: bytes, as: UTF8.self)) else {
@@ -368,6 +380,33 @@ extension ProbeGenerator {
             asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
             asm.mov(.r1, Int32(capacity))
             asm.store(.doubleWord, .r10, buffer, .r1)
+        case .call("pton", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind, let address = TraceCompiler.networkAddress(String(decoding: bytes, as: UTF8.self)) else {
+                try fail("pton() expects an IPv4/IPv6 address", expression.range)
+            }
+            for (index, byte) in address.prefix(size).enumerated() {
+                asm.store(.byte, .r10, buffer + Int16(index), immediate: Int32(byte))
+            }
+        case .call("ntop", let arguments):
+            // [family, 16 address bytes]: bpftrace's inet value.
+            let address = arguments[arguments.count - 1]
+            let addressType = try type(of: address)
+            if arguments.count == 2 {
+                try integer(arguments[0])
+                asm.store(.doubleWord, .r10, buffer, .r0)
+            } else {
+                let isIPv6: Bool = if case .byteArray(16) = addressType { true } else { false }
+                asm.store(.doubleWord, .r10, buffer, immediate: isIPv6 ? AF_INET6 : AF_INET)
+            }
+            switch addressType {
+            case .byteArray(let count), .string(let count):
+                let source = try string(address, size: addressType.storageSize)
+                copy(from: source, to: buffer + 8, size: Swift.min(16, count))
+            default:
+                // An integer holds an IPv4 address in network order in its low (first) 4 bytes.
+                try integer(address)
+                asm.store(.doubleWord, .r10, buffer + 8, .r0)
+            }
         case .call("usym", let arguments):
             // [address, pid]: the address means something only in that process's mappings.
             try integer(arguments[0])

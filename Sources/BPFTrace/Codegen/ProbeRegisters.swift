@@ -41,3 +41,27 @@ extension TraceCompiler {
         return .success(UInt64(info.st_ino))
     }
 }
+
+extension TraceCompiler {
+    /// `pton(text)`: the address's bytes in network order. As bpftrace, a '.' makes it IPv4
+    /// (4 bytes) and otherwise a ':' IPv6 (16 bytes), parsed by inet_pton(3) rules.
+    enum NetworkAddressParse: Equatable {
+        case address([UInt8])
+        /// Neither '.' nor ':'.
+        case notAnAddress
+        /// inet_pton refused it.
+        case invalid
+    }
+
+    static func parseNetworkAddress(_ text: String) -> NetworkAddressParse {
+        let family: Int32, count: Int
+        if text.contains(".") { (family, count) = (AF_INET, 4) } else if text.contains(":") { (family, count) = (AF_INET6, 16) } else { return .notAnAddress }
+        var bytes = [UInt8](repeating: 0, count: count)
+        return inet_pton(family, text, &bytes) == 1 ? .address(bytes) : .invalid
+    }
+
+    static func networkAddress(_ text: String) -> [UInt8]? {
+        if case .address(let bytes) = parseNetworkAddress(text) { return bytes }
+        return nil
+    }
+}

@@ -597,6 +597,63 @@ public struct TraceCompiler {
                 return nil
             }
             return .integer(signed: false)
+        case .call("ntop", let arguments):
+            guard (1...2).contains(arguments.count) else {
+                diagnostics.error("ntop() requires at least 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            if arguments.count == 2 {
+                guard let family = inferType(arguments[0], &scope) else { return nil }
+                guard case .integer = family else {
+                    diagnostics.error("ntop() expects an integer argument for the address family (\(family.bpftraceName) provided)", at: expression.range)
+                    return nil
+                }
+            }
+            guard let address = inferType(arguments[arguments.count - 1], &scope) else { return nil }
+            switch address {
+            case .integer, .pointer: return .inet
+            case .byteArray(let count) where count == 4 || count == 16: return .inet
+            case .string(let size) where size >= 4 && arguments.count == 1: return .inet
+            case .byteArray, .string:
+                diagnostics.error("ntop() argument must be 4 or 16 bytes in size", at: expression.range)
+                return nil
+            default:
+                diagnostics.error("ntop() expects an integer or array argument, got \(address.bpftraceName)", at: expression.range)
+                return nil
+            }
+        case .call("pton", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("pton() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("pton() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            switch Self.parseNetworkAddress(text) {
+            case .address(let address): return .byteArray(count: address.count)
+            case .notAnAddress:
+                diagnostics.error("pton() expects an string argument of an IPv4/IPv6 address, got \(text)", at: expression.range)
+            case .invalid:
+                diagnostics.error("pton() expects a valid IPv4/IPv6 address, got \(text)", at: expression.range)
+            }
+            return nil
+        case .call("macaddr", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("macaddr() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let source = inferType(arguments[0], &scope) else { return nil }
+            switch source {
+            case .integer, .pointer: return .macAddress
+            case .byteArray, .string:
+                diagnostics.error("macaddr() argument must be 6 bytes in size", at: expression.range)
+                return nil
+            default:
+                diagnostics.error("macaddr() only supports array or pointer arguments (\(source.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
         case .call("reg", let arguments):
             guard arguments.count == 1 else {
                 diagnostics.error("reg() requires 1 argument (\(arguments.count) provided)", at: expression.range)
