@@ -160,6 +160,21 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(output.hasSuffix("\n\n@v: \(Int64(bitPattern: 0x3837_3635_3433_3231))\n@w: \(Int64(bitPattern: 0x6362_6139_3837_3635))\n"))
     }
 
+    /// reg("di") is strtol's first argument (x86-64 SysV), reg("dx") its base; macaddr(arg0)
+    /// reads the text's first 6 bytes of user memory and prints them upper-case hex.
+    @Test func regAndMacaddrInAUprobe() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        #if arch(x86_64)
+        let (session, output) = try runTrace(
+            #"uprobe:\#(libc):strtol /pid == \#(getpid())/ { @same = reg("di") == arg0; @base = reg("dx"); @mac = macaddr(arg0); printf("%s\n", macaddr(reg("di"))); } interval:ms:300 { exit(); }"#,
+            workload: { _ = strtol("Lin:z?", nil, 16) })
+        defer { session.close() }
+        #expect(output.hasPrefix("4C:69:6E:3A:7A:3F\n"), "\(output)")
+        #expect(output.contains("@base: 16\n") && output.contains("@same: 1\n") && output.contains("@mac: 4C:69:6E:3A:7A:3F\n"), "\(output)")
+        #endif
+    }
+
     @Test func profileAndIntervalProbesFire() throws {
         // profile:hz:1000 on every CPU for ~300 ms; the interval probe ends the run after 3 ticks.
         let (session, output) = try runTrace("profile:hz:1000 { @samples = count(); } interval:ms:100 { @ticks = count(); if (@ticks >= 3) { exit(); } }")
