@@ -209,7 +209,7 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         let scripts = [
             #"BEGIN { printf("%d %s|%s|%s|%s\n", cgroupid("/sys/fs/cgroup/unified"), ntop(0x0100007f), ntop(2, 0x0201a8c0), ntop(pton("fe80::1:2")), ntop(10, 1)); exit(); }"#,
             #"BEGIN { @x[ntop(0x0100007f)] = 1; @y = ntop(pton("::ffff:102:304")); $a = pton("10.0.0.255"); printf("%s\n", ntop($a)); @p = pton("::2"); exit(); }"#,
-            #"BEGIN { printf("%s|%s|%s|\n", macaddr(0), ntop(3, 1), ntop("abc")); @m = macaddr(0); @s[ntop(10, pton("::3"))] = count(); exit(); }"#,
+            #"BEGIN { printf("%s|%s|%s|\n", macaddr(0), ntop(3, 1), ntop("abc")); $a = pton("1.2.3.4"); if ($a == pton("1.2.3.4")) { printf("eq\n"); } if ($a != pton("1.2.3.5")) { printf("ne\n"); } @m = macaddr(0); @s[ntop(10, pton("::3"))] = count(); exit(); }"#,
         ]
         // JSON: inet values are strings and pton() arrays JSON arrays. (bpftrace writes macaddr
         // values unquoted, which is not JSON; we quote them, so they stay out of this script.)

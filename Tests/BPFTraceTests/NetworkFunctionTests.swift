@@ -68,7 +68,12 @@ import Testing
         (#"BEGIN { @ = pton(comm); }"#, "ERROR: pton() expects a string literal (string provided)"),
         (#"BEGIN { @ = macaddr(pton("1.2.3.4")); }"#, "stdin:1:13-37: ERROR: macaddr() argument must be 6 bytes in size"),
         (#"BEGIN { @ = ntop(kstack); }"#, "ERROR: ntop() expects an integer or array argument, got kstack"),
-        (#"BEGIN { @ = ntop("ab", 1); }"#, "ERROR: ntop() expects an integer argument for the address family (string provided)"),
+        (#"BEGIN { @ = ntop(pton("::1"), 1); }"#, "stdin:1:13-33: ERROR: ntop() only supports integer arguments (array provided)"),
+        (#"BEGIN { @ = ntop(); }"#, "stdin:1:13-19: ERROR: ntop() requires at least one argument (0 provided)"),
+        (#"BEGIN { @ = ntop(1, 2, 3); }"#, "ERROR: ntop() takes up to 2 arguments (3 provided)"),
+        (#"BEGIN { @ = pton(); }"#, "ERROR: pton() requires one argument (0 provided)"),
+        (#"uprobe:/bin/x:main { @ = reg(1); }"#, "ERROR: reg() expects a string literal (integer provided)"),
+        (#"BEGIN { @ = pton("1.2.3.4") == pton("::1"); }"#, "stdin:1:29-31: ERROR: Only arrays of same size support comparison operators."),
     ] as [(String, String)])
     func badArguments(_ script: String, _ message: String) {
         #expect(renderedCompileErrors(script).contains(message), "\(renderedCompileErrors(script))")

@@ -97,6 +97,10 @@ extension ProbeGenerator {
                 try stringComparison(op, lhs, rhs)
                 return
             }
+            if case .byteArray(let count) = leftType {
+                try byteArrayComparison(op, lhs, rhs, count: count)
+                return
+            }
             if op == .logicalAnd || op == .logicalOr {
                 let done = newLabel("logic.done")
                 try integer(lhs)
@@ -516,6 +520,24 @@ extension ProbeGenerator {
         asm.add(.r1, Int32(buffer))
         if case .array(let count?) = field.kind { asm.mov(.r2, Int32(min(size, count))) } else { asm.mov(.r2, Int32(size)) }
         asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+    }
+
+    /// `a == b` / `a != b` on byte arrays of `count` bytes (every byte counts, NULs too), result in r0.
+    mutating func byteArrayComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, count: Int) throws {
+        let size = alignedStringSize(count)
+        let left = try string(lhs, size: size)
+        let right = try string(rhs, size: size)
+        let differ = newLabel("arrayeq.differ"), done = newLabel("arrayeq.done")
+        for index in 0..<count {
+            asm.load(.byte, .r1, .r10, left + Int16(index))
+            asm.load(.byte, .r2, .r10, right + Int16(index))
+            asm.jump(.ne, .r1, .r2, to: differ)
+        }
+        asm.mov(.r0, op == .equal ? 1 : 0)
+        asm.jump(to: done)
+        asm.label(differ)
+        asm.mov(.r0, op == .equal ? 0 : 1)
+        asm.label(done)
     }
 
     /// `a == b` / `a != b` on strings: byte by byte up to the first NUL, result in r0.

@@ -584,11 +584,11 @@ public struct TraceCompiler {
             return .timestamp(format: String(decoding: bytes, as: UTF8.self))
         case .call("cgroupid", let arguments):
             guard arguments.count == 1 else {
-                diagnostics.error("cgroupid() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                diagnostics.error("cgroupid() requires one argument (\(arguments.count) provided)", at: expression.range)
                 return nil
             }
             guard case .string(let bytes) = arguments[0].kind else {
-                diagnostics.error("cgroupid() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                diagnostics.error("cgroupid() expects a string literal (\(inferType(arguments[0], &scope)?.argumentKindName ?? "none") provided)", at: expression.range)
                 return nil
             }
             let path = String(decoding: bytes, as: UTF8.self)
@@ -599,13 +599,13 @@ public struct TraceCompiler {
             return .integer(signed: false)
         case .call("ntop", let arguments):
             guard (1...2).contains(arguments.count) else {
-                diagnostics.error("ntop() requires at least 1 argument (\(arguments.count) provided)", at: expression.range)
+                diagnostics.error(arguments.isEmpty ? "ntop() requires at least one argument (0 provided)" : "ntop() takes up to 2 arguments (\(arguments.count) provided)", at: expression.range)
                 return nil
             }
             if arguments.count == 2 {
                 guard let family = inferType(arguments[0], &scope) else { return nil }
                 guard case .integer = family else {
-                    diagnostics.error("ntop() expects an integer argument for the address family (\(family.bpftraceName) provided)", at: expression.range)
+                    diagnostics.error("ntop() only supports integer arguments (\(family.argumentKindName) provided)", at: expression.range)
                     return nil
                 }
             }
@@ -623,11 +623,11 @@ public struct TraceCompiler {
             }
         case .call("pton", let arguments):
             guard arguments.count == 1 else {
-                diagnostics.error("pton() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                diagnostics.error("pton() requires one argument (\(arguments.count) provided)", at: expression.range)
                 return nil
             }
             guard case .string(let bytes) = arguments[0].kind else {
-                diagnostics.error("pton() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                diagnostics.error("pton() expects a string literal (\(inferType(arguments[0], &scope)?.argumentKindName ?? "none") provided)", at: expression.range)
                 return nil
             }
             let text = String(decoding: bytes, as: UTF8.self)
@@ -641,7 +641,7 @@ public struct TraceCompiler {
             return nil
         case .call("macaddr", let arguments):
             guard arguments.count == 1 else {
-                diagnostics.error("macaddr() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                diagnostics.error("macaddr() requires one argument (\(arguments.count) provided)", at: expression.range)
                 return nil
             }
             guard let source = inferType(arguments[0], &scope) else { return nil }
@@ -656,7 +656,7 @@ public struct TraceCompiler {
             }
         case .call("reg", let arguments):
             guard arguments.count == 1 else {
-                diagnostics.error("reg() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+                diagnostics.error("reg() requires one argument (\(arguments.count) provided)", at: expression.range)
                 return nil
             }
             var valid = true
@@ -667,7 +667,7 @@ public struct TraceCompiler {
                 valid = false
             }
             guard case .string(let bytes) = arguments[0].kind else {
-                diagnostics.error("reg() expects a string literal (\(inferType(arguments[0], &scope)?.bpftraceName ?? "none") provided)", at: expression.range)
+                diagnostics.error("reg() expects a string literal (\(inferType(arguments[0], &scope)?.argumentKindName ?? "none") provided)", at: expression.range)
                 return nil
             }
             let register = String(decoding: bytes, as: UTF8.self)
@@ -742,6 +742,14 @@ public struct TraceCompiler {
             let left = inferType(lhs, &scope)
             let right = inferType(rhs, &scope)
             guard let left, let right else { return nil }
+            // bpftrace compares arrays of one size byte by byte: `$a == pton("10.0.0.1")`.
+            if case .byteArray(let a) = left, case .byteArray(let b) = right {
+                guard a == b else {
+                    diagnostics.error("Only arrays of same size support comparison operators.", at: expression.operatorRange ?? expression.range)
+                    return nil
+                }
+                if op == .equal || op == .notEqual { return .integer(signed: false) }
+            }
             if !left.isInteger && !left.isString || !right.isInteger && !right.isString {
                 diagnostics.error("Type mismatch for '\(op.rawValue)': comparing '\(left.bpftraceName)' with '\(right.bpftraceName)'", at: expression.range)
                 return nil

@@ -92,6 +92,15 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The kind bpftrace names in "(X provided)" argument errors.
+    var argumentKindName: String {
+        switch self {
+        case .integer, .pointer: "integer"
+        case .byteArray: "array"
+        default: bpftraceName
+        }
+    }
+
     /// Same kind of value (sizes and signedness may differ), as map keys and variables require.
     func isCompatible(with other: TraceValueType) -> Bool {
         switch (self, other) {
