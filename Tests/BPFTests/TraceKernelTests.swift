@@ -160,6 +160,21 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(output.hasSuffix("\n\n@v: \(Int64(bitPattern: 0x3837_3635_3433_3231))\n@w: \(Int64(bitPattern: 0x6362_6139_3837_3635))\n"))
     }
 
+    /// reg("di") is strtol's first argument (x86-64 SysV), reg("dx") its base; macaddr(arg0)
+    /// reads the text's first 6 bytes of user memory and prints them upper-case hex.
+    @Test func regAndMacaddrInAUprobe() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        guard FileManager.default.fileExists(atPath: libc) else { return }
+        #if arch(x86_64)
+        let (session, output) = try runTrace(
+            #"uprobe:\#(libc):strtol /pid == \#(getpid())/ { @same = reg("di") == arg0; @base = reg("dx"); @mac = macaddr(arg0); printf("%s\n", macaddr(reg("di"))); } interval:ms:300 { exit(); }"#,
+            workload: { _ = strtol("Lin:z?", nil, 16) })
+        defer { session.close() }
+        #expect(output.hasPrefix("4C:69:6E:3A:7A:3F\n"), "\(output)")
+        #expect(output.contains("@base: 16\n") && output.contains("@same: 1\n") && output.contains("@mac: 4C:69:6E:3A:7A:3F\n"), "\(output)")
+        #endif
+    }
+
     @Test func profileAndIntervalProbesFire() throws {
         // profile:hz:1000 on every CPU for ~300 ms; the interval probe ends the run after 3 ticks.
         let (session, output) = try runTrace("profile:hz:1000 { @samples = count(); } interval:ms:100 { @ticks = count(); if (@ticks >= 3) { exit(); } }")
@@ -184,6 +199,37 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
             _ = try TraceSession(text: "tracepoint:syscalls:sys_enter_nope { }") { _ in }
         } catch let error as TraceError {
             #expect(error.description.hasPrefix("stdin:1:1-35: ERROR: tracepoint not found: syscalls:sys_enter_nope"))
+        }
+    }
+
+    /// cgroupid, ntop, pton and macaddr print as bpftrace prints them (reg needs a probe with
+    /// registers: bpftrace refuses it in BEGIN; macaddr(0) checks only that a failed read is zeros).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func networkFunctionsMatchBpftrace() throws {
+        let scripts = [
+            #"BEGIN { printf("%d %s|%s|%s|%s\n", cgroupid("/sys/fs/cgroup/unified"), ntop(0x0100007f), ntop(2, 0x0201a8c0), ntop(pton("fe80::1:2")), ntop(10, 1)); exit(); }"#,
+            #"BEGIN { @x[ntop(0x0100007f)] = 1; @y = ntop(pton("::ffff:102:304")); $a = pton("10.0.0.255"); printf("%s\n", ntop($a)); @p = pton("::2"); exit(); }"#,
+            #"BEGIN { printf("%s|%s|%s|\n", macaddr(0), ntop(3, 1), ntop("abc")); $a = pton("1.2.3.4"); if ($a == pton("1.2.3.4")) { printf("eq\n"); } if ($a != pton("1.2.3.5")) { printf("ne\n"); } @m = macaddr(0); @s[ntop(10, pton("::3"))] = count(); exit(); }"#,
+        ]
+        // JSON: inet values are strings and pton() arrays JSON arrays. (bpftrace writes macaddr
+        // values unquoted, which is not JSON; we quote them, so they stay out of this script.)
+        let jsonScript = #"BEGIN { @y = ntop(0x0100007f); @k[ntop(0x0100007f)] = 2; @p = pton("1.2.3.4"); printf("%s\n", ntop(1)); exit(); }"#
+        for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
+            process.arguments = (json ? ["-f", "json"] : []) + ["-e", script]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("Attaching ") && !$0.hasPrefix(#"{"type": "attached_probes""#) }.joined(separator: "\n")
+            let (session, ours) = try runTrace(script, json: json)
+            session.close()
+            #expect(ours == theirs, "\(script)")
+            #expect(!theirs.isEmpty, "bpftrace printed nothing for \(script)")
         }
     }
 

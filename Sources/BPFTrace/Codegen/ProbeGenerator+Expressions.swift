@@ -97,6 +97,10 @@ extension ProbeGenerator {
                 try stringComparison(op, lhs, rhs)
                 return
             }
+            if case .byteArray(let count) = leftType {
+                try byteArrayComparison(op, lhs, rhs, count: count)
+                return
+            }
             if op == .logicalAnd || op == .logicalOr {
                 let done = newLabel("logic.done")
                 try integer(lhs)
@@ -245,6 +249,30 @@ extension ProbeGenerator {
                 : context.binary.flatMap { compiler.options.userSymbolAddress?($0, symbol) }
             guard let address else { try fail("Failed to resolve symbol: \(symbol)", expression.range) }
             asm.loadImmediate64(.r0, address)
+        case .call("macaddr", let arguments):
+            // Six bytes from the address into a zeroed u64, kept in memory order for printing.
+            let value = try slot(8)
+            asm.store(.doubleWord, .r10, value, immediate: 0)
+            try integer(arguments[0])
+            asm.mov(.r3, .r0)
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(value))
+            asm.mov(.r2, 6)
+            let isUser: Bool = switch context.arguments { case .registers, .usdt: true; default: false }
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            asm.load(.doubleWord, .r0, .r10, value)
+        case .call("cgroupid", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind,
+                  case .success(let id) = TraceCompiler.cgroupID(path: String(decoding: bytes, as: UTF8.self)) else {
+                try fail("cgroupid() expects an existing cgroup path", expression.range)
+            }
+            asm.loadImmediate64(.r0, id)
+        case .call("reg", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind, let offset = ProbeRegisters.offsets[String(decoding: bytes, as: UTF8.self)] else {
+                try fail("reg() expects a register name", expression.range)
+            }
+            // r9 holds the probe's context, the `struct pt_regs` of the probed task.
+            asm.load(.doubleWord, .r0, .r9, offset)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:
@@ -356,6 +384,33 @@ extension ProbeGenerator {
             asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
             asm.mov(.r1, Int32(capacity))
             asm.store(.doubleWord, .r10, buffer, .r1)
+        case .call("pton", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind, let address = TraceCompiler.networkAddress(String(decoding: bytes, as: UTF8.self)) else {
+                try fail("pton() expects an IPv4/IPv6 address", expression.range)
+            }
+            for (index, byte) in address.prefix(size).enumerated() {
+                asm.store(.byte, .r10, buffer + Int16(index), immediate: Int32(byte))
+            }
+        case .call("ntop", let arguments):
+            // [family, 16 address bytes]: bpftrace's inet value.
+            let address = arguments[arguments.count - 1]
+            let addressType = try type(of: address)
+            if arguments.count == 2 {
+                try integer(arguments[0])
+                asm.store(.doubleWord, .r10, buffer, .r0)
+            } else {
+                let isIPv6: Bool = if case .byteArray(16) = addressType { true } else { false }
+                asm.store(.doubleWord, .r10, buffer, immediate: isIPv6 ? AF_INET6 : AF_INET)
+            }
+            switch addressType {
+            case .byteArray(let count), .string(let count):
+                let source = try string(address, size: addressType.storageSize)
+                copy(from: source, to: buffer + 8, size: Swift.min(16, count))
+            default:
+                // An integer holds an IPv4 address in network order in its low (first) 4 bytes.
+                try integer(address)
+                asm.store(.doubleWord, .r10, buffer + 8, .r0)
+            }
         case .call("usym", let arguments):
             // [address, pid]: the address means something only in that process's mappings.
             try integer(arguments[0])
@@ -465,6 +520,24 @@ extension ProbeGenerator {
         asm.add(.r1, Int32(buffer))
         if case .array(let count?) = field.kind { asm.mov(.r2, Int32(min(size, count))) } else { asm.mov(.r2, Int32(size)) }
         asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+    }
+
+    /// `a == b` / `a != b` on byte arrays of `count` bytes (every byte counts, NULs too), result in r0.
+    mutating func byteArrayComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, count: Int) throws {
+        let size = alignedStringSize(count)
+        let left = try string(lhs, size: size)
+        let right = try string(rhs, size: size)
+        let differ = newLabel("arrayeq.differ"), done = newLabel("arrayeq.done")
+        for index in 0..<count {
+            asm.load(.byte, .r1, .r10, left + Int16(index))
+            asm.load(.byte, .r2, .r10, right + Int16(index))
+            asm.jump(.ne, .r1, .r2, to: differ)
+        }
+        asm.mov(.r0, op == .equal ? 1 : 0)
+        asm.jump(to: done)
+        asm.label(differ)
+        asm.mov(.r0, op == .equal ? 0 : 1)
+        asm.label(done)
     }
 
     /// `a == b` / `a != b` on strings: byte by byte up to the first NUL, result in r0.

@@ -582,6 +582,100 @@ public struct TraceCompiler {
                 return nil
             }
             return .timestamp(format: String(decoding: bytes, as: UTF8.self))
+        case .call("cgroupid", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("cgroupid() requires one argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("cgroupid() expects a string literal (\(inferType(arguments[0], &scope)?.argumentKindName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let path = String(decoding: bytes, as: UTF8.self)
+            if case .failure(let message) = Self.cgroupID(path: path) {
+                diagnostics.error("Failed to get `cgroupid` for path: \"\(path)\": \(message)", at: expression.range)
+                return nil
+            }
+            return .integer(signed: false)
+        case .call("ntop", let arguments):
+            guard (1...2).contains(arguments.count) else {
+                diagnostics.error(arguments.isEmpty ? "ntop() requires at least one argument (0 provided)" : "ntop() takes up to 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            if arguments.count == 2 {
+                guard let family = inferType(arguments[0], &scope) else { return nil }
+                guard case .integer = family else {
+                    diagnostics.error("ntop() only supports integer arguments (\(family.argumentKindName) provided)", at: expression.range)
+                    return nil
+                }
+            }
+            guard let address = inferType(arguments[arguments.count - 1], &scope) else { return nil }
+            switch address {
+            case .integer, .pointer: return .inet
+            case .byteArray(let count) where count == 4 || count == 16: return .inet
+            case .string(let size) where size >= 4 && arguments.count == 1: return .inet
+            case .byteArray, .string:
+                diagnostics.error("ntop() argument must be 4 or 16 bytes in size", at: expression.range)
+                return nil
+            default:
+                diagnostics.error("ntop() expects an integer or array argument, got \(address.bpftraceName)", at: expression.range)
+                return nil
+            }
+        case .call("pton", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("pton() requires one argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("pton() expects a string literal (\(inferType(arguments[0], &scope)?.argumentKindName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            switch Self.parseNetworkAddress(text) {
+            case .address(let address): return .byteArray(count: address.count)
+            case .notAnAddress:
+                diagnostics.error("pton() expects an string argument of an IPv4/IPv6 address, got \(text)", at: expression.range)
+            case .invalid:
+                diagnostics.error("pton() expects a valid IPv4/IPv6 address, got \(text)", at: expression.range)
+            }
+            return nil
+        case .call("macaddr", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("macaddr() requires one argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let source = inferType(arguments[0], &scope) else { return nil }
+            switch source {
+            case .integer, .pointer: return .macAddress
+            case .byteArray, .string:
+                diagnostics.error("macaddr() argument must be 6 bytes in size", at: expression.range)
+                return nil
+            default:
+                diagnostics.error("macaddr() only supports array or pointer arguments (\(source.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
+        case .call("reg", let arguments):
+            guard arguments.count == 1 else {
+                diagnostics.error("reg() requires one argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            var valid = true
+            switch scope.context.arguments {
+            case .registers, .usdt: break
+            default:
+                diagnostics.error("reg can not be used with \"\(scope.context.providerName)\" probes", at: expression.range)
+                valid = false
+            }
+            guard case .string(let bytes) = arguments[0].kind else {
+                diagnostics.error("reg() expects a string literal (\(inferType(arguments[0], &scope)?.argumentKindName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            let register = String(decoding: bytes, as: UTF8.self)
+            if ProbeRegisters.offsets[register] == nil {
+                diagnostics.error("'\(register)' is not a valid register on this architecture (\(ProbeRegisters.architecture))", at: expression.range)
+                return nil
+            }
+            return valid ? .integer(signed: false) : nil
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
@@ -648,6 +742,14 @@ public struct TraceCompiler {
             let left = inferType(lhs, &scope)
             let right = inferType(rhs, &scope)
             guard let left, let right else { return nil }
+            // bpftrace compares arrays of one size byte by byte: `$a == pton("10.0.0.1")`.
+            if case .byteArray(let a) = left, case .byteArray(let b) = right {
+                guard a == b else {
+                    diagnostics.error("Only arrays of same size support comparison operators.", at: expression.operatorRange ?? expression.range)
+                    return nil
+                }
+                if op == .equal || op == .notEqual { return .integer(signed: false) }
+            }
             if !left.isInteger && !left.isString || !right.isInteger && !right.isString {
                 diagnostics.error("Type mismatch for '\(op.rawValue)': comparing '\(left.bpftraceName)' with '\(right.bpftraceName)'", at: expression.range)
                 return nil

@@ -23,13 +23,23 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// `buf(ptr, len)`: a u64 length, then `capacity` bytes (8-byte aligned); printed by `%r`
     /// with bpftrace's hex escapes.
     case buffer(capacity: Int)
+    /// `ntop([af,] addr)`: bpftrace's inet value, a u64 address family then 16 address bytes
+    /// (IPv4 uses the first 4), printed as inet_ntop(3) writes it.
+    case inet
+    /// `pton("addr")`: the address's bytes in network order (4 for IPv4, 16 for IPv6),
+    /// bpftrace's int8 array, printed `[1,2,3,255]` (bytes as unsigned numbers).
+    case byteArray(count: Int)
+    /// `macaddr(ptr)`: 6 bytes (in a u64 register, memory order), printed `XX:XX:XX:XX:XX:XX`.
+    case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
     indirect case tuple([TraceValueType])
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress: 8
+        case .inet: 24
+        case .byteArray(let count): alignedStringSize(count)
         case .string(let size): size
         case .userSymbol: 16
         case .tuple(let elements): elements.reduce(0) { $0 + $1.storageSize }
@@ -48,7 +58,10 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     public var isTuple: Bool { if case .tuple = self { true } else { false } }
     public var isPointer: Bool { if case .pointer = self { true } else { false } }
     /// The value fits a register (r0) rather than living in a stack buffer.
-    public var isRegisterValue: Bool { storageSize == 8 && !isString }
+    public var isRegisterValue: Bool {
+        if case .byteArray = self { return false }
+        return storageSize == 8 && !isString
+    }
 
     public var description: String {
         switch self {
@@ -61,6 +74,9 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .pointer(let pointee): "\(pointee.typeName) *"
         case .timestamp: "timestamp"
         case .buffer(let capacity): "buffer[\(capacity)]"
+        case .inet: "inet"
+        case .byteArray(let count): "int8[\(count)]"
+        case .macAddress: "macaddr"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -76,6 +92,15 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The kind bpftrace names in "(X provided)" argument errors.
+    var argumentKindName: String {
+        switch self {
+        case .integer, .pointer: "integer"
+        case .byteArray: "array"
+        default: bpftraceName
+        }
+    }
+
     /// Same kind of value (sizes and signedness may differ), as map keys and variables require.
     func isCompatible(with other: TraceValueType) -> Bool {
         switch (self, other) {
@@ -83,7 +108,8 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
-        case (.buffer, .buffer): true
+        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress): true
+        case (.byteArray(let a), .byteArray(let b)): a == b
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
         default: false

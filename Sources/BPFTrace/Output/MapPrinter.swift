@@ -250,6 +250,8 @@ public enum JSONOutput {
             let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
             let entries = ordered.map { element -> (String, String) in
                 let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
+                // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
+                if case .byteArray = valueType { return (keyText(element.key), value.text) }
                 if case .string(let text) = value { return (keyText(element.key), string(text)) }
                 return (keyText(element.key), value.text)
             }

@@ -217,6 +217,22 @@ public enum TraceValue: Hashable, Sendable {
         return out
     }
 
+    /// An inet value's text: inet_ntop(3) of the 4 (AF_INET) or 16 (AF_INET6) bytes at `offset`;
+    /// empty for other families, as bpftrace prints them.
+    static func inetText(family: UInt64, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> String {
+        let count: Int
+        switch Int32(truncatingIfNeeded: family) {
+        case AF_INET: count = 4
+        case AF_INET6: count = 16
+        default: return ""
+        }
+        guard offset >= 0, offset + count <= bytes.count else { return "" }
+        var address = [UInt8](bytes[offset..<(offset + count)])
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(Int32(truncatingIfNeeded: family), &address, &text, socklen_t(text.count)) != nil else { return "" }
+        return String(cString: text)
+    }
+
     /// Reads a value of `type` from `bytes` at `offset` (little-endian; strings end at the first
     /// NUL). Stacks and symbols are named through `symbols`; without it they print as numbers.
     static func decode(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int, symbols: TraceSymbolizer? = nil) -> TraceValue {
@@ -235,6 +251,16 @@ public enum TraceValue: Hashable, Sendable {
         case .buffer(let capacity):
             let length = min(Int(min(u64(offset), UInt64(capacity))), max(0, bytes.count - offset - 8))
             return .string(hexEscaped(bytes[(offset + 8)..<(offset + 8 + length)]))
+        case .inet:
+            return .string(inetText(family: u64(offset), bytes, at: offset + 8))
+        case .byteArray(let count):
+            let end = min(bytes.count, offset + count)
+            let values = offset < end ? bytes[offset..<end].map { String($0) } : []
+            return .string("[" + values.joined(separator: ",") + "]")
+        case .macAddress:
+            let end = min(bytes.count, offset + 6)
+            let octets: [UInt8] = offset < end ? Array(bytes[offset..<end]) : []
+            return .string(octets.map { String(format: "%02X", $0) }.joined(separator: ":"))
         case .tuple(let elements):
             var parts: [String] = []
             var at = offset
