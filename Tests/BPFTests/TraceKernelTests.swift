@@ -3,6 +3,7 @@ import BPFObject
 import BPFTrace
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs a script through the library (not the CLI binary) and returns its output.
 private func runTrace(_ text: String, json: Bool = false, workload: () -> Void = {}, stopAfter seconds: Double = 5) throws -> (session: TraceSession, output: String) {
@@ -214,23 +215,7 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         // JSON: inet values are strings and pton() arrays JSON arrays. (bpftrace writes macaddr
         // values unquoted, which is not JSON; we quote them, so they stay out of this script.)
         let jsonScript = #"BEGIN { @y = ntop(0x0100007f); @k[ntop(0x0100007f)] = 2; @p = pton("1.2.3.4"); printf("%s\n", ntop(1)); exit(); }"#
-        for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
-            process.arguments = (json ? ["-f", "json"] : []) + ["-e", script]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .filter { !$0.hasPrefix("Attaching ") && !$0.hasPrefix(#"{"type": "attached_probes""#) }.joined(separator: "\n")
-            let (session, ours) = try runTrace(script, json: json)
-            session.close()
-            #expect(ours == theirs, "\(script)")
-            #expect(!theirs.isEmpty, "bpftrace printed nothing for \(script)")
-        }
+        try expectSameOutputAsBpftrace(scripts, json: jsonScript)
     }
 
     /// Runs the same one-liners through /usr/bin/bpftrace and through TraceSession; outputs
@@ -251,22 +236,7 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
         ]
         let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#
-        for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/bpftrace")
-            process.arguments = (json ? ["-f", "json"] : []) + ["-e", script]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let theirs = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .filter { !$0.hasPrefix("Attaching ") && !$0.hasPrefix(#"{"type": "attached_probes""#) }.joined(separator: "\n")
-            let (session, ours) = try runTrace(script, json: json)
-            session.close()
-            #expect(ours == theirs, "\(script)")
-        }
+        try expectSameOutputAsBpftrace(scripts, json: jsonScript)
         // Wildcards expand to the same probes: compare the "Attaching N probes..." count.
         for script in ["tracepoint:syscalls:sys_enter_open*, tracepoint:sched:sched_switch { @[probe] = count(); } BEGIN { exit(); }",
                        "tracepoint:sched:sched_wak* { } BEGIN { exit(); }"] {
@@ -308,5 +278,19 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
             #expect(message.contains("stdin:1:17-23: ERROR: the verifier stopped in this statement (instruction 1)"))
             #expect(message.contains("R2 !read_ok"))
         }
+    }
+}
+
+/// Runs each script (and `json` with `-f json`) through /usr/bin/bpftrace and through
+/// TraceSession; the outputs must be identical after dropping bpftrace's "Attaching" line.
+private func expectSameOutputAsBpftrace(_ scripts: [String], json jsonScript: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
+        let bpftrace = try ChildProcess.run("/usr/bin/bpftrace", (json ? ["-f", "json"] : []) + ["-e", script])
+        let theirs = bpftrace.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("Attaching ") && !$0.hasPrefix(#"{"type": "attached_probes""#) }.joined(separator: "\n")
+        let (session, ours) = try runTrace(script, json: json)
+        session.close()
+        #expect(ours == theirs, "\(script)", sourceLocation: sourceLocation)
+        #expect(!theirs.isEmpty, "bpftrace printed nothing for \(script)", sourceLocation: sourceLocation)
     }
 }
