@@ -138,6 +138,11 @@ struct TraceInvocation {
             }
             return
         }
+        if session.script.probes.isEmpty {
+            // Every probe was a wildcard that matched nothing; bpftrace says so on stdout.
+            if !q { write("No probes to attach\n") }
+            throw ExitCode(1)
+        }
         do {
             try session.attach()
         } catch {
@@ -189,20 +194,14 @@ struct TraceInvocation {
     }
 
     func list(_ pattern: String) throws {
-        if pattern.hasPrefix("usdt:") || pattern.hasPrefix("U:") {
-            do {
-                for line in try USDTProbes.list(pattern, processID: p) { print(line) }
-            } catch let error as TraceError {
-                FileHandle.standardError.write(Data(error.description.utf8))
-                throw ExitCode(1)
-            }
-            return
-        }
-        var glob = pattern
-        for prefix in ["tracepoint:", "t:"] where glob.hasPrefix(prefix) { glob.removeFirst(prefix.count) }
-        if !glob.contains(":") { glob = glob == "*" ? "*:*" : "*:" + glob }
-        for (category, name) in try Tracefs.tracepoints(matching: glob.replacingOccurrences(of: ":", with: ":")) {
-            print("tracepoint:\(category):\(name)")
+        do {
+            for line in try ProbeListing.lines(matching: pattern, verbose: v, processID: p) { print(line) }
+        } catch let error as TraceError {
+            FileHandle.standardError.write(Data(error.description.utf8))
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write(Data("ERROR: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

@@ -128,7 +128,9 @@ public struct TraceCompiler {
     /// bpftrace does; a probe's action is then compiled once per expanded point. Other
     /// specifiers pass through unchanged (wildcards elsewhere are reported by `resolve`).
     mutating func expand(_ point: AttachPoint) -> [AttachPoint] {
-        guard point.needsExpansion, point.problem == nil, point.provider == "tracepoint" else { return [point] }
+        guard point.needsExpansion, point.problem == nil else { return [point] }
+        if point.provider == "uprobe" || point.provider == "uretprobe" { return expandUprobe(point) }
+        guard point.provider == "tracepoint" else { return [point] }
         let matches: [(category: String, name: String)]
         do { matches = try formats.tracepoints(matching: point.target + ":" + point.function) } catch {
             diagnostics.error("cannot list tracepoints for '\(point.raw)': \(error)", at: point.reportRange)
@@ -143,6 +145,26 @@ public struct TraceCompiler {
             concrete.target = match.category
             concrete.function = match.name
             concrete.raw = "tracepoint:\(match.category):\(match.name)"
+            return concrete
+        }
+    }
+
+    /// `uprobe:BINARY:PATTERN`: one attach point per function of the binary whose name matches
+    /// (shell glob rules). Wildcards in the binary itself are refused, as in bpftrace.
+    mutating func expandUprobe(_ point: AttachPoint) -> [AttachPoint] {
+        guard !point.target.contains(where: { "*?[".contains($0) }), point.namespace.isEmpty else {
+            diagnostics.error("wildcards in the binary of probe '\(point.raw)' are not supported", at: point.reportRange)
+            return []
+        }
+        guard let names = options.userFunctionNames?(point.target) else {
+            diagnostics.error("\(point.provider) target file '\(point.target)' does not exist or is not executable", at: point.reportRange)
+            return []
+        }
+        let pattern = point.function
+        return names.filter { fnmatch(pattern, $0, 0) == 0 }.map { name in
+            var concrete = point
+            concrete.function = name
+            concrete.raw = "\(point.provider):\(point.target):\(name)"
             return concrete
         }
     }
@@ -190,11 +212,29 @@ public struct TraceCompiler {
             guard point.frequency > 0 else { diagnostics.error("interval rate must be positive", at: point.reportRange); return nil }
             return (point, .interval(nanoseconds: point.frequency * multiplier), ProbeContext(programType: .perfEvent, probeName: name))
         case "profile":
-            guard point.target == "hz", point.frequency > 0 else {
-                diagnostics.error("swiftbpf trace supports profile:hz:N only", at: point.reportRange)
+            guard point.frequency > 0 else {
+                diagnostics.error("profile frequency should be a positive integer", at: point.reportRange)
                 return nil
             }
-            return (point, .profile(hertz: point.frequency), ProbeContext(programType: .perfEvent, probeName: name))
+            let nanosecondsPerUnit: UInt64
+            switch point.target {
+            case "hz": return (point, .profile(hertz: point.frequency), ProbeContext(programType: .perfEvent, probeName: name))
+            case "s": nanosecondsPerUnit = 1_000_000_000
+            case "ms": nanosecondsPerUnit = 1_000_000
+            default: nanosecondsPerUnit = 1_000
+            }
+            // profile:s|ms|us:N samples cpu-clock on every CPU once per period, as bpftrace does.
+            let (period, overflow) = point.frequency.multipliedReportingOverflow(by: nanosecondsPerUnit)
+            guard !overflow else { diagnostics.error("profile period is too large", at: point.reportRange); return nil }
+            return (point, .perfEvent(type: 1, config: 0, period: period), ProbeContext(programType: .perfEvent, probeName: name))
+        case "software", "hardware":
+            guard let event = PerfEventProbe.named(point.target, provider: point.provider) else {
+                diagnostics.error("\(point.target) is not a \(point.provider) probe", at: point.reportRange)
+                return nil
+            }
+            // A count of 0 falls back to the default, as in bpftrace (perf refuses a zero period).
+            let period = point.frequency > 0 ? point.frequency : event.defaultPeriod
+            return (point, .perfEvent(type: event.type, config: event.config, period: period), ProbeContext(programType: .perfEvent, probeName: name))
         case "kprobe", "kretprobe":
             diagnostics.error("\(point.provider) probes need CONFIG_KPROBES, which this kernel lacks; use tracepoint: or rawtracepoint: instead", at: point.reportRange)
             return nil

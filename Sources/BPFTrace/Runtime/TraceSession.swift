@@ -81,6 +81,10 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            if compileOptions.userFunctionNames == nil {
+                let processID = options.processID
+                compileOptions.userFunctionNames = { UprobeFunctions.names(in: $0, processID: processID) }
+            }
             compileOptions.processID = compileOptions.processID ?? options.processID
             script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
@@ -160,6 +164,9 @@ public final class TraceSession {
                     }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
+                case .perfEvent(let type, let config, let period):
+                    let kind = PerfEventKind(type: type, config: config, name: probe.name)
+                    links.append(try program.attachPerfEvent(kind, rate: .period(period)))
                 }
             } catch {
                 throw TraceError("ERROR: Error attaching probe: '\(probe.name)': \(error)")

@@ -1,0 +1,77 @@
+import BPF
+import Foundation
+import Testing
+import TestSupport
+
+/// `-l`/`-lv` listings compared with bpftrace's, and the probe kinds that need no workload of
+/// their own: `software:`, `hardware:`, `profile:` with a time unit, wildcard uprobes.
+@Suite(.kernel, .serialized) struct TraceProbeKindTests {
+    static let bpftrace = "/usr/bin/bpftrace"
+
+    /// Tracepoint listings (names and `-v` fields of all ~2,300 tracepoints, sorted by the whole
+    /// name, the ftrace category left out) and a binary's functions are line for line bpftrace's.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: bpftrace)))
+    func listingsMatchBpftrace() throws {
+        for arguments in [["-lv", "tracepoint:*"], ["-l", "tracepoint:sched:*"], ["-lv", "t:syscalls:sys_enter_openat"],
+                          ["-l", "uprobe:/bin/bash:*"], ["-l", "uprobe:/bin/bash:read*"]] {
+            let theirs = try ChildProcess.run(Self.bpftrace, arguments)
+            let ours = try CommandRunner.run(try CommandRunner.swiftbpfPath(), ["trace"] + arguments)
+            #expect(ours.status == 0, "\(arguments): \(ours.stderr)")
+            #expect(!theirs.stdout.isEmpty)
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+    }
+
+    /// What bpftrace 0.17 cannot list here: kfunc arguments from BTF, software events, and a
+    /// search without a probe type.
+    @Test func listingsFromBTFAndEventTables() throws {
+        let kfunc = try CommandRunner.swiftbpf("trace", "-lv", "kretfunc:vfs_read")
+        #expect(kfunc.stdout == "kretfunc:vfs_read\n    struct file * file\n    char * buf\n    size_t count\n    loff_t * pos\n    ssize_t retval\n")
+        let software = try CommandRunner.swiftbpf("trace", "-l", "s:*fault*")
+        #expect(software.stdout == "software:alignment-faults:\nsoftware:emulation-faults:\nsoftware:major-faults:\nsoftware:minor-faults:\nsoftware:page-faults:\n")
+        let search = try CommandRunner.swiftbpf("trace", "-l", "sched_switch")
+        #expect(search.stdout == "tracepoint:sched:sched_switch\n")
+        let missing = try CommandRunner.swiftbpf("trace", "-l", "uprobe:/nonexistent/binary:*")
+        #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/binary"))
+    }
+
+    /// software:cpu-clock and profile:ms sample on every CPU; a page-fault counter fires for a
+    /// process that touches new memory; hardware events fail cleanly on a VM without counters.
+    @Test func perfEventProbesFire() throws {
+        let script = """
+            software:cpu-clock:1000000 { @clock = count(); } profile:ms:5 { @profile = count(); }
+            software:faults:1 /pid == cpid/ { @faults = count(); } interval:ms:400 { exit(); }
+            """
+        let result = try CommandRunner.swiftbpf("trace", "-c", "/bin/sh -c 'head -c 4000000 /dev/zero > /dev/null; sleep 0.3'", "-e", script)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("Attaching 4 probes...\n"), "\(result.stdout)")
+        for map in ["@clock", "@profile", "@faults"] {
+            let line = result.stdout.split(separator: "\n").first { $0.hasPrefix(map + ": ") }
+            let count = line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            #expect(count > 0, "\(map) in \(result.stdout)")
+        }
+        let hardware = try CommandRunner.swiftbpf("trace", "-e", "hardware:cycles:100000 { @ = count(); }")
+        if hardware.status != 0 {
+            #expect(hardware.stderr.contains("ERROR: Error attaching probe: 'hardware:cycles:100000'"), "\(hardware.stderr)")
+            #expect(hardware.stderr.contains("hardware counters"), "\(hardware.stderr)")
+        }
+        let unknown = try CommandRunner.swiftbpf("trace", "-e", "software:nope:1 { }")
+        #expect(unknown.status != 0 && unknown.stderr.contains("ERROR: nope is not a software probe"))
+        let unit = try CommandRunner.swiftbpf("trace", "-e", "profile:xx:1 { }")
+        #expect(unit.stderr.contains("ERROR: xx is not an accepted unit of time"))
+    }
+
+    /// `uprobe:BINARY:PATTERN` attaches one probe per matching function, the same set as
+    /// bpftrace; a pattern matching nothing is bpftrace's "No probes to attach".
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: bpftrace)))
+    func wildcardUprobesExpandLikeBpftrace() throws {
+        let script = "uprobe:/bin/bash:readl* { @[probe] = count(); } BEGIN { exit(); }"
+        let theirs = try ChildProcess.run(Self.bpftrace, ["-e", script])
+        let ours = try CommandRunner.swiftbpf("trace", "-e", script)
+        #expect(ours.status == 0, "\(ours.stderr)")
+        let attaching = { (text: String) in text.split(separator: "\n").first { $0.hasPrefix("Attaching") }.map(String.init) }
+        #expect(attaching(ours.stdout) != nil && attaching(ours.stdout) == attaching(theirs.stdout), "\(ours.stdout) vs \(theirs.stdout)")
+        let none = try CommandRunner.swiftbpf("trace", "-e", "uprobe:/bin/bash:nomatch_at_all* { }")
+        #expect(none.status == 1 && none.stdout == "No probes to attach\n")
+    }
+}
