@@ -1,4 +1,5 @@
 import BPF
+import BPFTrace
 import Foundation
 import Testing
 import TestSupport
@@ -73,5 +74,33 @@ import TestSupport
         #expect(attaching(ours.stdout) != nil && attaching(ours.stdout) == attaching(theirs.stdout), "\(ours.stdout) vs \(theirs.stdout)")
         let none = try CommandRunner.swiftbpf("trace", "-e", "uprobe:/bin/bash:nomatch_at_all* { }")
         #expect(none.status == 1 && none.stdout == "No probes to attach\n")
+    }
+
+    /// kprobe and kfunc programs are generated for real (users' kernels run them). This kernel
+    /// has no CONFIG_KPROBES and refuses BPF trampolines: with the early kprobe check skipped,
+    /// the kprobe program loads and its attach fails naming CONFIG_KPROBES; the kfunc program
+    /// (arguments and retval from BTF) is refused at load with the reason. Nothing stays attached.
+    @Test func kprobeAndKfuncFailCleanlyOnThisKernel() throws {
+        var options = TraceSession.Options()
+        options.compile.kprobesUnavailable = { nil }
+        let kprobe = try TraceSession(text: "kprobe:vfs_read { @[comm] = count(); } kretprobe:vfs_read { @r = hist(retval); }", options: options) { _ in }
+        defer { kprobe.close() }
+        if Kprobes.areAvailable {
+            try kprobe.attach()
+        } else {
+            do {
+                try kprobe.attach()
+                Issue.record("kprobes attached on a kernel without them")
+            } catch let error as TraceError {
+                #expect(error.description.contains("Error attaching probe: 'kprobe:vfs_read'") && error.description.contains("CONFIG_KPROBES"), "\(error)")
+            }
+        }
+        let kfunc = try TraceSession(text: "kretfunc:vfs_read { @[args->count] = hist(retval); @p = args->file->f_pos; }") { _ in }
+        defer { kfunc.close() }
+        do {
+            try kfunc.attach()
+        } catch let error as TraceError {
+            #expect(error.description.contains("kretfunc:vfs_read") && error.description.contains("BPF trampolines"), "\(error)")
+        }
     }
 }

@@ -116,6 +116,9 @@ public struct TraceCompiler {
         /// A USDT probe's arguments, as its note's argument specs locate them (`probe` names
         /// the probe in errors).
         case usdt([USDTArgument], probe: String)
+        /// kfunc/kretfunc: the context is an array of u64 slots, one per parameter of the BTF
+        /// prototype, then (kretfunc) the return value.
+        case kernelFunction([KernelFunctionParameter], isReturn: Bool, returnValue: KernelFunctionParameter.Kind?)
     }
 
     /// Offsets in x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h) of the argument
@@ -130,6 +133,7 @@ public struct TraceCompiler {
     mutating func expand(_ point: AttachPoint) -> [AttachPoint] {
         guard point.needsExpansion, point.problem == nil else { return [point] }
         if point.provider == "uprobe" || point.provider == "uretprobe" { return expandUprobe(point) }
+        if point.provider == "kfunc" || point.provider == "kretfunc" { return expandKernelFunction(point) }
         guard point.provider == "tracepoint" else { return [point] }
         let matches: [(category: String, name: String)]
         do { matches = try formats.tracepoints(matching: point.target + ":" + point.function) } catch {
@@ -175,7 +179,7 @@ public struct TraceCompiler {
             return nil
         }
         // Probe types this kernel cannot attach at all are reported as such, wildcard or not.
-        if point.needsExpansion && !["kprobe", "kretprobe", "kfunc", "kretfunc"].contains(point.provider) {
+        if point.needsExpansion && !["kprobe", "kretprobe"].contains(point.provider) {
             diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
             return nil
         }
@@ -236,11 +240,19 @@ public struct TraceCompiler {
             let period = point.frequency > 0 ? point.frequency : event.defaultPeriod
             return (point, .perfEvent(type: event.type, config: event.config, period: period), ProbeContext(programType: .perfEvent, probeName: name))
         case "kprobe", "kretprobe":
-            diagnostics.error("\(point.provider) probes need CONFIG_KPROBES, which this kernel lacks; use tracepoint: or rawtracepoint: instead", at: point.reportRange)
-            return nil
+            if let reason = options.kprobesUnavailable?() {
+                diagnostics.error("\(point.provider) probes need \(reason); use tracepoint: or rawtracepoint: instead", at: point.reportRange)
+                return nil
+            }
+            if point.needsExpansion {
+                diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
+                return nil
+            }
+            let isReturn = point.provider == "kretprobe"
+            return (point, .kprobe(function: point.function, offset: point.offset, isReturn: isReturn),
+                    ProbeContext(programType: .kprobe, probeName: name, function: point.function, arguments: .registers(isReturn: isReturn)))
         case "kfunc", "kretfunc":
-            diagnostics.error("\(point.provider) probes need fentry/fexit (BPF trampolines), which this kernel refuses (EPERM); use tracepoint: or rawtracepoint: instead", at: point.reportRange)
-            return nil
+            return resolveKernelFunction(point)
         default:
             diagnostics.error("swiftbpf trace does not support \(point.provider) probes yet", at: point.reportRange)
             return nil
@@ -525,12 +537,17 @@ public struct TraceCompiler {
                 return .integer(signed: false)
             case "retval":
                 if case .registers(true) = scope.context.arguments { return .integer(signed: true) }
+                if case .kernelFunction(_, true, let returnValue?) = scope.context.arguments { return returnValue.traceType }
                 diagnostics.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes", at: expression.range)
                 return nil
             default:
                 if name.hasPrefix("arg"), let index = Int(name.dropFirst(3)) {
                     switch scope.context.arguments {
                     case .rawTracepoint: return .integer(signed: false)
+                    case .kernelFunction(let parameters, _, _) where index < parameters.count: return .integer(signed: false)
+                    case .kernelFunction:
+                        diagnostics.error("\(name) is past the function's \(scope.context.function ?? "") parameters", at: expression.range)
+                        return nil
                     case .registers where index < Self.argumentRegisterOffsets.count: return .integer(signed: false)
                     case .registers:
                         diagnostics.error("\(name) is not in a register on x86-64 (only arg0-arg5 are)", at: expression.range)
@@ -841,6 +858,13 @@ public struct TraceCompiler {
                 if case .unary(.dereference, let inner, _) = base.kind, case .variable(let variable) = inner.kind, scope.failedVariables.contains(variable) { return nil }
                 diagnostics.error("swiftbpf trace supports field access on args only", at: expression.range)
                 return nil
+            }
+            if case .kernelFunction(let parameters, _, _) = scope.context.arguments {
+                guard let parameter = parameters.first(where: { $0.name == name }) else {
+                    diagnostics.error("Can't find function parameter \(name)", at: expression.range)
+                    return nil
+                }
+                return parameter.kind.traceType
             }
             guard let format = scope.context.tracepoint else {
                 diagnostics.error("The args builtin can only be used with tracepoint probes", at: base.range)

@@ -81,6 +81,9 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            if compileOptions.kprobesUnavailable == nil {
+                compileOptions.kprobesUnavailable = { Kprobes.areAvailable ? nil : "CONFIG_KPROBES, which this kernel lacks" }
+            }
             if compileOptions.userFunctionNames == nil {
                 let processID = options.processID
                 compileOptions.userFunctionNames = { UprobeFunctions.names(in: $0, processID: processID) }
@@ -132,11 +135,19 @@ public final class TraceSession {
         if options.verifierStatistics { loadOptions.logLevel = 4 }
         loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue) + stackMapFDs + [lost.fd.rawValue]
         for probe in script.probes {
-            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
+            var spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
+            if case .kfunc(_, let btfID, let isReturn) = probe.attachment {
+                spec.expectedAttachType = isReturn ? .traceFexit : .traceFentry
+                spec.attachBTFID = btfID
+            }
             do {
                 programs.append((probe, try BPF.Program(spec, options: loadOptions)))
             } catch BPFError.verifierRejected(let rejection) {
                 throw TraceError(explain(rejection, probe: probe))
+            } catch let error as BPFError where error.errno == .EPERM || error.errno == .ENOTSUPP || error.errno == .EOPNOTSUPP {
+                guard case .kfunc = probe.attachment else { throw error }
+                // Loading fentry/fexit needs BPF trampolines; some kernels and configurations refuse them.
+                throw TraceError("ERROR: \(probe.name): the kernel refused the fentry/fexit program (\(error.errno.map { "\($0)" } ?? "")): kfunc/kretfunc probes need BPF trampolines, which this kernel does not allow; use tracepoint: or rawtracepoint: instead")
             }
         }
         reader = try RingBufferReader(ring) { [unowned self] record in self.handle(record) }
@@ -164,6 +175,10 @@ public final class TraceSession {
                     }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
+                case .kprobe(let function, let offset, let isReturn):
+                    links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
+                case .kfunc(let function, _, _):
+                    links.append(try program.attachTracing(target: function))
                 case .perfEvent(let type, let config, let period):
                     let kind = PerfEventKind(type: type, config: config, name: probe.name)
                     links.append(try program.attachPerfEvent(kind, rate: .period(period)))
