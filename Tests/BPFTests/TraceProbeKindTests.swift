@@ -103,4 +103,29 @@ import TestSupport
             #expect(error.description.contains("kretfunc:vfs_read") && error.description.contains("BPF trampolines"), "\(error)")
         }
     }
+
+    /// `watchpoint:ADDRESS:8:w` with `-c`: a hardware breakpoint in the child counts its writes
+    /// to a global of a non-PIE program, the same count as bpftrace's; bad lengths and modes
+    /// give bpftrace's errors.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: bpftrace)))
+    func watchpointCountsWritesLikeBpftrace() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbpf-watchpoint-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("wp.c").path, binary = directory.appendingPathComponent("wp").path
+        try "#include <unistd.h>\nvolatile long watched;\nint main(void) { usleep(200000); for (int i = 0; i < 5; i++) watched = i; return 0; }\n"
+            .write(toFile: source, atomically: true, encoding: .utf8)
+        let build = try ChildProcess.run("/usr/bin/cc", ["-O0", "-no-pie", source, "-o", binary])
+        try #require(build.status == 0, "\(build.stderr)")
+        let symbols = try ChildProcess.run("/usr/bin/nm", [binary])
+        let address = try #require(symbols.stdout.split(separator: "\n").first { $0.hasSuffix(" watched") }?.split(separator: " ").first)
+        let script = "watchpoint:0x\(address):8:w { @[comm] = count(); }"
+        let theirs = try ChildProcess.run(Self.bpftrace, ["-c", binary, "-e", script])
+        let ours = try CommandRunner.swiftbpf("trace", "-c", binary, "-e", script)
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(ours.stdout.contains("@[wp]: ") && ours.stdout == theirs.stdout, "\(ours.stdout) vs \(theirs.stdout)")
+        #expect(try CommandRunner.swiftbpf("trace", "-e", "watchpoint:0x1000:3:w { }").stderr.contains("ERROR: watchpoint length must be one of (1,2,4,8)"))
+        #expect(try CommandRunner.swiftbpf("trace", "-e", "watchpoint:0x1000:8:r { }").stderr.contains("ERROR: invalid watchpoint mode: r"))
+        #expect(try CommandRunner.swiftbpf("trace", "-e", "watchpoint:0x1000:8:q { }").stderr.contains("ERROR: watchpoint mode must be combination of (r,w,x)"))
+    }
 }

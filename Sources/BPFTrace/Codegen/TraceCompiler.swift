@@ -253,6 +253,8 @@ public struct TraceCompiler {
                     ProbeContext(programType: .kprobe, probeName: name, function: point.function, arguments: .registers(isReturn: isReturn)))
         case "kfunc", "kretfunc":
             return resolveKernelFunction(point)
+        case "watchpoint", "asyncwatchpoint":
+            return resolveWatchpoint(point)
         default:
             diagnostics.error("swiftbpf trace does not support \(point.provider) probes yet", at: point.reportRange)
             return nil
@@ -944,3 +946,34 @@ func castWidth(_ name: String) -> (bytes: Int, signed: Bool)? {
     default: nil
     }
 }
+
+extension TraceCompiler {
+    /// `watchpoint:ADDRESS:LENGTH:MODE` with bpftrace's checks and messages. Watching the address
+    /// a function argument holds (`watchpoint:func+1:8:w`, `asyncwatchpoint:`) is not supported.
+    mutating func resolveWatchpoint(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
+        guard point.provider == "watchpoint", point.function.isEmpty else {
+            diagnostics.error("swiftbpf trace supports watchpoints on fixed addresses only (watchpoint:ADDRESS:LENGTH:MODE)", at: point.reportRange)
+            return nil
+        }
+        guard [1, 2, 4, 8].contains(point.length) else {
+            diagnostics.error("watchpoint length must be one of (1,2,4,8)", at: point.reportRange)
+            return nil
+        }
+        guard !point.mode.isEmpty, point.mode.allSatisfy({ "rwx".contains($0) }) else {
+            diagnostics.error("watchpoint mode must be combination of (r,w,x)", at: point.reportRange)
+            return nil
+        }
+        // x86 debug registers trap writes, reads-or-writes and instruction fetches.
+        var access: UInt32 = 0
+        if point.mode.contains("r") { access |= 1 }
+        if point.mode.contains("w") { access |= 2 }
+        if point.mode.contains("x") { access |= 4 }
+        guard [2, 3, 4].contains(access), Set(point.mode).count == point.mode.count else {
+            diagnostics.error("invalid watchpoint mode: \(point.mode)", at: point.reportRange)
+            return nil
+        }
+        return (point, .watchpoint(address: point.address, length: Int(point.length), access: access),
+                ProbeContext(programType: .perfEvent, probeName: point.name))
+    }
+}
+

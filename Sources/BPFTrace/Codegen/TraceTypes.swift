@@ -256,6 +256,9 @@ public enum TraceAttachment: Hashable, Sendable {
     /// `software:`, `hardware:` and `profile:s|ms|us:`: a perf event (`perf_event_attr.type` and
     /// `.config`) sampled on every CPU once per `period` events (nanoseconds for cpu-clock).
     case perfEvent(type: UInt32, config: UInt64, period: UInt64)
+    /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`access`: HW_BREAKPOINT_* bits)
+    /// in the traced process (`-p`/`-c`), or in every process when there is none.
+    case watchpoint(address: UInt64, length: Int, access: UInt32)
     /// `kprobe:function[+offset]` / `kretprobe:function`.
     case kprobe(function: String, offset: UInt64, isReturn: Bool)
     /// `kfunc:function` / `kretfunc:function` (fentry/fexit): a tracing program loaded for the

@@ -175,6 +175,9 @@ public final class TraceSession {
                     }
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
+                case .watchpoint(let address, let length, let access):
+                    links += try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
+                                                          processID: options.childProcessID ?? options.processID)
                 case .kprobe(let function, let offset, let isReturn):
                     links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
                 case .kfunc(let function, _, _):
