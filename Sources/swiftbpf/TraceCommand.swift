@@ -85,6 +85,8 @@ struct TraceInvocation {
             options.compile.stringLength = length
         }
         if let keys = environment("BPFTRACE_MAP_KEYS_MAX").flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+        // bpftrace refuses scripts that expand to more probes than this (default 512).
+        let maxProbes = environment("BPFTRACE_MAX_PROBES").flatMap(Int.init) ?? 512
         if let pages = environment("BPFTRACE_PERF_RB_PAGES").flatMap(Int.init) {
             // bpftrace sizes a per-CPU perf buffer in pages; our one ring buffer must be a power
             // of two pages (kernel/bpf/ringbuf.c), so round up.
@@ -137,6 +139,14 @@ struct TraceInvocation {
                 print(Disassembler().text(probe.instructions), terminator: "")
             }
             return
+        }
+        if session.script.probes.count > maxProbes {
+            FileHandle.standardError.write(Data("""
+                ERROR: Can't attach to \(session.script.probes.count) probes because it exceeds the current limit of \(maxProbes) probes.
+                You can increase the limit through the BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a high number of probes attached can cause your system to crash.
+
+                """.utf8))
+            throw ExitCode(1)
         }
         if session.script.probes.isEmpty {
             // Every probe was a wildcard that matched nothing; bpftrace says so on stdout.

@@ -72,6 +72,10 @@ import TestSupport
         #expect(ours.status == 0, "\(ours.stderr)")
         let attaching = { (text: String) in text.split(separator: "\n").first { $0.hasPrefix("Attaching") }.map(String.init) }
         #expect(attaching(ours.stdout) != nil && attaching(ours.stdout) == attaching(theirs.stdout), "\(ours.stdout) vs \(theirs.stdout)")
+        var environment = ProcessInfo.processInfo.environment
+        environment["BPFTRACE_MAX_PROBES"] = "3"
+        let limited = try ChildProcess.run(try CommandRunner.swiftbpfPath(), ["trace", "-e", script], environment: environment)
+        #expect(limited.status == 1 && limited.stderr.hasPrefix("ERROR: Can't attach to 5 probes because it exceeds the current limit of 3 probes.\n"), "\(limited.stderr)")
         let none = try CommandRunner.swiftbpf("trace", "-e", "uprobe:/bin/bash:nomatch_at_all* { }")
         #expect(none.status == 1 && none.stdout == "No probes to attach\n")
     }
