@@ -108,10 +108,14 @@ public final class TraceSession {
     }
 
     /// Compiler warnings as bpftrace prints them (on stderr, before attaching).
-    public var renderedWarnings: String { DiagnosticRenderer(file: source).render(script.warnings) }
+    public var renderedWarnings: String { script.warnings.isEmpty ? "" : DiagnosticRenderer(file: source).render(script.warnings) }
 
     /// The number of probes `attach()` attaches (bpftrace counts each attach point).
     public var probeCount: Int { script.probes.count - skippedProbes }
+    /// The kernel maps `attach()` created: the event ring buffer and the lost-event counter
+    /// (only when a program sends events), the script's maps and the stack maps.
+    public var kernelMaps: [BPF.Map] { [eventRing, lostEvents].compactMap { $0 } + maps + stackMaps.keys.sorted().compactMap { stackMaps[$0] } }
+
     /// Uprobes on symbols the binary lacks; bpftrace leaves them out silently (e.g. the libcrypto
     /// functions ssllatency.bt lists that a given OpenSSL build does not export).
     private var skippedProbes = 0
@@ -240,13 +244,16 @@ public final class TraceSession {
 
     /// The fd-array indices the programs load maps by (`lddw` with BPF_PSEUDO_MAP_IDX or
     /// BPF_PSEUDO_MAP_IDX_VALUE in the source register field).
-    static func referencedFDArrayIndices(_ programs: [[Instruction]]) -> Set<Int32> {
-        var indices = Set<Int32>()
+    static func referencedFDArrayIndices(_ programs: [[Instruction]]) -> [Int32] {
+        // An array, not a Set: a handful of indices, and no Set<Int32> metadata to instantiate
+        // at start-up.
+        var indices: [Int32] = []
         for instructions in programs {
             // 0x18 is lddw (BPF_LD | BPF_IMM | BPF_DW); its second slot has opcode 0.
             for instruction in instructions where instruction.opcode == 0x18
-                && (instruction.src == PseudoSource.mapIndex.rawValue || instruction.src == PseudoSource.mapIndexValue.rawValue) {
-                indices.insert(instruction.immediate)
+                && (instruction.src == PseudoSource.mapIndex.rawValue || instruction.src == PseudoSource.mapIndexValue.rawValue)
+                && !indices.contains(instruction.immediate) {
+                indices.append(instruction.immediate)
             }
         }
         return indices
