@@ -131,7 +131,8 @@ struct TraceInvocation {
             FileHandle.standardError.write(Data(error.description.utf8))
             throw ExitCode(1)
         }
-        FileHandle.standardError.write(Data(session.renderedWarnings.utf8))
+        let warnings = session.renderedWarnings
+        if !warnings.isEmpty { FileHandle.standardError.write(Data(warnings.utf8)) }
         if d {
             if let program = Parser.parse(text, fileName: fileName).program { print(ASTPrinter.bpftraceTree(program), terminator: "") }
             for probe in session.script.probes {
