@@ -121,41 +121,20 @@ extension ProbeGenerator {
                 return false
             }()
             try integer(lhs)
-            let left = try slot(8)
-            asm.store(.doubleWord, .r10, left, .r0)
-            try integer(rhs)
-            asm.mov(.r2, .r0)
-            asm.load(.doubleWord, .r0, .r10, left)
-            switch op {
-            case .add: asm.add(.r0, .r2)
-            case .subtract: asm.sub(.r0, .r2)
-            case .multiply: asm.alu(.mul, .r0, .r2)
-            case .divide, .modulo:
-                // bpftrace 0.17 always emits BPF's unsigned div/mod (so -5 / 2 is 2^63 - 3, with a
-                // warning); division by zero does not fault in BPF, it yields 0 (mod: the dividend).
-                asm.alu(op == .divide ? .div : .mod, .r0, .r2)
-            case .bitAnd: asm.alu(.and, .r0, .r2)
-            case .bitOr: asm.alu(.or, .r0, .r2)
-            case .bitXor: asm.alu(.xor, .r0, .r2)
-            case .shiftLeft: asm.alu(.lsh, .r0, .r2)
-            case .shiftRight: asm.alu(signed ? .arsh : .rsh, .r0, .r2)
-            case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
-                let condition: JumpCondition
-                switch op {
-                case .equal: condition = .eq
-                case .notEqual: condition = .ne
-                case .less: condition = signed ? .slt : .lt
-                case .lessEqual: condition = signed ? .sle : .le
-                case .greater: condition = signed ? .sgt : .gt
-                default: condition = signed ? .sge : .ge
-                }
-                let yes = newLabel("cmp.true")
-                asm.mov(.r1, .r0)
-                asm.mov(.r0, 1)
-                asm.jump(condition, .r1, .r2, to: yes)
-                asm.mov(.r0, 0)
-                asm.label(yes)
-            case .logicalAnd, .logicalOr: break
+            if let immediate = immediateOperand(op, rhs) {
+                binaryOperation(op, signed: signed, left: .r0, right: .immediate(immediate))
+                return
+            }
+            switch try save() {
+            case .register(let left):
+                try integer(rhs)
+                savedRegisters -= 1
+                binaryOperation(op, signed: signed, left: left, right: .register(.r0))
+            case .slot(let left):
+                try integer(rhs)
+                asm.mov(.r2, .r0)
+                asm.load(.doubleWord, .r0, .r10, left)
+                binaryOperation(op, signed: signed, left: .r0, right: .register(.r2))
             }
         case .unary(let op, let operand, _):
             try integer(operand)
@@ -171,9 +150,8 @@ extension ProbeGenerator {
             case .negate: asm.neg(.r0)
             case .dereference:
                 // `*addr` reads 8 bytes: user memory in uprobes, kernel memory elsewhere (bpftrace's
-                // address spaces); a failed read yields 0 like bpftrace's zeroed buffer.
+                // address spaces); a failed read yields 0 (bpf_probe_read_* zeroes the buffer).
                 let value = try slot(8)
-                asm.store(.doubleWord, .r10, value, immediate: 0)
                 asm.mov(.r3, .r0)
                 asm.mov(.r1, .r10)
                 asm.add(.r1, Int32(value))
@@ -203,9 +181,16 @@ extension ProbeGenerator {
             case .string: try fail("\(name) is not an integer", expression.range)
             }
             let value = try slot(8)
-            zero(value, 8)
-            read(into: value, size: size, from: address, user: chain.pointee.isUser)
-            asm.load(.doubleWord, .r0, .r10, value)
+            // A failed bpf_probe_read_* zeroes its destination, so reading exactly `size` bytes
+            // and loading them zero-extended needs no zeroing first.
+            if let accessSize = AccessSize(byteCount: size) {
+                read(into: value, size: size, from: address, user: chain.pointee.isUser)
+                asm.load(accessSize, .r0, .r10, value)
+            } else {
+                zero(value, 8)
+                read(into: value, size: size, from: address, user: chain.pointee.isUser)
+                asm.load(.doubleWord, .r0, .r10, value)
+            }
             if signed && size < 8 {
                 let bits = Int32(64 - size * 8)
                 asm.alu(.lsh, .r0, bits)
@@ -280,6 +265,69 @@ extension ProbeGenerator {
         }
     }
 
+    /// `rhs` as an instruction immediate, when it is a literal the verifier accepts there
+    /// (no division by a zero immediate, shifts below 64).
+    func immediateOperand(_ op: BinaryOperator, _ rhs: Expression) -> Int32? {
+        guard case .integer(let value) = rhs.kind, let immediate = Int32(exactly: value) else { return nil }
+        switch op {
+        case .divide, .modulo: return immediate == 0 ? nil : immediate
+        case .shiftLeft, .shiftRight: return (0..<64).contains(immediate) ? immediate : nil
+        default: return immediate
+        }
+    }
+
+    /// r0 = left op right, for the arithmetic, bitwise and comparison operators.
+    mutating func binaryOperation(_ op: BinaryOperator, signed: Bool, left: Register, right: Operand) {
+        func alu(_ operation: ALUOperation) {
+            switch right {
+            case .immediate(let value): asm.alu(operation, left, value)
+            case .register(let register): asm.alu(operation, left, register)
+            }
+            if left != .r0 { asm.mov(.r0, left) }
+        }
+        switch op {
+        case .add: alu(.add)
+        case .subtract: alu(.sub)
+        case .multiply: alu(.mul)
+        // bpftrace 0.17 always emits BPF's unsigned div/mod (so -5 / 2 is 2^63 - 3, with a
+        // warning); division by zero does not fault in BPF, it yields 0 (mod: the dividend).
+        case .divide: alu(.div)
+        case .modulo: alu(.mod)
+        case .bitAnd: alu(.and)
+        case .bitOr: alu(.or)
+        case .bitXor: alu(.xor)
+        case .shiftLeft: alu(.lsh)
+        case .shiftRight: alu(signed ? .arsh : .rsh)
+        case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
+            let condition = comparisonCondition(op, signed: signed)!
+            let yes = newLabel("cmp.true")
+            // Neither operand may live in r0 once r0 is set to the result.
+            var (left, right) = (left, right)
+            if left == .r0 { asm.mov(.r1, .r0); left = .r1 }
+            if right == .register(.r0) { asm.mov(.r1, .r0); right = .register(.r1) }
+            asm.mov(.r0, 1)
+            switch right {
+            case .immediate(let value): asm.jump(condition, left, value, to: yes)
+            case .register(let register): asm.jump(condition, left, register, to: yes)
+            }
+            asm.mov(.r0, 0)
+            asm.label(yes)
+        case .logicalAnd, .logicalOr: break
+        }
+    }
+
+    func comparisonCondition(_ op: BinaryOperator, signed: Bool) -> JumpCondition? {
+        switch op {
+        case .equal: .eq
+        case .notEqual: .ne
+        case .less: signed ? .slt : .lt
+        case .lessEqual: signed ? .sle : .le
+        case .greater: signed ? .sgt : .gt
+        case .greaterEqual: signed ? .sge : .ge
+        default: nil
+        }
+    }
+
     /// r0 = the id of the current kernel or user stack in the stack-trace map for `stack.limit`
     /// (bpf_get_stackid; negative when it fails); user stacks carry the pid in the high 32 bits
     /// so the runtime can symbolise them against that process's mappings, as bpftrace does.
@@ -303,6 +351,13 @@ extension ProbeGenerator {
     /// Evaluates a string expression into a fresh zeroed stack buffer of `size` bytes.
     mutating func string(_ expression: Expression, size: Int) throws -> Int16 {
         let buffer = try slot(size)
+        try string(expression, into: buffer, size: size)
+        return buffer
+    }
+
+    /// Evaluates a string expression into the stack buffer at `buffer` (8-byte aligned), zeroed
+    /// first so that every one of its `size` bytes is defined.
+    mutating func string(_ expression: Expression, into buffer: Int16, size: Int) throws {
         zero(buffer, size)
         switch expression.kind {
         case .string(let bytes):
@@ -422,13 +477,13 @@ extension ProbeGenerator {
             guard let argument = arguments.first else { try fail("str() needs an argument", expression.range) }
             if case .field(_, let name, _) = argument.kind, let field = context.tracepoint?.field(named: name), field.kind != .scalar {
                 try readStringField(name, into: buffer, size: size, range: argument.range)
-                return buffer
+                return
             }
             let argumentType = try type(of: argument)
             if argumentType.isString {
                 let source = try string(argument, size: size)
                 copy(from: source, to: buffer, size: size)
-                return buffer
+                return
             }
             try integer(argument)
             asm.mov(.r3, .r0)
@@ -452,7 +507,6 @@ extension ProbeGenerator {
             try fail("swiftbpf trace does not support this string expression yet", expression.range)
         }
         mark()
-        return buffer
     }
 
     /// `tuple.N`: the tuple evaluated into a stack buffer, the element's offset in it and its type.
@@ -472,22 +526,32 @@ extension ProbeGenerator {
     /// Walks a member chain from its struct pointer; returns the stack slot holding the final
     /// member's address. Pointers met on the way are read from the chain's address space.
     mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
-        let address = try slot(8)
         switch chain.root {
         case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
         case .value(let pointer): try integer(pointer)
         }
-        asm.store(.doubleWord, .r10, address, .r0)
+        // The address stays in r0; only pointers read on the way go through the stack.
+        var pending: Int64 = 0
         for step in access.steps {
             switch step {
             case .add(let offset):
-                asm.load(.doubleWord, .r0, .r10, address)
-                asm.add(.r0, Int32(offset))
-                asm.store(.doubleWord, .r10, address, .r0)
+                pending += Int64(offset)
             case .loadPointer:
-                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
+                if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
+                pending = 0
+                let pointer = try slot(8)
+                asm.mov(.r3, .r0)
+                asm.mov(.r1, .r10)
+                asm.add(.r1, Int32(pointer))
+                asm.mov(.r2, 8)
+                asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+                asm.load(.doubleWord, .r0, .r10, pointer)
             }
         }
+        if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
+        // Callers read it back from a private slot; the peephole pass forwards that reload.
+        let address = try privateSlot()
+        asm.store(.doubleWord, .r10, address, .r0)
         return address
     }
 

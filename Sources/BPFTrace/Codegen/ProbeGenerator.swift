@@ -19,6 +19,10 @@ struct ProbeGenerator {
     var childProcessSlots: [Int] = []
     /// Labels of the enclosing while loops, for continue/break.
     var loops: [(next: String, end: String)] = []
+    /// Slots the peephole pass may treat as unaliased (see `privateSlot()`).
+    var privateSlots: Set<Int16> = []
+    /// How many of `calleeSaved` hold live values.
+    var savedRegisters = 0
 
     /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
     static let stackLimit = 512
@@ -45,10 +49,14 @@ struct ProbeGenerator {
         asm.label("return")
         asm.mov(.r0, 0)
         asm.exit()
-        let instructions = try asm.assemble()
+        let assembled = try asm.assemble()
         // Ranges were recorded per emitted instruction count; pad for the epilogue.
-        while ranges.count < instructions.count { ranges.append(nil) }
-        return (instructions, ranges)
+        while ranges.count < assembled.count { ranges.append(nil) }
+        let optimized = PeepholeOptimizer.optimize(assembled, privateSlots: privateSlots)
+        // Slots patched at load time (lddw, never removed) move with their instructions.
+        startTimeSlots = startTimeSlots.compactMap { optimized.newIndex[$0] }
+        childProcessSlots = childProcessSlots.compactMap { optimized.newIndex[$0] }
+        return (optimized.instructions, optimized.remap(ranges))
     }
 
     // MARK: Stack
@@ -64,14 +72,54 @@ struct ProbeGenerator {
     }
 
     mutating func zero(_ offset: Int16, _ size: Int) {
-        asm.mov(.r1, 0)
         var at = 0
         while at < size {
-            asm.store(.doubleWord, .r10, offset + Int16(at), .r1)
+            asm.store(.doubleWord, .r10, offset + Int16(at), immediate: 0)
             at += 8
         }
         mark()
     }
+
+    /// An 8-byte slot only ever reached as `r10 + offset` (never passed to a helper), which the
+    /// peephole pass may drop once no load reads it.
+    mutating func privateSlot() throws -> Int16 {
+        let offset = try slot(8)
+        privateSlots.insert(offset)
+        return offset
+    }
+
+    /// Keeps `r0` across code that may call helpers: in the next free callee-saved register
+    /// (r6–r8; r9 holds the context) or else a private stack slot. Balance with `restore`.
+    mutating func save() throws -> SavedValue {
+        if savedRegisters < Self.calleeSaved.count {
+            let register = Self.calleeSaved[savedRegisters]
+            savedRegisters += 1
+            asm.mov(register, .r0)
+            return .register(register)
+        }
+        let offset = try privateSlot()
+        asm.store(.doubleWord, .r10, offset, .r0)
+        return .slot(offset)
+    }
+
+    /// Loads a saved value into `target` and frees its register.
+    mutating func restore(_ saved: SavedValue, into target: Register) {
+        switch saved {
+        case .register(let register):
+            asm.mov(target, register)
+            savedRegisters -= 1
+        case .slot(let offset):
+            asm.load(.doubleWord, target, .r10, offset)
+        }
+    }
+
+    enum SavedValue {
+        case register(Register)
+        case slot(Int16)
+    }
+
+    /// BPF's callee-saved registers that the generator hands out (r9 is the context).
+    static let calleeSaved: [Register] = [.r6, .r7, .r8]
 
     mutating func newLabel(_ stem: String) -> String {
         labelCounter += 1
@@ -238,8 +286,7 @@ struct ProbeGenerator {
     mutating func emitEvent(id: UInt64, payload: [UInt64]) throws {
         let record = try slot(8 * (payload.count + 1))
         for (index, value) in ([id] + payload).enumerated() {
-            asm.loadImmediate64(.r1, value)
-            asm.store(.doubleWord, .r10, record + Int16(index * 8), .r1)
+            storeConstant(value, at: record + Int16(index * 8))
         }
         try submit(record, size: 8 * (payload.count + 1))
     }
@@ -305,6 +352,16 @@ struct ProbeGenerator {
         asm.label(skip)
     }
 
+    /// `*(u64 *)(r10 + offset) = value`: one ST when the value sign-extends from 32 bits.
+    mutating func storeConstant(_ value: UInt64, at offset: Int16) {
+        if let small = Int32(exactly: Int64(bitPattern: value)) {
+            asm.store(.doubleWord, .r10, offset, immediate: small)
+        } else {
+            asm.loadImmediate64(.r1, value)
+            asm.store(.doubleWord, .r10, offset, .r1)
+        }
+    }
+
     mutating func submit(_ record: Int16, size: Int) throws {
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, .r10)
@@ -321,17 +378,11 @@ struct ProbeGenerator {
     /// The ring buffer was full (bpf_ringbuf_output/reserve failed): count the lost event in the
     /// one-element counter array, which the runtime reports as bpftrace's "Lost N events".
     mutating func countLostEvent() throws {
-        let key = try slot(8)
-        asm.store(.doubleWord, .r10, key, immediate: 0)
-        asm.loadMapIndex(.r1, compiler.lostEventsMapReference)
-        asm.mov(.r2, .r10)
-        asm.add(.r2, Int32(key))
-        asm.call(helperID: HelperFunction.mapLookupElem.rawValue)
-        let missing = newLabel("lost.missing")
-        asm.jump(.eq, .r0, 0, to: missing)
-        asm.mov(.r1, 1)
-        asm.atomicAdd(.doubleWord, .r0, 0, .r1)
-        asm.label(missing)
+        // The counter is element 0 of an array map, addressed directly (BPF_PSEUDO_MAP_IDX_VALUE):
+        // no key, no lookup, no NULL check.
+        asm.loadMapIndexValue(.r1, index: compiler.lostEventsMapReference, offset: 0)
+        asm.mov(.r2, 1)
+        asm.atomicAdd(.doubleWord, .r1, 0, .r2)
     }
 
     mutating func printf(_ arguments: [Expression], range: SourceRange, action: TraceFormatAction = .print) throws {
@@ -350,29 +401,30 @@ struct ProbeGenerator {
         compilerFormats.append(TraceFormat(format: format, argumentTypes: types, action: action))
         let id = UInt64(compilerFormats.count - 1)
         let size = 8 + types.reduce(0) { $0 + $1.storageSize }
-        // Arguments are evaluated before the record is reserved so their temporaries come first.
-        var parts: [(Int16?, TraceValueType)] = []
-        var integerSlots: [Int16] = []
-        for (value, type) in zip(values, types) {
-            if !type.isRegisterValue {
-                parts.append((try string(value, size: type.storageSize), type))
-            } else {
-                try integer(value)
-                let temporary = try slot(8)
-                asm.store(.doubleWord, .r10, temporary, .r0)
-                integerSlots.append(temporary)
-                parts.append((temporary, type))
-            }
-        }
+        // Each argument is evaluated straight into its place in the record.
         let record = try slot(size)
-        asm.loadImmediate64(.r1, id)
-        asm.store(.doubleWord, .r10, record, .r1)
         var offset = 8
-        for (source, type) in parts {
-            copy(from: source!, to: record + Int16(offset), size: type.storageSize)
+        for (value, type) in zip(values, types) {
+            try evaluate(value, type, into: record + Int16(offset))
             offset += type.storageSize
         }
+        storeConstant(id, at: record)
         try submit(record, size: size)
+    }
+
+    /// Evaluates `expression` of `type` into the stack at `target` (`type.storageSize` bytes).
+    mutating func evaluate(_ expression: Expression, _ type: TraceValueType, into target: Int16) throws {
+        if type.isRegisterValue {
+            try integer(expression)
+            asm.store(.doubleWord, .r10, target, .r0)
+        } else if target % 8 == 0 && type.storageSize % 8 == 0 {
+            try string(expression, into: target, size: type.storageSize)
+        } else {
+            // Stack accesses must be aligned (the verifier is strict for the stack): odd-sized
+            // parts go through their own buffer and are copied byte by byte.
+            let buffer = try string(expression, size: type.storageSize)
+            copy(from: buffer, to: target, size: type.storageSize)
+        }
     }
 
     /// Copies `size` bytes between stack buffers (8-byte steps, then single bytes).
@@ -396,23 +448,14 @@ struct ProbeGenerator {
     mutating func mapKey(_ map: TraceMap, _ keys: [Expression], range: SourceRange, extra: Int = 0) throws -> Int16 {
         let size = map.scriptKeySize + extra
         let key = try slot(size)
-        var values: [(Int16, Int)] = []
-        for (expression, type) in zip(keys, map.keyTypes) {
-            if !type.isRegisterValue {
-                values.append((try string(expression, size: type.storageSize), type.storageSize))
-            } else {
-                try integer(expression)
-                let temporary = try slot(8)
-                asm.store(.doubleWord, .r10, temporary, .r0)
-                values.append((temporary, 8))
-            }
-        }
-        zero(key, size)
+        // Every part fills its whole storage (strings are zero-padded), so the key needs no
+        // separate zeroing; the extra tail is the caller's to fill.
         var offset = 0
-        for (source, bytes) in values {
-            copy(from: source, to: key + Int16(offset), size: bytes)
-            offset += bytes
+        for (expression, type) in zip(keys, map.keyTypes) {
+            try evaluate(expression, type, into: key + Int16(offset))
+            offset += type.storageSize
         }
+        if offset < map.scriptKeySize { zero(key + Int16(offset), map.scriptKeySize - offset) }
         return key
     }
 
@@ -423,7 +466,7 @@ struct ProbeGenerator {
         let map = compiler.maps[index]
         let mapReference = Int32(index + 1)
         var argumentSlot: Int16 = 0
-        if case .call(_, let arguments) = value.kind, map.kind != .value(.integer(signed: true)), !isPlainValue(map.kind), let argument = arguments.first {
+        if case .call(_, let arguments) = value.kind, map.kind != .value(.integer(signed: true)), !isPlainValue(map.kind), !isHistogram(map.kind), let argument = arguments.first {
             try integer(argument)
             argumentSlot = try slot(8)
             asm.store(.doubleWord, .r10, argumentSlot, .r0)
@@ -440,12 +483,10 @@ struct ProbeGenerator {
             }
             let key = try mapKey(map, keys, range: target.range)
             update(mapReference, key: key, value: valueSlot)
-        case .count, .sum:
-            if map.kind == .count {
-                argumentSlot = try slot(8)
-                asm.mov(.r1, 1)
-                asm.store(.doubleWord, .r10, argumentSlot, .r1)
-            }
+        case .count:
+            let key = try mapKey(map, keys, range: target.range)
+            try incrementValue(mapReference, key: key)
+        case .sum:
             let key = try mapKey(map, keys, range: target.range)
             try addToValue(mapReference, key: key, amounts: [argumentSlot])
         case .avg, .stats:
@@ -473,18 +514,25 @@ struct ProbeGenerator {
             update(mapReference, key: key, value: argumentSlot)
             asm.label(done)
         case .hist, .lhist:
+            // The key's parts first, then the value straight into the bucket word after them.
             let key = try mapKey(map, keys, range: target.range, extra: 8)
-            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            guard case .call(_, let arguments) = value.kind, let argument = arguments.first else { try fail("\(name) needs a value", value.range) }
+            try integer(argument)
+            asm.mov(.r1, .r0)
             if case .lhist(let low, let high, let step) = map.kind {
                 linearBucket(low: low, high: high, step: step)
             } else {
                 log2Bucket()
             }
             asm.store(.doubleWord, .r10, key + Int16(map.scriptKeySize), .r0)
-            let one = try slot(8)
-            asm.mov(.r1, 1)
-            asm.store(.doubleWord, .r10, one, .r1)
-            try addToValue(mapReference, key: key, amounts: [one])
+            try incrementValue(mapReference, key: key)
+        }
+    }
+
+    func isHistogram(_ kind: TraceMapKind) -> Bool {
+        switch kind {
+        case .hist, .lhist: true
+        default: false
         }
     }
 
@@ -526,15 +574,28 @@ struct ProbeGenerator {
         asm.label(done)
     }
 
+    /// Adds 1 to the u64 value, creating the element as 1 when it is missing (count(), hist()).
+    mutating func incrementValue(_ map: Int32, key: Int16) throws {
+        let create = newLabel("inc.create"), done = newLabel("inc.done")
+        lookup(map, key: key)
+        asm.jump(.eq, .r0, 0, to: create)
+        asm.mov(.r1, 1)
+        asm.atomicAdd(.doubleWord, .r0, 0, .r1)
+        asm.jump(to: done)
+        asm.label(create)
+        let one = try slot(8)
+        asm.store(.doubleWord, .r10, one, immediate: 1)
+        update(map, key: key, value: one)
+        asm.label(done)
+    }
+
     /// r1 (value) → r0 (bucket): 0 for negatives, 1 for 0, 2 + floor(log2(v)) otherwise.
     mutating func log2Bucket() {
-        let done = newLabel("hist.done"), positive = newLabel("hist.positive")
+        let done = newLabel("hist.done")
         asm.mov(.r0, 0)
         asm.jump(.slt, .r1, 0, to: done)
         asm.mov(.r0, 1)
         asm.jump(.eq, .r1, 0, to: done)
-        asm.jump(to: positive)
-        asm.label(positive)
         asm.mov(.r0, 2)
         for shift in [32, 16, 8, 4, 2, 1] {
             let skip = newLabel("hist.skip")
