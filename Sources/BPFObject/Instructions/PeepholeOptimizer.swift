@@ -8,7 +8,9 @@
 ///   or rA and no jump lands in between — the reload then holds exactly what was stored;
 /// - a store to a *private* slot (one the generator vouches is only ever reached as `r10 + X`, never
 ///   through a copied pointer such as a helper argument) that no load reads is dropped;
-/// - `rA = rA` (64-bit) is dropped.
+/// - `rA = rA` (64-bit) is dropped;
+/// - writes to a callee-saved register (r6–r9) that no instruction ever reads are dropped (the
+///   context saved in r9 by a program that never uses it).
 ///
 /// Programs with BPF-to-BPF calls, subprogram addresses, `gotol` or indirect jumps are returned
 /// unchanged: their pc-relative immediates would need re-resolving too and the trace generator
@@ -73,6 +75,16 @@ public enum PeepholeOptimizer {
                 case .store(.doubleWord, .r10, let offset, let value):
                     changed = forwardStore(at: position, offset: offset, value: value, &ops, &removed, landing) || changed
                 default: break
+                }
+            }
+            // Callee-saved registers nobody reads: their writes have no effect (helpers never read
+            // r6–r9, and only ALU results and loads, which cannot fault, are dropped).
+            for register in [Register.r6, .r7, .r8, .r9] {
+                let read = ops.indices.contains { !removed[$0] && reads(ops[$0], register) }
+                guard !read else { continue }
+                for position in ops.indices where !removed[position] && writesOnly(ops[position], register) {
+                    removed[position] = true
+                    changed = true
                 }
             }
             // Dead stores: private slots that nothing reads any more.
@@ -226,6 +238,48 @@ public enum PeepholeOptimizer {
         case .loadPacketAbsolute, .loadPacketIndirect, .call:
             return register.rawValue <= 5
         default:
+            return false
+        }
+    }
+
+    /// True when the instruction's only effect is setting `register`.
+    private static func writesOnly(_ operation: DecodedInstruction, _ register: Register) -> Bool {
+        switch operation {
+        case .arithmetic(_, _, let dst, _), .moveSignExtend(_, let dst, _, _), .negate(_, let dst), .byteSwap(_, _, let dst),
+             .load(_, let dst, _, _), .loadSignExtend(_, let dst, _, _):
+            return dst == register
+        case .loadImmediate64(let dst, .value):
+            return dst == register
+        default:
+            return false
+        }
+    }
+
+    /// Conservatively true when the instruction may read `register`.
+    private static func reads(_ operation: DecodedInstruction, _ register: Register) -> Bool {
+        func operand(_ value: Operand) -> Bool { value == .register(register) }
+        switch operation {
+        case .arithmetic(let op, _, let dst, let value):
+            return (op != .mov && dst == register) || operand(value)
+        case .moveSignExtend(_, _, let src, _), .addressSpaceCast(_, let src, _, _), .perCPUAddress(_, let src),
+             .load(_, _, let src, _), .loadSignExtend(_, _, let src, _), .loadAcquire(_, _, let src, _):
+            return src == register
+        case .negate(_, let dst), .byteSwap(_, _, let dst), .jumpIndirect(let dst):
+            return dst == register
+        case .store(_, let dst, _, let value):
+            return dst == register || operand(value)
+        case .atomic(_, _, let dst, _, let src), .storeRelease(_, let dst, _, let src):
+            return dst == register || src == register || register == .r0
+        case .conditionalJump(_, _, let dst, let value, _):
+            return dst == register || operand(value)
+        // Legacy packet loads read the skb from r6 implicitly.
+        case .loadPacketAbsolute, .loadPacketIndirect:
+            return true
+        case .call:
+            return register.rawValue <= 5
+        case .exit:
+            return register == .r0
+        case .loadImmediate64, .jump, .jumpLong, .mayGoto, .speculationBarrier:
             return false
         }
     }

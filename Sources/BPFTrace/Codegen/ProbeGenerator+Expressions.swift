@@ -265,6 +265,93 @@ extension ProbeGenerator {
         }
     }
 
+    /// Jumps to `label` when `condition` is false. Integer comparisons (and `&&` of them, `!x`)
+    /// become the conditional jump itself instead of a 0/1 value tested against 0.
+    mutating func branch(unless condition: Expression, to label: String) throws {
+        switch condition.kind {
+        case .binary(.logicalAnd, let lhs, let rhs):
+            try branch(unless: lhs, to: label)
+            try branch(unless: rhs, to: label)
+            return
+        case .unary(.logicalNot, let operand, _) where try type(of: operand).isRegisterValue:
+            try integer(operand)
+            asm.jump(.ne, .r0, 0, to: label)
+            return
+        case .binary(let op, let lhs, let rhs):
+            if try branchOnLiteralComparison(op, lhs, rhs, unlessTo: label) { return }
+            if try branchOnIntegerComparison(op, lhs, rhs, unlessTo: label) { return }
+        default:
+            break
+        }
+        try integer(condition)
+        asm.jump(.eq, .r0, 0, to: label)
+    }
+
+    /// An integer comparison as one conditional jump to `label` when it is false; false (and
+    /// nothing emitted) for any other operator or operand type.
+    mutating func branchOnIntegerComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, unlessTo label: String) throws -> Bool {
+        let leftType = try type(of: lhs), rightType = try type(of: rhs)
+        guard leftType.isRegisterValue, rightType.isRegisterValue else { return false }
+        let signed: Bool = if case .integer(let a) = leftType, case .integer(let b) = rightType { a && b } else { false }
+        guard let condition = comparisonCondition(op, signed: signed), let otherwise = Self.inverse(condition) else { return false }
+        try integer(lhs)
+        if let immediate = immediateOperand(op, rhs) {
+            asm.jump(otherwise, .r0, immediate, to: label)
+            return true
+        }
+        switch try save() {
+        case .register(let left):
+            try integer(rhs)
+            savedRegisters -= 1
+            asm.jump(otherwise, left, .r0, to: label)
+        case .slot(let left):
+            try integer(rhs)
+            asm.mov(.r2, .r0)
+            asm.load(.doubleWord, .r0, .r10, left)
+            asm.jump(otherwise, .r0, .r2, to: label)
+        }
+        return true
+    }
+
+    /// A string compared with a literal (`==`/`!=`): each byte decides at once, up to the
+    /// literal's NUL, jumping to `label` when the comparison is false. False when not that case.
+    mutating func branchOnLiteralComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, unlessTo label: String) throws -> Bool {
+        let leftType = try type(of: lhs), rightType = try type(of: rhs)
+        guard op == .equal || op == .notEqual, leftType.isString,
+              let (other, otherType, literal) = literalComparison(lhs, leftType, rhs, rightType) else { return false }
+        let size = min(leftType.storageSize, rightType.storageSize)
+        let buffer = try string(other, size: otherType.storageSize)
+        let mismatch = op == .equal ? label : newLabel("strne.true")
+        for index in 0..<size {
+            let byte = index < literal.count ? literal[index] : 0
+            asm.load(.byte, .r1, .r10, buffer + Int16(index))
+            asm.jump(.ne, .r1, Int32(byte), to: mismatch)
+            if byte == 0 { break }
+        }
+        if op == .notEqual {
+            asm.jump(to: label)
+            asm.label(mismatch)
+        }
+        return true
+    }
+
+    /// The condition that holds exactly when `condition` does not.
+    static func inverse(_ condition: JumpCondition) -> JumpCondition? {
+        switch condition {
+        case .eq: .ne
+        case .ne: .eq
+        case .gt: .le
+        case .le: .gt
+        case .ge: .lt
+        case .lt: .ge
+        case .sgt: .sle
+        case .sle: .sgt
+        case .sge: .slt
+        case .slt: .sge
+        case .always, .set: nil
+        }
+    }
+
     /// `rhs` as an instruction immediate, when it is a literal the verifier accepts there
     /// (no division by a zero immediate, shifts below 64).
     func immediateOperand(_ op: BinaryOperator, _ rhs: Expression) -> Int32? {
@@ -358,6 +445,11 @@ extension ProbeGenerator {
     /// Evaluates a string expression into the stack buffer at `buffer` (8-byte aligned), zeroed
     /// first so that every one of its `size` bytes is defined.
     mutating func string(_ expression: Expression, into buffer: Int16, size: Int) throws {
+        if size % 8 == 0, let bytes = try constantBytes(expression, size: size) {
+            storeConstantBytes(bytes, at: buffer, size: size)
+            mark()
+            return
+        }
         zero(buffer, size)
         switch expression.kind {
         case .string(let bytes):
@@ -509,6 +601,40 @@ extension ProbeGenerator {
         mark()
     }
 
+    /// The bytes of a string known at compile time (literals, positional parameters, `probe`,
+    /// `func`, `pton`), cut as the code that stores them byte by byte would.
+    mutating func constantBytes(_ expression: Expression, size: Int) throws -> [UInt8]? {
+        switch expression.kind {
+        case .string(let bytes):
+            return Array(bytes.prefix(size - 1))
+        case .positionalParameter(let index):
+            let text = index > 0 && index <= compiler.options.positionalParameters.count ? compiler.options.positionalParameters[index - 1] : ""
+            return Array(Array(text.utf8).prefix(size - 1))
+        case .builtin("probe"), .builtin("func"):
+            let text = expression.kind == .builtin("probe") ? context.probeName : context.function ?? ""
+            return Array(Array(text.utf8).prefix(size - 1))
+        case .call("pton", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind, let address = TraceCompiler.networkAddress(String(decoding: bytes, as: UTF8.self)) else {
+                try fail("pton() expects an IPv4/IPv6 address", expression.range)
+            }
+            return Array(address.prefix(size))
+        default:
+            return nil
+        }
+    }
+
+    /// Fills the `size` bytes (a multiple of 8) at `buffer` with `bytes` and zeros, 8 at a time:
+    /// one ST for a chunk whose value sign-extends from 32 bits, else lddw + STX.
+    mutating func storeConstantBytes(_ bytes: [UInt8], at buffer: Int16, size: Int) {
+        for start in stride(from: 0, to: size, by: 8) {
+            var chunk: UInt64 = 0
+            for index in 0..<8 where start + index < bytes.count {
+                chunk |= UInt64(bytes[start + index]) << (8 * UInt64(index))
+            }
+            storeConstant(chunk, at: buffer + Int16(start))
+        }
+    }
+
     /// `tuple.N`: the tuple evaluated into a stack buffer, the element's offset in it and its type.
     mutating func tupleElement(_ base: Expression, _ index: Int) throws -> (Int16, Int, TraceValueType) {
         guard case .tuple(let elements) = try type(of: base), index < elements.count else { try fail("not a tuple", base.range) }
@@ -604,10 +730,39 @@ extension ProbeGenerator {
         asm.label(done)
     }
 
+    /// For a comparison of a string with a literal: the other operand, its type, and the literal's
+    /// bytes (as stored: at most its storage size less the NUL).
+    func literalComparison(_ lhs: Expression, _ leftType: TraceValueType, _ rhs: Expression, _ rightType: TraceValueType) -> (Expression, TraceValueType, [UInt8])? {
+        switch (lhs.kind, rhs.kind) {
+        case (.string, .string): return nil
+        default: break
+        }
+        if case .string(let bytes) = rhs.kind { return (lhs, leftType, Array(bytes.prefix(rightType.storageSize - 1))) }
+        if case .string(let bytes) = lhs.kind { return (rhs, rightType, Array(bytes.prefix(leftType.storageSize - 1))) }
+        return nil
+    }
+
     /// `a == b` / `a != b` on strings: byte by byte up to the first NUL, result in r0.
     mutating func stringComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression) throws {
         let leftType = try type(of: lhs), rightType = try type(of: rhs)
         let size = min(leftType.storageSize, rightType.storageSize)
+        // Against a literal, each byte of the other side is compared with an immediate.
+        if let (other, otherType, literal) = literalComparison(lhs, leftType, rhs, rightType) {
+            let buffer = try string(other, size: otherType.storageSize)
+            let differ = newLabel("streq.differ"), done = newLabel("streq.done")
+            for index in 0..<size {
+                let byte = index < literal.count ? literal[index] : 0
+                asm.load(.byte, .r1, .r10, buffer + Int16(index))
+                asm.jump(.ne, .r1, Int32(byte), to: differ)
+                if byte == 0 { break }
+            }
+            asm.mov(.r0, op == .equal ? 1 : 0)
+            asm.jump(to: done)
+            asm.label(differ)
+            asm.mov(.r0, op == .equal ? 0 : 1)
+            asm.label(done)
+            return
+        }
         let left = try string(lhs, size: leftType.storageSize)
         let right = try string(rhs, size: rightType.storageSize)
         let equal = newLabel("streq.equal"), differ = newLabel("streq.differ"), done = newLabel("streq.done")

@@ -42,8 +42,7 @@ struct ProbeGenerator {
         asm.mov(.r9, .r1)
         if let predicate = probe.predicate {
             currentRange = predicate.range
-            try integer(predicate)
-            asm.jump(.eq, .r0, 0, to: "return")
+            try branch(unless: predicate, to: "return")
         }
         try block(probe.body)
         asm.label("return")
@@ -172,8 +171,7 @@ struct ProbeGenerator {
             try assignMap(target, value)
         case .if(let condition, let then, let otherwise):
             let elseLabel = newLabel("else"), endLabel = newLabel("endif")
-            try integer(condition)
-            asm.jump(.eq, .r0, 0, to: elseLabel)
+            try branch(unless: condition, to: elseLabel)
             try block(then)
             asm.jump(to: endLabel)
             asm.label(elseLabel)
@@ -191,8 +189,7 @@ struct ProbeGenerator {
             let top = newLabel("while.top"), end = newLabel("while.end")
             asm.label(top)
             currentRange = condition.range
-            try integer(condition)
-            asm.jump(.eq, .r0, 0, to: end)
+            try branch(unless: condition, to: end)
             loops.append((next: top, end: end))
             try block(body)
             loops.removeLast()
@@ -597,12 +594,19 @@ struct ProbeGenerator {
         asm.mov(.r0, 1)
         asm.jump(.eq, .r1, 0, to: done)
         asm.mov(.r0, 2)
-        for shift in [32, 16, 8, 4, 2, 1] {
+        // Binary search for the highest set bit; v is positive here, so unsigned compares work.
+        // 1 << 32 does not fit an immediate: that step tests the shifted value instead.
+        let skip32 = newLabel("hist.skip")
+        asm.mov(.r2, .r1)
+        asm.alu(.rsh, .r2, 32)
+        asm.jump(.eq, .r2, 0, to: skip32)
+        asm.mov(.r1, .r2)
+        asm.add(.r0, 32)
+        asm.label(skip32)
+        for shift in [16, 8, 4, 2, 1] {
             let skip = newLabel("hist.skip")
-            asm.mov(.r2, .r1)
-            asm.alu(.rsh, .r2, Int32(shift))
-            asm.jump(.eq, .r2, 0, to: skip)
-            asm.mov(.r1, .r2)
+            asm.jump(.lt, .r1, Int32(1) << Int32(shift), to: skip)
+            asm.alu(.rsh, .r1, Int32(shift))
             asm.add(.r0, Int32(shift))
             asm.label(skip)
         }
