@@ -16,6 +16,7 @@
 /// unchanged: their pc-relative immediates would need re-resolving too and the trace generator
 /// never emits them.
 public enum PeepholeOptimizer {
+    /// The optimized program and where each input slot went.
     public struct Result: Sendable {
         public var instructions: [Instruction]
         /// For each slot of the input, its slot in the output, or nil when it was removed.

@@ -450,6 +450,18 @@ extension ProbeGenerator {
             mark()
             return
         }
+        if case .field(_, let name, _) = expression.kind, let chain = memberChain(expression) {
+            guard let access = compiler.memberAccess(chain, range: expression.range),
+                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
+            // A char array at least as long as the buffer: copied whole, as bpftrace does, so no
+            // zeroing is needed (a failed bpf_probe_read_* zeroes the buffer itself).
+            if count >= size {
+                let address = try memberAddress(chain, access)
+                read(into: buffer, size: size, from: address, user: chain.pointee.isUser)
+                mark()
+                return
+            }
+        }
         zero(buffer, size)
         switch expression.kind {
         case .string(let bytes):
