@@ -303,9 +303,11 @@ struct ProbeGenerator {
         let count = TraceEventID.joinArguments, size = TraceEventID.joinArgumentSize
         let recordSize = 24 + count * size
 
+        // The array's address and the record stay in callee-saved registers across the helper
+        // calls (a statement starts with none in use, so these are r6 and r7).
         try integer(array)
-        let base = try slot(8), pointer = try slot(8), record = try slot(8)
-        asm.store(.doubleWord, .r10, base, .r0)
+        let base = try save()
+        let pointer = try slot(8)
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, Int32(recordSize))
         asm.mov(.r3, 0)
@@ -315,47 +317,63 @@ struct ProbeGenerator {
         try countLostEvent()
         asm.jump(to: skip)
         asm.label(reserved)
-        asm.store(.doubleWord, .r10, record, .r0)
-        asm.loadImmediate64(.r1, TraceEventID.join)
-        asm.store(.doubleWord, .r0, 0, .r1)
-        asm.loadImmediate64(.r1, UInt64(separatorIndex))
-        asm.store(.doubleWord, .r0, 8, .r1)
+        let record = try save()
+        func loadRecord(_ target: Register) {
+            switch record {
+            case .register(let register): asm.mov(target, register)
+            case .slot(let offset): asm.load(.doubleWord, target, .r10, offset)
+            }
+        }
+        /// A register holding the record's address, to store through.
+        func recordBase() -> Register {
+            switch record {
+            case .register(let register): return register
+            case .slot(let offset):
+                asm.load(.doubleWord, .r1, .r10, offset)
+                return .r1
+            }
+        }
+        storeConstant(TraceEventID.join, base: .r0, at: 0)
+        storeConstant(UInt64(separatorIndex), base: .r0, at: 8)
         for index in 0..<count {
             // Record how many strings are complete before trying the next one.
-            asm.load(.doubleWord, .r1, .r10, record)
-            asm.store(.doubleWord, .r1, 16, immediate: Int32(index))
+            asm.store(.doubleWord, recordBase(), 16, immediate: Int32(index))
             asm.mov(.r1, .r10)
             asm.add(.r1, Int32(pointer))
             asm.mov(.r2, 8)
-            asm.load(.doubleWord, .r3, .r10, base)
-            asm.add(.r3, Int32(index * 8))
+            switch base {
+            case .register(let register): asm.mov(.r3, register)
+            case .slot(let offset): asm.load(.doubleWord, .r3, .r10, offset)
+            }
+            if index > 0 { asm.add(.r3, Int32(index * 8)) }
             asm.call(helperID: HelperFunction.probeReadUser.rawValue)
-            asm.jump(.ne, .r0, 0, to: done)
+            // A failed read zeroes the pointer (bpf_probe_read_user), so the NULL test covers it.
             asm.load(.doubleWord, .r3, .r10, pointer)
             asm.jump(.eq, .r3, 0, to: done)
-            asm.load(.doubleWord, .r1, .r10, record)
+            loadRecord(.r1)
             asm.add(.r1, Int32(24 + index * size))
             asm.mov(.r2, Int32(size))
             asm.call(helperID: HelperFunction.probeReadUserStr.rawValue)
             if index == count - 1 {
-                asm.load(.doubleWord, .r1, .r10, record)
-                asm.store(.doubleWord, .r1, 16, immediate: Int32(count))
+                asm.store(.doubleWord, recordBase(), 16, immediate: Int32(count))
             }
         }
         asm.label(done)
-        asm.load(.doubleWord, .r1, .r10, record)
+        loadRecord(.r1)
         asm.mov(.r2, 0)
         asm.call(helperID: HelperFunction.ringbufSubmit.rawValue)
         asm.label(skip)
+        if case .register = record { savedRegisters -= 1 }
+        if case .register = base { savedRegisters -= 1 }
     }
 
     /// `*(u64 *)(r10 + offset) = value`: one ST when the value sign-extends from 32 bits.
-    mutating func storeConstant(_ value: UInt64, at offset: Int16) {
+    mutating func storeConstant(_ value: UInt64, base: Register = .r10, at offset: Int16) {
         if let small = Int32(exactly: Int64(bitPattern: value)) {
-            asm.store(.doubleWord, .r10, offset, immediate: small)
+            asm.store(.doubleWord, base, offset, immediate: small)
         } else {
             asm.loadImmediate64(.r1, value)
-            asm.store(.doubleWord, .r10, offset, .r1)
+            asm.store(.doubleWord, base, offset, .r1)
         }
     }
 
