@@ -171,4 +171,48 @@ import Testing
         ])
         #expect(result.newIndex == [0, 1, nil, 2, 3])
     }
+
+    @Test func definesTheMoveTargetDirectlyWhenTheSourceDies() throws {
+        let (_, program) = try optimized { asm in
+            asm.load(.doubleWord, .r0, .r9, 24)
+            asm.mov(.r6, .r0)              // r0 is overwritten by the call: load into r6
+            asm.call(helperID: 5)
+            asm.mov(.r0, .r6)
+            asm.exit()
+        }
+        #expect(program == [
+            .load(.doubleWord, dst: .r6, src: .r9, offset: 24),
+            .call(.helper(5)),
+            .arithmetic(.mov, .bits64, dst: .r0, .register(.r6)),
+            .exit,
+        ])
+    }
+
+    @Test func keepsTheMoveWhenTheSourceIsStillNeeded() throws {
+        let cases: [(String, (inout Assembler) -> Void)] = [
+            ("read later", { $0.add(.r6, .r0) }),
+            ("live across a branch", { $0.jump(.eq, .r1, 0, to: "out") }),
+            ("the call reads r1", { $0.call(helperID: 5) }),
+        ]
+        for (reason, after) in cases {
+            let (_, program) = try optimized { asm in
+                asm.mov(.r1, 3)
+                asm.mov(.r6, .r1)
+                after(&asm)
+                asm.label("out")
+                asm.mov(.r0, .r1)
+                asm.add(.r0, .r6)
+                asm.exit()
+            }
+            #expect(program.contains(.arithmetic(.mov, .bits64, dst: .r6, .register(.r1))), "\(reason)")
+        }
+        // Not a pure definition: r0 += 8 reads r0.
+        let (_, program) = try optimized { asm in
+            asm.add(.r0, 8)
+            asm.mov(.r3, .r0)
+            asm.call(helperID: 4)
+            asm.exit()
+        }
+        #expect(program.contains(.arithmetic(.mov, .bits64, dst: .r3, .register(.r0))))
+    }
 }

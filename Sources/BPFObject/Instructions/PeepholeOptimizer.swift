@@ -8,6 +8,9 @@
 ///   or rA and no jump lands in between — the reload then holds exactly what was stored;
 /// - a store to a *private* slot (one the generator vouches is only ever reached as `r10 + X`, never
 ///   through a copied pointer such as a helper argument) that no load reads is dropped;
+/// - `rA = <load or constant>; rB = rA` becomes `rB = <load or constant>` when rA is dead after
+///   the move (overwritten before any read on the straight-line path, with no jump landing in
+///   between); conservatively kept otherwise;
 /// - `rA = rA` (64-bit) is dropped;
 /// - writes to a callee-saved register (r6–r9) that no instruction ever reads are dropped (the
 ///   context saved in r9 by a program that never uses it).
@@ -75,6 +78,14 @@ public enum PeepholeOptimizer {
                     changed = true
                 case .store(.doubleWord, .r10, let offset, let value):
                     changed = forwardStore(at: position, offset: offset, value: value, &ops, &removed, landing) || changed
+                case .arithmetic(.mov, .bits64, let target, .register(let source)) where target != source && target != .r10:
+                    // The defining instruction must be the previous live one, with no jump landing on the move.
+                    guard !landing.contains(position), let previous = previousLive(before: position, removed),
+                          let redefined = redefine(ops[previous], from: source, to: target),
+                          isDead(source, after: position, ops, removed, landing) else { break }
+                    ops[previous] = redefined
+                    removed[position] = true
+                    changed = true
                 default: break
                 }
             }
@@ -186,6 +197,39 @@ public enum PeepholeOptimizer {
         }
     }
 
+    private static func previousLive(before position: Int, _ removed: [Bool]) -> Int? {
+        var previous = position - 1
+        while previous >= 0 && removed[previous] { previous -= 1 }
+        return previous >= 0 ? previous : nil
+    }
+
+    /// `operation` (a pure definition of `source`: a load, a move or a 64-bit constant) writing
+    /// `target` instead; nil for anything else.
+    private static func redefine(_ operation: DecodedInstruction, from source: Register, to target: Register) -> DecodedInstruction? {
+        switch operation {
+        case .load(let size, source, let base, let offset): .load(size, dst: target, src: base, offset: offset)
+        case .loadSignExtend(let size, source, let base, let offset): .loadSignExtend(size, dst: target, src: base, offset: offset)
+        case .arithmetic(.mov, let width, source, let operand): .arithmetic(.mov, width, dst: target, operand)
+        case .loadImmediate64(source, .value(let value)): .loadImmediate64(dst: target, .value(value))
+        default: nil
+        }
+    }
+
+    /// True when `register` is overwritten before any read on the straight-line path after
+    /// `position` (a jump, a landing point or the end of that path counts as a read).
+    private static func isDead(_ register: Register, after position: Int, _ ops: [DecodedInstruction], _ removed: [Bool], _ landing: Set<Int>) -> Bool {
+        var next = position + 1
+        while next < ops.count {
+            defer { next += 1 }
+            if removed[next] { continue }
+            if landing.contains(next) || reads(ops[next], register) { return false }
+            if case .exit = ops[next] { return true }
+            if writes(ops[next], register) { return true }
+            if !isStraightLine(ops[next]) { return false }
+        }
+        return false
+    }
+
     private static func nextLive(after position: Int, _ removed: [Bool]) -> Int {
         var next = position + 1
         while next < removed.count && removed[next] { next += 1 }
@@ -277,7 +321,8 @@ public enum PeepholeOptimizer {
         case .loadPacketAbsolute, .loadPacketIndirect:
             return true
         case .call:
-            return register.rawValue <= 5
+            // Helpers take their arguments in r1–r5.
+            return (1...5).contains(register.rawValue)
         case .exit:
             return register == .r0
         case .loadImmediate64, .jump, .jumpLong, .mayGoto, .speculationBarrier:
