@@ -10,6 +10,7 @@
 #   sudo Benchmarks/run-trace-insns.sh          # root; installs bpftrace if missing
 #   ONLY=map Benchmarks/run-trace-insns.sh      # scripts whose name contains "map"
 #   SWIFTBPF=path/to/swiftbpf Benchmarks/run-trace-insns.sh
+#   BASELINE=path/to/older/swiftbpf Benchmarks/run-trace-insns.sh   # adds its count as a column
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v bpftrace >/dev/null; then apt-get install -y bpftrace >/dev/null; fi
@@ -86,19 +87,30 @@ measure() {
 
 echo "$("$BPFTRACE" --version) vs swiftbpf $(git rev-parse --short HEAD); xlated instructions (after the verifier)"
 echo
-echo "| script | probe programs | bpftrace xlated | swiftbpf xlated | swiftbpf / bpftrace | swiftbpf BEGIN+END xlated |"
-echo "|---|---|---|---|---|---|"
+if [ -n "${BASELINE:-}" ]; then
+    echo "| script | probe programs | bpftrace xlated | swiftbpf before | swiftbpf xlated | swiftbpf / bpftrace | swiftbpf BEGIN+END xlated |"
+    echo "|---|---|---|---|---|---|---|"
+else
+    echo "| script | probe programs | bpftrace xlated | swiftbpf xlated | swiftbpf / bpftrace | swiftbpf BEGIN+END xlated |"
+    echo "|---|---|---|---|---|---|"
+fi
 for entry in "${SCRIPTS[@]}"; do
     name=${entry%%|*}; script=${entry#*|}
     [ -n "${ONLY:-}" ] && [[ "$name" != *"$ONLY"* ]] && continue
     if [[ "$script" == @* ]]; then
         read -r bp bx _ < <(measure "$BPFTRACE" "${script#@}")
         read -r sp sx ss < <(measure "$SWIFTBPF" trace "${script#@}")
+        [ -n "${BASELINE:-}" ] && read -r _ ox _ < <(measure "$BASELINE" trace "${script#@}")
     else
         read -r bp bx _ < <(measure "$BPFTRACE" -e "$script")
         read -r sp sx ss < <(measure "$SWIFTBPF" trace -e "$script")
+        [ -n "${BASELINE:-}" ] && read -r _ ox _ < <(measure "$BASELINE" trace -e "$script")
     fi
     ratio=-
     [[ "$bx" =~ ^[0-9]+$ && "$sx" =~ ^[0-9]+$ && "$bx" != 0 ]] && ratio=$(awk -v s="$sx" -v b="$bx" 'BEGIN { printf "%.2f", s / b }')
-    echo "| $name | $bp / $sp | $bx | $sx | $ratio | $ss |"
+    if [ -n "${BASELINE:-}" ]; then
+        echo "| $name | $bp / $sp | $bx | $ox | $sx | $ratio | $ss |"
+    else
+        echo "| $name | $bp / $sp | $bx | $sx | $ratio | $ss |"
+    fi
 done

@@ -125,6 +125,12 @@ extension ProbeGenerator {
                 binaryOperation(op, signed: signed, left: .r0, right: .immediate(immediate))
                 return
             }
+            if case .integer(let value) = rhs.kind {
+                // A literal too wide for an immediate: lddw into r2 (binaryOperation uses r1).
+                asm.loadImmediate64(.r2, UInt64(bitPattern: value))
+                binaryOperation(op, signed: signed, left: .r0, right: .register(.r2))
+                return
+            }
             switch try save() {
             case .register(let left):
                 try integer(rhs)
@@ -297,6 +303,11 @@ extension ProbeGenerator {
         try integer(lhs)
         if let immediate = immediateOperand(op, rhs) {
             asm.jump(otherwise, .r0, immediate, to: label)
+            return true
+        }
+        if case .integer(let value) = rhs.kind {
+            asm.loadImmediate64(.r2, UInt64(bitPattern: value))
+            asm.jump(otherwise, .r0, .r2, to: label)
             return true
         }
         switch try save() {
@@ -495,8 +506,14 @@ extension ProbeGenerator {
             let done = newLabel("strmap.done")
             lookup(Int32(index + 1), key: key)
             asm.jump(.eq, .r0, 0, to: done)
+            // 8 bytes at a time (the buffer is 8-aligned; map values may be read unaligned), then bytes.
             var at = 0
             let count = min(size, map.kind.valueSize)
+            while at + 8 <= count {
+                asm.load(.doubleWord, .r1, .r0, Int16(at))
+                asm.store(.doubleWord, .r10, buffer + Int16(at), .r1)
+                at += 8
+            }
             while at < count {
                 asm.load(.byte, .r1, .r0, Int16(at))
                 asm.store(.byte, .r10, buffer + Int16(at), .r1)
