@@ -367,13 +367,14 @@ struct ProbeGenerator {
         if case .register = base { savedRegisters -= 1 }
     }
 
-    /// `*(u64 *)(r10 + offset) = value`: one ST when the value sign-extends from 32 bits.
+    /// `*(u64 *)(base + offset) = value` (offset 8-aligned): one ST when the value sign-extends
+    /// from 32 bits, else two 32-bit STs (fewer than lddw + STX; x86-64 and arm64 are little-endian).
     mutating func storeConstant(_ value: UInt64, base: Register = .r10, at offset: Int16) {
         if let small = Int32(exactly: Int64(bitPattern: value)) {
             asm.store(.doubleWord, base, offset, immediate: small)
         } else {
-            asm.loadImmediate64(.r1, value)
-            asm.store(.doubleWord, base, offset, .r1)
+            asm.store(.word, base, offset, immediate: Int32(bitPattern: UInt32(truncatingIfNeeded: value)))
+            asm.store(.word, base, offset + 4, immediate: Int32(bitPattern: UInt32(truncatingIfNeeded: value >> 32)))
         }
     }
 
