@@ -2,7 +2,9 @@ import BPFObject
 import Foundation
 
 /// Generates one probe's program. Values: integers in r0, strings in stack buffers (offsets
-/// from r10). r9 holds the context for the whole program.
+/// from r10), each evaluated straight into its destination (map key, event record) where it has
+/// one. r9 holds the context for the whole program; r6–r8 hold values that must survive helper
+/// calls (`save()`/`restore()`). The assembled program then goes through `PeepholeOptimizer`.
 struct ProbeGenerator {
     var compiler: TraceCompiler
     let context: TraceCompiler.ProbeContext
