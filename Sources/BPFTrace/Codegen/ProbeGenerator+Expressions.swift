@@ -131,10 +131,11 @@ extension ProbeGenerator {
                 binaryOperation(op, signed: signed, left: .r0, right: .register(.r2))
                 return
             }
-            switch try save() {
+            let saved = try save()
+            switch saved {
             case .register(let left):
                 try integer(rhs)
-                savedRegisters -= 1
+                release(saved)
                 binaryOperation(op, signed: signed, left: left, right: .register(.r0))
             case .slot(let left):
                 try integer(rhs)
@@ -310,10 +311,11 @@ extension ProbeGenerator {
             asm.jump(otherwise, .r0, .r2, to: label)
             return true
         }
-        switch try save() {
+        let saved = try save()
+        switch saved {
         case .register(let left):
             try integer(rhs)
-            savedRegisters -= 1
+            release(saved)
             asm.jump(otherwise, left, .r0, to: label)
         case .slot(let left):
             try integer(rhs)

@@ -4,7 +4,7 @@ import Foundation
 /// Generates one probe's program. Values: integers in r0, strings in stack buffers (offsets
 /// from r10), each evaluated straight into its destination (map key, event record) where it has
 /// one. r9 holds the context for the whole program; r6–r8 hold values that must survive helper
-/// calls (`save()`/`restore()`). The assembled program then goes through `PeepholeOptimizer`.
+/// calls (`save()`/`release()`). The assembled program then goes through `PeepholeOptimizer`.
 struct ProbeGenerator {
     var compiler: TraceCompiler
     let context: TraceCompiler.ProbeContext
@@ -90,7 +90,7 @@ struct ProbeGenerator {
     }
 
     /// Keeps `r0` across code that may call helpers: in the next free callee-saved register
-    /// (r6–r8; r9 holds the context) or else a private stack slot. Balance with `restore`.
+    /// (r6–r8; r9 holds the context) or else a private stack slot. Balance with `release`.
     mutating func save() throws -> SavedValue {
         if savedRegisters < Self.calleeSaved.count {
             let register = Self.calleeSaved[savedRegisters]
@@ -103,15 +103,9 @@ struct ProbeGenerator {
         return .slot(offset)
     }
 
-    /// Loads a saved value into `target` and frees its register.
-    mutating func restore(_ saved: SavedValue, into target: Register) {
-        switch saved {
-        case .register(let register):
-            asm.mov(target, register)
-            savedRegisters -= 1
-        case .slot(let offset):
-            asm.load(.doubleWord, target, .r10, offset)
-        }
+    /// Ends the life of a saved value (frees its register for the next `save()`).
+    mutating func release(_ saved: SavedValue) {
+        if case .register = saved { savedRegisters -= 1 }
     }
 
     enum SavedValue {
@@ -365,8 +359,8 @@ struct ProbeGenerator {
         asm.mov(.r2, 0)
         asm.call(helperID: HelperFunction.ringbufSubmit.rawValue)
         asm.label(skip)
-        if case .register = record { savedRegisters -= 1 }
-        if case .register = base { savedRegisters -= 1 }
+        release(record)
+        release(base)
     }
 
     /// `*(u64 *)(base + offset) = value` (offset 8-aligned): one ST when the value sign-extends
