@@ -234,6 +234,10 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
             "BEGIN { $i = 0; $s = 0; while ($i < 10) { $i++; if ($i == 3) { continue; } if ($i == 8) { break; } $s += $i; } @s = $s; unroll(3) { @u = count(); } exit(); }",
             #"BEGIN { @x = (1, "abc"); $t = (2, "de", -3); @y[1] = $t; printf("%d %s %d %s\n", $t.0, $t.1, $t.2, strftime("%Y", nsecs)); @w = ((uint8)1, (1, "x")); @v = strftime("%Y", 0); exit(); }"#,
             #"BEGIN { $x = 10; if ($x > 5) { printf("big %d\n", $x % 4); } else { printf("small\n"); } @t = $x > 3 ? 1 : 2; @n = -5 / 2; @z = (1 << 4) | 3; exit(); }"#,
+            // Operands nested deeper than the callee-saved registers (spilled to the stack), conditions
+            // compiled as jumps (&&, !, string literals on either side), log2 buckets at their edges
+            // (below 2^32: bpftrace 0.17's log2 stops there, ours goes on to 2^63).
+            #"BEGIN { $a = 7; $b = -3; @r = $a + ($b * ($a - ($b + ($a * ($b - ($a + 1)))))); @q = ($a >= 7) + ($b < 0) * 2 + ($a != $b) * 4 + ($a << 2) + ($a - $b) * ($a + $b); if ($a > $b && !($a == 8)) { printf("and\n"); } if ("abc" != comm) { printf("ne\n"); } if (comm == "nomatch") { printf("bad\n"); } if ($a < 5 || $b <= -3) { printf("or\n"); } @h = hist(1); @h = hist(2); @h = hist(65535); @h = hist(65536); @h = hist(0xffffffff); exit(); }"#,
         ]
         let jsonScript = #"BEGIN { @h[1] = hist(0); @h[1] = hist(-1); @h[2] = hist(3); @l = lhist(35, 0, 100, 10); @c[1, "a"] = count(); @s = stats(2); @v = avg(3); @z = "q\"t"; printf("x %d\n", 1); exit(); }"#
         try expectSameOutputAsBpftrace(scripts, json: jsonScript)

@@ -326,18 +326,19 @@ public struct CompiledScript: Sendable {
     /// stack maps (`fd_array[1 + maps.count + stackMapLimits.count]`).
 }
 
-/// Event records start with a u64 identifier: a format index, or one of these.
+/// Event records start with a u64 identifier: a format index, or one of these. They are small
+/// negative numbers so that one BPF store of a sign-extended 32-bit immediate writes them.
 public enum TraceEventID {
-    public static let exit: UInt64 = 0xFFFF_FFFF_0000_0001
+    public static let exit: UInt64 = 0xFFFF_FFFF_FFFF_FF01
     /// `print(@map)`: followed by a u64 map index.
-    public static let printMap: UInt64 = 0xFFFF_FFFF_0000_0002
-    public static let clearMap: UInt64 = 0xFFFF_FFFF_0000_0003
-    public static let zeroMap: UInt64 = 0xFFFF_FFFF_0000_0004
+    public static let printMap: UInt64 = 0xFFFF_FFFF_FFFF_FF02
+    public static let clearMap: UInt64 = 0xFFFF_FFFF_FFFF_FF03
+    public static let zeroMap: UInt64 = 0xFFFF_FFFF_FFFF_FF04
     /// `time(fmt)`: followed by a u64 format index.
-    public static let time: UInt64 = 0xFFFF_FFFF_0000_0005
+    public static let time: UInt64 = 0xFFFF_FFFF_FFFF_FF05
     /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
     /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
-    public static let join: UInt64 = 0xFFFF_FFFF_0000_0006
+    public static let join: UInt64 = 0xFFFF_FFFF_FFFF_FF06
     /// bpftrace reads at most 16 elements of the array (its join_argnum).
     public static let joinArguments = 16
     public static let joinArgumentSize = 256
