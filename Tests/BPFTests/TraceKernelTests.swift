@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 /// Runs a script through the library (not the CLI binary) and returns its output.
-private func runTrace(_ text: String, json: Bool = false, workload: () -> Void = {}, stopAfter seconds: Double = 5) throws -> (session: TraceSession, output: String) {
+func runTrace(_ text: String, json: Bool = false, workload: () -> Void = {}, stopAfter seconds: Double = 5) throws -> (session: TraceSession, output: String) {
     final class Sink: @unchecked Sendable { var text = "" }
     let sink = Sink()
     var options = TraceSession.Options()

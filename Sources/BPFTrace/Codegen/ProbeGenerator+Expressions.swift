@@ -276,6 +276,21 @@ extension ProbeGenerator {
             }
             // r9 holds the probe's context, the `struct pt_regs` of the probed task.
             asm.load(.doubleWord, .r0, .r9, offset)
+        case .call("len", let arguments):
+            guard case .map(let name, let keys)? = arguments.first?.kind, keys.isEmpty, let index = compiler.mapIndex[name] else {
+                try fail("len() expects a map to be provided", expression.range)
+            }
+            // The map's type is known only once every probe was read (it may be assigned later).
+            if compiler.maps[index].keyTypes.isEmpty { try fail(TraceCompiler.lenOfScalarMap, arguments[0].range) }
+            // bpf_for_each_map_elem(map, callback, ctx, flags) returns how many elements it
+            // visited; the callback never stops the walk.
+            asm.loadMapIndex(.r1, Int32(index + 1))
+            // The callback's address is filled in once the program's final length is known.
+            callbackReferenceSlots.append(asm.count)
+            asm.loadImmediate64(.r2, 0)
+            asm.mov(.r3, 0)
+            asm.mov(.r4, 0)
+            asm.call(helperID: HelperFunction.forEachMapElem.rawValue)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:

@@ -25,6 +25,11 @@ struct ProbeGenerator {
     var privateSlots: Set<Int16> = []
     /// How many of `calleeSaved` hold live values.
     var savedRegisters = 0
+    /// `lddw` slots (emitted as `lddw rX, 0`) that `generate` turns into references to the
+    /// element-counting callback (BPF_PSEUDO_FUNC) it appends after the optimized program.
+    var callbackReferenceSlots: [Int] = []
+    /// Where the callback subprograms start in the final program.
+    var callbackStarts: [Int] = []
 
     /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
     static let stackLimit = 512
@@ -57,7 +62,27 @@ struct ProbeGenerator {
         // Slots patched at load time (lddw, never removed) move with their instructions.
         startTimeSlots = startTimeSlots.compactMap { optimized.newIndex[$0] }
         childProcessSlots = childProcessSlots.compactMap { optimized.newIndex[$0] }
-        return (optimized.instructions, optimized.remap(ranges))
+        var instructions = optimized.instructions
+        var finalRanges = optimized.remap(ranges)
+        let callbackReferences = callbackReferenceSlots.compactMap { optimized.newIndex[$0] }
+        if !callbackReferences.isEmpty {
+            // bpf_for_each_map_elem's callback, after the optimized program (whose jumps then
+            // need no re-resolving): returning 0 continues the walk, so the helper's result is
+            // the number of elements.
+            let start = instructions.count
+            var callback = Assembler()
+            callback.mov(.r0, 0)
+            callback.exit()
+            instructions += try callback.assemble()
+            finalRanges += [nil, nil]
+            for slot in callbackReferences {
+                // lddw rX, callback (BPF_PSEUDO_FUNC): imm is relative to the next instruction.
+                instructions[slot].src = PseudoSource.function.rawValue
+                instructions[slot].immediate = Int32(start - (slot + 1))
+            }
+            callbackStarts = [start]
+        }
+        return (instructions, finalRanges)
     }
 
     // MARK: Stack

@@ -82,6 +82,7 @@ public struct TraceCompiler {
                 compiled.append(CompiledProbe(name: point.name, attachment: attachment, programType: context.programType,
                                               instructions: instructions.0, sourceRanges: instructions.1,
                                               startTimeSlots: generator.startTimeSlots, childProcessSlots: generator.childProcessSlots))
+                compiled[compiled.count - 1].callbackStarts = generator.callbackStarts
             }
         }
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
@@ -388,6 +389,9 @@ public struct TraceCompiler {
             maps.append(TraceMap(name: name, keyTypes: keyTypes, kind: kind))
         }
     }
+
+    /// bpftrace's refusal of len() on a map without keys (one element at most).
+    static let lenOfScalarMap = "call to len() expects a map with explicit keys (non-scalar map)"
 
     /// Signal names signal() accepts ("SIGKILL" or "KILL"), numbered as on x86-64 Linux (signal(7)).
     static func signalNumber(_ name: String) -> Int32? {
@@ -740,7 +744,7 @@ public struct TraceCompiler {
         case .call(let name, let arguments):
             for argument in arguments {
                 // print/clear/zero/delete take the map itself, whatever it holds.
-                if ["print", "clear", "zero", "delete"].contains(name), case .map(let mapName, let keys) = argument.kind {
+                if ["print", "clear", "zero", "delete", "len"].contains(name), case .map(let mapName, let keys) = argument.kind {
                     for key in keys { _ = inferType(key, &scope) }
                     if mapIndex[mapName] == nil && !program.probes.contains(where: { assigns(mapName, in: $0.body) }) {
                         diagnostics.error("Undefined map: \(mapName)", at: argument.range)
@@ -765,6 +769,17 @@ public struct TraceCompiler {
                 }
                 return .string(size: alignedStringSize(options.stringLength))
             case "printf", "exit", "print", "clear", "zero", "delete", "time", "cat": return .integer(signed: false)
+            case "len":
+                // len(@map) (bpftrace 0.19+): the map's element count, an int64.
+                guard case .map(let mapName, let keys) = arguments[0].kind, keys.isEmpty else {
+                    diagnostics.error("len() expects a map to be provided", at: arguments[0].range)
+                    return nil
+                }
+                if let index = mapIndex[mapName], maps[index].keyTypes.isEmpty {
+                    diagnostics.error(Self.lenOfScalarMap, at: arguments[0].range)
+                    return nil
+                }
+                return .integer(signed: true)
             case "signal":
                 if !options.unsafe {
                     diagnostics.error("signal() is an unsafe function being used in safe mode", at: expression.range)

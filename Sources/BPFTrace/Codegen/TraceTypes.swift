@@ -285,6 +285,9 @@ public struct CompiledProbe: Sendable {
     public var startTimeSlots: [Int] = []
     /// Indices of `lddw` instructions that get the `-c` child's pid, for `cpid`.
     public var childProcessSlots: [Int] = []
+    /// First instructions of the callback subprograms after the program's own `exit` (for
+    /// `len()`); a program with any needs `CallbackFunctionInfo` at load.
+    public var callbackStarts: [Int] = []
 
     public init(name: String, attachment: TraceAttachment, programType: ProgramType, instructions: [Instruction],
                 sourceRanges: [SourceRange?], startTimeSlots: [Int] = [], childProcessSlots: [Int] = []) {

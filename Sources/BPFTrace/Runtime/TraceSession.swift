@@ -56,6 +56,8 @@ public final class TraceSession {
     private var stackMaps: [Int: BPF.Map] = [:]
     /// Events dropped because the ring buffer was full, counted by the programs.
     private var lostEvents: BPF.Map?
+    /// `CallbackFunctionInfo.btf`, loaded for the first program with a callback (`len()`).
+    private var callbackBTF: LoadedBTF?
     private var lostReported: UInt64 = 0
     /// Names stack frames and `ksym`/`usym` values when events and maps are printed.
     public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
@@ -229,7 +231,16 @@ public final class TraceSession {
 
     private func load(_ spec: ProgramSpec, probe: CompiledProbe, options loadOptions: ProgramLoadOptions) throws -> BPF.Program {
         do {
-            return try BPF.Program(spec, options: loadOptions)
+            guard !probe.callbackStarts.isEmpty else { return try BPF.Program(spec, options: loadOptions) }
+            // A callback reference needs the program's BTF and a func_info record per subprogram.
+            if callbackBTF == nil { callbackBTF = try LoadedBTF(bytes: CallbackFunctionInfo.btf, label: "BTF of trace callbacks") }
+            var options = loadOptions
+            options.programBTFFD = try callbackBTF!.fd.value()
+            let records = CallbackFunctionInfo.records(callbackStarts: probe.callbackStarts)
+            return try records.withUnsafeBytes { buffer in
+                options.funcInfo = .init(address: UInt64(UInt(bitPattern: buffer.baseAddress)), recordSize: 8, count: UInt32(1 + probe.callbackStarts.count))
+                return try BPF.Program(spec, options: options)
+            }
         } catch BPFError.verifierRejected(let rejection) {
             throw TraceError(explain(rejection, probe: probe))
         } catch let error as BPFError where error.errno == .EPERM || error.errno == .ENOTSUPP || error.errno == .EOPNOTSUPP {

@@ -83,6 +83,7 @@ public enum BPFTraceLanguage {
         signature("clear", 1, 1, .action),
         signature("zero", 1, 1, .action),
         signature("print", 1, 3, .action),
+        signature("len", 1, 1, .value),
         // output and control
         signature("printf", 1, nil, .action),
         signature("system", 1, nil, .action),
