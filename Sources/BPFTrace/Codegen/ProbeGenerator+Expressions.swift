@@ -36,6 +36,9 @@ extension ProbeGenerator {
                 asm.alu(.rsh, .r0, 32)
             case "nsecs":
                 asm.call(helperID: HelperFunction.ktimeGetNs.rawValue)
+            case "probe":
+                // The attach point's index in `CompiledScript.probeNames`; a constant per program.
+                asm.mov(.r0, Int32(compiler.probeNames.firstIndex(of: context.probeName) ?? 0))
             case "elapsed":
                 asm.call(helperID: HelperFunction.ktimeGetNs.rawValue)
                 startTimeSlots.append(asm.count)
@@ -517,8 +520,8 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer))
             asm.mov(.r2, Int32(min(size, 16)))
             asm.call(helperID: HelperFunction.getCurrentComm.rawValue)
-        case .builtin("probe"), .builtin("func"):
-            let text = expression.kind == .builtin("probe") ? context.probeName : context.function ?? ""
+        case .builtin("func"):
+            let text = context.function ?? ""
             // Zero-filled first so shorter names (one program per expanded point) compare and print right.
             for offset in stride(from: 0, to: size, by: 8) { asm.store(.doubleWord, .r10, buffer + Int16(offset), immediate: 0) }
             for (index, byte) in Array(text.utf8).prefix(size - 1).enumerated() {
@@ -667,8 +670,8 @@ extension ProbeGenerator {
         case .positionalParameter(let index):
             let text = index > 0 && index <= compiler.options.positionalParameters.count ? compiler.options.positionalParameters[index - 1] : ""
             return Array(Array(text.utf8).prefix(size - 1))
-        case .builtin("probe"), .builtin("func"):
-            let text = expression.kind == .builtin("probe") ? context.probeName : context.function ?? ""
+        case .builtin("func"):
+            let text = context.function ?? ""
             return Array(Array(text.utf8).prefix(size - 1))
         case .call("pton", let arguments):
             guard case .string(let bytes) = arguments.first?.kind, let address = TraceCompiler.networkAddress(String(decoding: bytes, as: UTF8.self)) else {

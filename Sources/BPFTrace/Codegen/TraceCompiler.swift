@@ -17,6 +17,8 @@ public struct TraceCompiler {
     var maps: [TraceMap] = []
     var mapIndex: [String: Int] = [:]
     var printFormats: [TraceFormat] = []
+    /// Names of the attach points, indexed by the values of `probe`.
+    var probeNames: [String] = []
     var diagnostics = DiagnosticList()
     var loopDepth = 0
     /// Frame limits of the stack-trace maps `kstack`/`ustack` need (one map per limit).
@@ -63,14 +65,17 @@ public struct TraceCompiler {
         // Pass 1: infer map types over every probe.
         for (probe, points) in resolved {
             guard var context = points.first?.2 else { continue }
-            // `probe` is a string sized for the longest expanded name, so one type fits every program.
-            context.probeName = points.map(\.2.probeName).max { $0.utf8.count < $1.utf8.count } ?? context.probeName
             context.function = points.compactMap(\.2.function).max { $0.utf8.count < $1.utf8.count }
             var scope = Scope(context: context)
             if let predicate = probe.predicate { _ = inferType(predicate, &scope) }
             inferBlock(probe.body, &scope)
         }
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
+
+        // `probe` values are indices into this table (the runtime prints the names).
+        for (_, points) in resolved {
+            for point in points where !probeNames.contains(point.2.probeName) { probeNames.append(point.2.probeName) }
+        }
 
         // Pass 2: generate one program per attach point.
         var compiled: [CompiledProbe] = []
@@ -88,7 +93,9 @@ public struct TraceCompiler {
         guard !diagnostics.hasErrors else { throw Failure(diagnostics: diagnostics.errors) }
         var seen = Set<Diagnostic>()
         let warnings = diagnostics.warnings.filter { seen.insert($0).inserted }
-        return CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: warnings, stackMapLimits: stackMapLimits)
+        var script = CompiledScript(probes: compiled, maps: maps, formats: printFormats, warnings: warnings, stackMapLimits: stackMapLimits)
+        script.probeNames = probeNames
+        return script
     }
 
     // MARK: Attach points
@@ -524,7 +531,7 @@ public struct TraceCompiler {
             switch name {
             case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
             case "comm": return .string(size: 16)
-            case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
+            case "probe": return .probeName
             case "func":
                 // bpftrace symbolises the instruction pointer; at a uprobe on a named function that is its name.
                 guard let function = scope.context.function else {

@@ -33,11 +33,14 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
     indirect case tuple([TraceValueType])
+    /// `probe`: a u64 index into `CompiledScript.probeNames`, named when printed (bpftrace's
+    /// `probe` type: an id, not a string, so it does not compare with strings either).
+    case probeName
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .probeName: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
         case .string(let size): size
@@ -77,6 +80,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .inet: "inet"
         case .byteArray(let count): "int8[\(count)]"
         case .macAddress: "macaddr"
+        case .probeName: "probe"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -108,7 +112,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
-        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress): true
+        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.probeName, .probeName): true
         case (.byteArray(let a), .byteArray(let b)): a == b
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
@@ -325,6 +329,8 @@ public struct CompiledScript: Sendable {
     /// Frame limits of the BPF_MAP_TYPE_STACK_TRACE maps `kstack`/`ustack` use, one map per
     /// limit; they follow the script maps in the fd array (`fd_array[1 + maps.count + i]`).
     public var stackMapLimits: [Int] = []
+    /// The names `probe` values index (one per expanded attach point, in attach order).
+    public var probeNames: [String] = []
     /// Events the ring buffer had no room for are counted in a one-element u64 array after the
     /// stack maps (`fd_array[1 + maps.count + stackMapLimits.count]`).
 }

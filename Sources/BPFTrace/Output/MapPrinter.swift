@@ -249,7 +249,8 @@ public enum JSONOutput {
             func number(_ value: [UInt8]) -> Int64 { Int64(bitPattern: u64(value, 0)) }
             let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
             let entries = ordered.map { element -> (String, String) in
-                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
+                // Probe ids need the names; stacks and symbols stay numbers here.
+                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0, symbols: valueType == .probeName ? symbols : nil) }
                 // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
                 if case .byteArray = valueType { return (keyText(element.key), value.text) }
                 if case .string(let text) = value { return (keyText(element.key), string(text)) }

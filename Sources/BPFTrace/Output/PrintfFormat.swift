@@ -257,6 +257,10 @@ public enum TraceValue: Hashable, Sendable {
             let end = min(bytes.count, offset + count)
             let values = offset < end ? bytes[offset..<end].map { String($0) } : []
             return .string("[" + values.joined(separator: ",") + "]")
+        case .probeName:
+            let index = Int(truncatingIfNeeded: u64(offset))
+            guard let names = symbols?.probeNames, names.indices.contains(index) else { return .string("") }
+            return .string(names[index])
         case .macAddress:
             let end = min(bytes.count, offset + 6)
             let octets: [UInt8] = offset < end ? Array(bytes[offset..<end]) : []

@@ -60,7 +60,11 @@ public final class TraceSession {
     private var callbackBTF: LoadedBTF?
     private var lostReported: UInt64 = 0
     /// Names stack frames and `ksym`/`usym` values when events and maps are printed.
-    public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
+    public private(set) lazy var symbols: TraceSymbolizer = {
+        let symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
+        symbols.probeNames = script.probeNames
+        return symbols
+    }()
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
     private var reader: RingBufferReader?

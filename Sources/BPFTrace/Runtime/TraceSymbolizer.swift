@@ -12,6 +12,8 @@ public final class TraceSymbolizer {
     private lazy var kernel = KernelSymbolTable()
     private var mappings: [Int32: [ProcessMapping]] = [:]
     private var files: [String: ELFAddressSymbols?] = [:]
+    /// `CompiledScript.probeNames`: what `probe` values (indices) print as.
+    public var probeNames: [String] = []
 
     public init(readStack: @escaping (Int, UInt32) -> [UInt64]) {
         self.readStack = readStack
