@@ -47,7 +47,7 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(throws: TraceError.self) { try TraceSession(text: "tracepoint:syscalls:sys_enter_nosuch* { }") { _ in } }
     }
 
-    /// join() reads argv's user pointers up to the NULL and prints the strings with the separator.
+    /// join() reads argv's user pointers and prints the strings up to the first empty one (the NULL reads as one) with the separator.
     @Test func joinPrintsArgv() throws {
         let marker = "swiftbpf-join-\(getpid())"
         let (session, output) = try runTrace(
@@ -55,12 +55,13 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
             workload: {
                 let child = Process()
                 child.executableURL = URL(fileURLWithPath: "/bin/true")
-                child.arguments = [marker, "two words", ""]
+                child.arguments = [marker, "two words", "", "after the empty one"]
                 try? child.run()
                 child.waitUntilExit()
             })
         defer { session.close() }
-        #expect(output.contains("/bin/true,\(marker),two words,\n"))
+        // bpftrace 0.17 stops at the first empty string.
+        #expect(output.contains("/bin/true,\(marker),two words\n"))
     }
 
     /// `func` names the probed function per attach point; a missing symbol in a list is skipped

@@ -311,7 +311,9 @@ struct ProbeGenerator {
 
     /// `join(argv[, sep])`: the strings behind up to 16 user pointers, in one ring buffer record
     /// reserved up front (16 strings do not fit the 512-byte stack); the runtime prints them
-    /// joined by `sep` and a newline. A NULL pointer ends the array, as in argv.
+    /// joined by `sep` and a newline up to the first empty string, as bpftrace does: a NULL
+    /// pointer (argv's end) or a failed read leaves its slot empty (bpf_probe_read_user_str
+    /// zeroes the buffer on failure), so no per-element test is needed.
     mutating func join(_ arguments: [Expression], range: SourceRange) throws {
         guard let array = arguments.first else { try fail("join() expects an array", range) }
         var separator = " "
@@ -324,16 +326,20 @@ struct ProbeGenerator {
         let count = TraceEventID.joinArguments, size = TraceEventID.joinArgumentSize
         let recordSize = 24 + count * size
 
-        // The array's address and the record stay in callee-saved registers across the helper
-        // calls (a statement starts with none in use, so these are r6 and r7).
+        // All 16 pointers in one read (argv's are followed by envp and the auxiliary vector, so
+        // the 128 bytes are mapped), then each string straight from its stack slot.
         try integer(array)
-        let base = try save()
-        let pointer = try slot(8)
+        let pointers = try slot(8 * count)
+        asm.mov(.r3, .r0)
+        asm.mov(.r1, .r10)
+        asm.add(.r1, Int32(pointers))
+        asm.mov(.r2, Int32(8 * count))
+        asm.call(helperID: HelperFunction.probeReadUser.rawValue)
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, Int32(recordSize))
         asm.mov(.r3, 0)
         asm.call(helperID: HelperFunction.ringbufReserve.rawValue)
-        let skip = newLabel("join.skip"), done = newLabel("join.done"), reserved = newLabel("join.reserved")
+        let skip = newLabel("join.skip"), reserved = newLabel("join.reserved")
         asm.jump(.ne, .r0, 0, to: reserved)
         try countLostEvent()
         asm.jump(to: skip)
@@ -345,47 +351,22 @@ struct ProbeGenerator {
             case .slot(let offset): asm.load(.doubleWord, target, .r10, offset)
             }
         }
-        /// A register holding the record's address, to store through.
-        func recordBase() -> Register {
-            switch record {
-            case .register(let register): return register
-            case .slot(let offset):
-                asm.load(.doubleWord, .r1, .r10, offset)
-                return .r1
-            }
-        }
         storeConstant(TraceEventID.join, base: .r0, at: 0)
         storeConstant(UInt64(separatorIndex), base: .r0, at: 8)
+        storeConstant(UInt64(count), base: .r0, at: 16)
         for index in 0..<count {
-            // Record how many strings are complete before trying the next one.
-            asm.store(.doubleWord, recordBase(), 16, immediate: Int32(index))
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(pointer))
-            asm.mov(.r2, 8)
-            switch base {
-            case .register(let register): asm.mov(.r3, register)
-            case .slot(let offset): asm.load(.doubleWord, .r3, .r10, offset)
-            }
-            if index > 0 { asm.add(.r3, Int32(index * 8)) }
-            asm.call(helperID: HelperFunction.probeReadUser.rawValue)
-            // A failed read zeroes the pointer (bpf_probe_read_user), so the NULL test covers it.
-            asm.load(.doubleWord, .r3, .r10, pointer)
-            asm.jump(.eq, .r3, 0, to: done)
+            // A failed read zeroes the pointers (bpf_probe_read_user): those strings are empty.
+            asm.load(.doubleWord, .r3, .r10, pointers + Int16(index * 8))
             loadRecord(.r1)
             asm.add(.r1, Int32(24 + index * size))
             asm.mov(.r2, Int32(size))
             asm.call(helperID: HelperFunction.probeReadUserStr.rawValue)
-            if index == count - 1 {
-                asm.store(.doubleWord, recordBase(), 16, immediate: Int32(count))
-            }
         }
-        asm.label(done)
         loadRecord(.r1)
         asm.mov(.r2, 0)
         asm.call(helperID: HelperFunction.ringbufSubmit.rawValue)
         asm.label(skip)
         release(record)
-        release(base)
     }
 
     /// `*(u64 *)(base + offset) = value` (offset 8-aligned): one ST when the value sign-extends

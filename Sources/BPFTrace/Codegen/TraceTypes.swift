@@ -345,7 +345,8 @@ public enum TraceEventID {
     public static let zeroMap: UInt64 = 0xFFFF_FFFF_FFFF_FF04
     /// `time(fmt)`: followed by a u64 format index.
     public static let time: UInt64 = 0xFFFF_FFFF_FFFF_FF05
-    /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
+    /// `join(argv, sep)`: u64 separator format index, u64 number of string slots (printed up to
+    /// the first empty one), then
     /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
     public static let join: UInt64 = 0xFFFF_FFFF_FFFF_FF06
     /// bpftrace reads at most 16 elements of the array (its join_argnum).

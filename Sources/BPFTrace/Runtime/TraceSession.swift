@@ -452,6 +452,8 @@ public final class TraceSession {
                 let start = 24 + index * TraceEventID.joinArgumentSize
                 guard start + TraceEventID.joinArgumentSize <= record.count else { break }
                 let bytes = UnsafeRawBufferPointer(rebasing: record[start..<(start + TraceEventID.joinArgumentSize)])
+                // bpftrace stops at the first empty string (argv's NULL reads as one).
+                guard bytes.first != 0 else { break }
                 parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
             }
             write(parts.joined(separator: separator) + "\n")
