@@ -288,7 +288,7 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
 
 /// Runs each script (and `json` with `-f json`) through /usr/bin/bpftrace and through
 /// TraceSession; the outputs must be identical after dropping bpftrace's "Attaching" line.
-private func expectSameOutputAsBpftrace(_ scripts: [String], json jsonScript: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectSameOutputAsBpftrace(_ scripts: [String], json jsonScript: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
     for (script, json) in scripts.map({ ($0, false) }) + [(jsonScript, true)] {
         let bpftrace = try ChildProcess.run("/usr/bin/bpftrace", (json ? ["-f", "json"] : []) + ["-e", script])
         let theirs = bpftrace.stdout.split(separator: "\n", omittingEmptySubsequences: false)

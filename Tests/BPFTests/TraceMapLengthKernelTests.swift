@@ -38,3 +38,24 @@ import TestSupport
         #expect(output.contains(#"{"type": "map", "data": {"@n": 3}}"#))
     }
 }
+
+/// `probe` travels as an id; printed, as a key, a value and in a tuple it must read as bpftrace's.
+@Suite(.kernel, .serialized) struct TraceProbeIdentifierKernelTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func probeNamesPrintAsInBpftrace() throws {
+        let script = #"BEGIN { $p = probe; @x = probe; @[probe] = count(); printf("%s %s|%-8s|%10s|\n", $p, probe, probe, probe); @t[probe, 1] = 2; @v[1] = probe; @u = (probe, 3); exit(); } END { @[probe] = count(); @[probe] = count(); printf("%s\n", probe); }"#
+        // (Tuples are left out of JSON: ours print as text there, bpftrace's as arrays.)
+        try expectSameOutputAsBpftrace([script], json: script.replacingOccurrences(of: " @u = (probe, 3);", with: ""))
+    }
+
+    /// Several attach points of one action: each program sends its own id.
+    @Test func eachExpandedProbeSendsItsOwnName() throws {
+        let pid = getpid()
+        let (session, output) = try runTrace(
+            "tracepoint:syscalls:sys_enter_getppid, tracepoint:syscalls:sys_enter_getegid /pid == \(pid)/ { @[probe] = count(); printf(\"%s\\n\", probe); } interval:ms:300 { exit(); }",
+            workload: { _ = getppid(); _ = getegid(); _ = getegid() })
+        defer { session.close() }
+        #expect(output.hasPrefix("tracepoint:syscalls:sys_enter_getppid\ntracepoint:syscalls:sys_enter_getegid\ntracepoint:syscalls:sys_enter_getegid\n"))
+        #expect(output.hasSuffix("\n@[tracepoint:syscalls:sys_enter_getppid]: 1\n@[tracepoint:syscalls:sys_enter_getegid]: 2\n"))
+    }
+}
