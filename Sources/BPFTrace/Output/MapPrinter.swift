@@ -250,7 +250,8 @@ public enum JSONOutput {
             let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
             let entries = ordered.map { element -> (String, String) in
                 // Probe ids need the names; stacks and symbols stay numbers here.
-                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0, symbols: valueType == .probeName ? symbols : nil) }
+                let namesProbes: Bool = if case .tuple(let elements) = valueType { elements.contains(.probeName) } else { valueType == .probeName }
+                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0, symbols: namesProbes ? symbols : nil) }
                 // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
                 if case .byteArray = valueType { return (keyText(element.key), value.text) }
                 if case .string(let text) = value { return (keyText(element.key), string(text)) }
