@@ -12,6 +12,7 @@ extension ProbeGenerator {
 
     /// Evaluates an integer expression into r0.
     mutating func integer(_ expression: Expression) throws {
+        if try integerThroughMemory(expression) { return }
         switch expression.kind {
         case .integer(let value):
             if let small = Int32(exactly: value) { asm.mov(.r0, small) } else { asm.loadImmediate64(.r0, UInt64(bitPattern: value)) }
@@ -126,6 +127,7 @@ extension ProbeGenerator {
             try integer(rhs)
             asm.mov(.r2, .r0)
             asm.load(.doubleWord, .r0, .r10, left)
+            try scalePointerOperand(op, leftType, rightType, range: expression.range)
             switch op {
             case .add: asm.add(.r0, .r2)
             case .subtract: asm.sub(.r0, .r2)
@@ -192,25 +194,6 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read \(name)", expression.range) }
-            let address = try memberAddress(chain, access)
-            let (size, signed): (Int, Bool)
-            switch access.result {
-            case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
-            case .structPointer: (size, signed) = (8, false)
-            case .string: try fail("\(name) is not an integer", expression.range)
-            }
-            let value = try slot(8)
-            zero(value, 8)
-            read(into: value, size: size, from: address, user: chain.pointee.isUser)
-            asm.load(.doubleWord, .r0, .r10, value)
-            if signed && size < 8 {
-                let bits = Int32(64 - size * 8)
-                asm.alu(.lsh, .r0, bits)
-                asm.alu(.arsh, .r0, bits)
-            }
         case .field(_, let name, _):
             guard let field = context.tracepoint?.field(named: name), let size = AccessSize(byteCount: field.size) else {
                 try fail("cannot read field '\(name)' as an integer", expression.range)
@@ -344,18 +327,12 @@ extension ProbeGenerator {
                 at += 1
             }
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range),
-                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
-            let address = try memberAddress(chain, access)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(min(size, count)))
-            asm.load(.doubleWord, .r3, .r10, address)
-            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
-        case .field(_, let name, _):
-            try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .field, .index, .unary(.dereference, _, _):
+            if case .field(_, let name, _) = expression.kind, memberChain(expression) == nil {
+                try readStringField(name, into: buffer, size: size, range: expression.range)
+            } else {
+                try readThroughMemory(expression, into: buffer, size: size)
+            }
         case .tuple(let elements):
             var offset = 0
             for element in elements {
@@ -467,28 +444,6 @@ extension ProbeGenerator {
     mutating func memberChain(_ expression: Expression) -> MemberChain? {
         var inferScope = scope
         return compiler.memberChain(expression, &inferScope)
-    }
-
-    /// Walks a member chain from its struct pointer; returns the stack slot holding the final
-    /// member's address. Pointers met on the way are read from the chain's address space.
-    mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
-        let address = try slot(8)
-        switch chain.root {
-        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
-        case .value(let pointer): try integer(pointer)
-        }
-        asm.store(.doubleWord, .r10, address, .r0)
-        for step in access.steps {
-            switch step {
-            case .add(let offset):
-                asm.load(.doubleWord, .r0, .r10, address)
-                asm.add(.r0, Int32(offset))
-                asm.store(.doubleWord, .r10, address, .r0)
-            case .loadPointer:
-                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
-            }
-        }
-        return address
     }
 
     /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).

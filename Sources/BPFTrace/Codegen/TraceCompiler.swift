@@ -24,6 +24,8 @@ public struct TraceCompiler {
 
     /// Kernel types for `curtask->...`; loaded only when a script uses them.
     let kernelTypes: (() throws -> BTF)?
+    /// Kernel enum constants by name, for identifiers such as `BPF_MAP_TYPE_HASH`.
+    let enumConstants = EnumConstantTable()
 
     public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
                 kernelTypes: (() throws -> BTF)? = nil) {
@@ -551,6 +553,13 @@ public struct TraceCompiler {
                 return nil
             }
             return elements[index]
+        case _ where Self.isTypeConstant(expression):
+            return typeConstant(expression, &scope).map { _ in .integer(signed: false) }
+        case .index:
+            return indexType(expression, &scope)
+        case .unary(.dereference, let operand, _) where !isArgs(operand) && quietType(operand, &scope)?.isPointer == true:
+            guard let chain = memberChain(expression, &scope) else { return nil }
+            return memberType(chain, range: expression.range)
         case .call("buf", let arguments):
             guard arguments.count == 2 else {
                 diagnostics.error("buf() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
@@ -742,6 +751,7 @@ public struct TraceCompiler {
             let left = inferType(lhs, &scope)
             let right = inferType(rhs, &scope)
             guard let left, let right else { return nil }
+            if let pointerResult = pointerBinaryType(op, left, right, expression) { return pointerResult }
             // bpftrace compares arrays of one size byte by byte: `$a == pton("10.0.0.1")`.
             if case .byteArray(let a) = left, case .byteArray(let b) = right {
                 guard a == b else {
@@ -789,7 +799,7 @@ public struct TraceCompiler {
             return widen(a, b)
         case .field(let base, let name, let arrow):
             if let chain = memberChain(expression, &scope) {
-                if chain.fields.count == 1, !chain.fields[0].arrow, case .value = chain.root {
+                if chain.accessors.count == 1, case .field(_, arrow: false) = chain.accessors[0], case .value = chain.root {
                     diagnostics.error("Can not access field '\(name)' on type '\(chain.pointee.typeName) *'. Try dereferencing it first, or using '->'", at: expression.range)
                     return nil
                 }
@@ -819,6 +829,9 @@ public struct TraceCompiler {
             }
         case .cast(let type, let operand):
             guard let operandType = inferType(operand, &scope) else { return nil }
+            if let pointer = castToPointer(type, operandType, expression, scope) {
+                return pointer.isPointer ? pointer : nil
+            }
             if let pointer = castToStructPointer(type, operandType, expression, scope) {
                 return pointer.isPointer ? pointer : nil
             }

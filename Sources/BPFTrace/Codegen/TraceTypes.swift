@@ -117,19 +117,31 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a BTF struct pointer points to, and in which address space it lives.
+/// What a pointer points to, and in which address space it lives: a BTF struct or union
+/// (`(struct task_struct *)curtask`, `args->rqtp`), an integer (`(int32 *)p`) or a pointer.
 public struct TracePointee: Hashable, Sendable {
-    /// The BTF struct or union name (`task_struct`).
-    public var structName: String
-    public var isUnion: Bool = false
+    /// The pointed-to type; its size scales pointer arithmetic and `[i]`.
+    public var target: TraceCType
     /// User memory (read with bpf_probe_read_user): pointers from syscall arguments and uprobes.
     public var isUser: Bool
     public init(structName: String, isUnion: Bool = false, isUser: Bool) {
-        self.structName = structName
-        self.isUnion = isUnion
+        self.target = .record(name: structName, isUnion: isUnion)
         self.isUser = isUser
     }
-    public var typeName: String { (isUnion ? "union " : "struct ") + structName }
+    public init(target: TraceCType, isUser: Bool) {
+        self.target = target
+        self.isUser = isUser
+    }
+    /// The BTF struct or union name (`task_struct`); empty when the target is not a record.
+    public var structName: String {
+        if case .record(let name, _) = target { return name }
+        return ""
+    }
+    public var isUnion: Bool {
+        if case .record(_, let isUnion) = target { return isUnion }
+        return false
+    }
+    public var typeName: String { target.description }
 }
 
 /// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.

@@ -1,0 +1,72 @@
+import BPFObject
+import Foundation
+
+/// Pointer arithmetic, comparisons, `*p` and `[i]`, typed as bpftrace 0.17 types them: `p + n`,
+/// `n + p`, `p - n` (and `+=`, `-=`, `++`, `--`) step by the pointee's size as in C; other
+/// operators on pointers are refused with bpftrace's message.
+extension TraceCompiler {
+    /// The type of `left op right` when a pointer takes part; nil when neither side is a pointer.
+    /// `.some(nil)` after reporting an error.
+    mutating func pointerBinaryType(_ op: BinaryOperator, _ left: TraceValueType, _ right: TraceValueType, _ expression: Expression) -> TraceValueType?? {
+        guard left.isPointer || right.isPointer, left.isInteger, right.isInteger else { return nil }
+        switch op {
+        case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
+            if case .pointer(let a) = left, case .pointer(let b) = right, a.target != b.target {
+                diagnostics.warning("comparison of distinct pointer types ('\(a.target), '\(b.target)')", at: expression.range)
+            }
+            return .some(.integer(signed: false))
+        case .logicalAnd, .logicalOr:
+            return .some(.integer(signed: false))
+        case .add where left.isPointer != right.isPointer:
+            return .some(left.isPointer ? left : right)
+        case .subtract where left.isPointer && !right.isPointer:
+            return .some(left)
+        default:
+            diagnostics.error("The \(op.rawValue) operator can not be used on expressions of types \(left), \(right)", at: expression.operatorRange ?? expression.range)
+            return .some(nil)
+        }
+    }
+
+    /// `base[index]`: an element of a tracepoint array field, or of an array or pointer reached
+    /// through a member chain.
+    mutating func indexType(_ expression: Expression, _ scope: inout Scope) -> TraceValueType? {
+        guard case .index(let base, let index) = expression.kind else { return nil }
+        guard let indexType = inferType(index, &scope) else { return nil }
+        guard case .integer = indexType else {
+            diagnostics.error("The array index operator [] only accepts integer indices.", at: expression.range)
+            return nil
+        }
+        if let element = tracepointArrayElement(base, scope) {
+            switch element {
+            case .success(let (_, count, _, signed)):
+                if case .integer(let constant) = index.kind, constant < 0 || constant >= count {
+                    diagnostics.error("the index \(constant) is out of bounds for array of size \(count)", at: expression.range)
+                    return nil
+                }
+                return .integer(signed: signed)
+            case .failure(let error):
+                diagnostics.error("\(error)", at: expression.range)
+                return nil
+            }
+        }
+        if let chain = memberChain(expression, &scope) { return memberType(chain, range: expression.range) }
+        guard let baseType = inferType(base, &scope) else { return nil }
+        let found = baseType.isString ? "string" : baseType.isInteger ? "integer" : baseType.bpftraceName
+        diagnostics.error("The array index operator [] can only be used on arrays and pointers, found \(found).", at: expression.range)
+        return nil
+    }
+
+    /// `args->field` when `field` is a fixed array of integers in the tracepoint's record:
+    /// its offset, length, element size and signedness (or why it cannot be indexed).
+    func tracepointArrayElement(_ base: Expression, _ scope: Scope) -> Result<(offset: Int, count: Int, size: Int, signed: Bool), TraceError>? {
+        guard case .field(let record, let name, _) = base.kind, isArgs(record), let field = scope.context.tracepoint?.field(named: name) else { return nil }
+        switch field.kind {
+        case .array(let count?) where count > 0 && !(field.type.hasPrefix("char") || field.type.contains(" char")):
+            return .success((field.offset, count, field.size / count, field.isSigned))
+        case .scalar:
+            return .failure(TraceError("The array index operator [] can only be used on arrays and pointers, found integer."))
+        case .array, .dataLocation, .relativeLocation:
+            return .failure(TraceError("The array index operator [] can only be used on arrays and pointers, found string."))
+        }
+    }
+}

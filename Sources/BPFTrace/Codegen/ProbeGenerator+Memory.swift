@@ -1,0 +1,150 @@
+import BPFObject
+import Foundation
+
+/// Reads through pointers (member chains, `p[i]`, `*p`, bitfields, tracepoint array fields) and
+/// the compile-time constants (`sizeof`, `offsetof`, enum names).
+extension ProbeGenerator {
+    /// Evaluates `expression` into r0 when it is a read through memory or a type constant;
+    /// false when it is neither.
+    mutating func integerThroughMemory(_ expression: Expression) throws -> Bool {
+        if TraceCompiler.isTypeConstant(expression) {
+            var inferScope = scope
+            guard let value = compiler.typeConstant(expression, &inferScope) else { try fail("not a constant", expression.range) }
+            if let small = Int32(exactly: Int64(bitPattern: value)) { asm.mov(.r0, small) } else { asm.loadImmediate64(.r0, value) }
+            return true
+        }
+        switch expression.kind {
+        case .index(let base, let index):
+            if case .success(let (offset, _, size, signed))? = compiler.tracepointArrayElement(base, scope) {
+                try tracepointArrayElement(offset: offset, size: size, signed: signed, index: index)
+                return true
+            }
+        case .field, .unary(.dereference, _, _):
+            break
+        default:
+            return false
+        }
+        guard let chain = memberChain(expression) else { return false }
+        guard let path = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read this member", expression.range) }
+        let (size, signed): (Int, Bool)
+        switch path.result {
+        case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
+        case .pointer: (size, signed) = (8, false)
+        case .bitfield(let bytes, let shift, let bits, let isSigned):
+            let address = try memberAddress(chain, path)
+            let value = try slot(8)
+            zero(value, 8)
+            read(into: value, size: bytes, from: address, user: chain.pointee.isUser)
+            asm.load(.doubleWord, .r0, .r10, value)
+            // Move the field's top bit to bit 63, then shift back: arithmetic for signed fields.
+            asm.alu(.lsh, .r0, Int32(64 - shift - bits))
+            asm.alu(isSigned ? .arsh : .rsh, .r0, Int32(64 - bits))
+            return true
+        default:
+            try fail("this member is not an integer", expression.range)
+        }
+        let address = try memberAddress(chain, path)
+        let value = try slot(8)
+        zero(value, 8)
+        read(into: value, size: size, from: address, user: chain.pointee.isUser)
+        asm.load(.doubleWord, .r0, .r10, value)
+        if signed && size < 8 {
+            let bits = Int32(64 - size * 8)
+            asm.alu(.lsh, .r0, bits)
+            asm.alu(.arsh, .r0, bits)
+        }
+        return true
+    }
+
+    /// `args->array[index]`: a constant index reads the context directly; a variable one reads
+    /// through bpf_probe_read_kernel (the verifier allows only constant context offsets).
+    mutating func tracepointArrayElement(offset: Int, size: Int, signed: Bool, index: Expression) throws {
+        guard let access = AccessSize(byteCount: size) else { try fail("unsupported element size \(size)", index.range) }
+        if case .integer(let constant) = index.kind {
+            asm.load(access, .r0, .r9, Int16(offset + Int(constant) * size))
+        } else {
+            let value = try slot(8)
+            zero(value, 8)
+            try integer(index)
+            asm.alu(.mul, .r0, Int32(size))
+            asm.mov(.r3, .r9)
+            asm.add(.r3, .r0)
+            asm.add(.r3, Int32(offset))
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(value))
+            asm.mov(.r2, Int32(size))
+            asm.call(helperID: HelperFunction.probeReadKernel.rawValue)
+            asm.load(.doubleWord, .r0, .r10, value)
+        }
+        if signed && size < 8 {
+            let bits = Int32(64 - size * 8)
+            asm.alu(.lsh, .r0, bits)
+            asm.alu(.arsh, .r0, bits)
+        }
+    }
+
+    /// Reads what a member chain reaches as a string (a `char` array) or whole byte array into
+    /// `buffer` (zeroed, `size` bytes).
+    mutating func readThroughMemory(_ expression: Expression, into buffer: Int16, size: Int) throws {
+        guard let chain = memberChain(expression), let path = compiler.memberAccess(chain, range: expression.range) else {
+            try fail("cannot read this member", expression.range)
+        }
+        let address = try memberAddress(chain, path)
+        switch path.result {
+        case .string(let count):
+            asm.mov(.r1, .r10)
+            asm.add(.r1, Int32(buffer))
+            asm.mov(.r2, Int32(min(size, count)))
+            asm.load(.doubleWord, .r3, .r10, address)
+            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
+        case .byteArray(let count):
+            read(into: buffer, size: min(size, count), from: address, user: chain.pointee.isUser)
+        default:
+            try fail("this member is not a string", expression.range)
+        }
+    }
+
+    /// Walks a member chain from its pointer; returns the stack slot holding the final object's
+    /// address. Pointers met on the way are read from the chain's address space.
+    mutating func memberAddress(_ chain: MemberChain, _ path: MemoryPath) throws -> Int16 {
+        let address = try slot(8)
+        switch chain.root {
+        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
+        case .value(let pointer): try integer(pointer)
+        }
+        asm.store(.doubleWord, .r10, address, .r0)
+        for step in path.steps {
+            switch step {
+            case .add(let offset):
+                asm.load(.doubleWord, .r0, .r10, address)
+                asm.add(.r0, Int32(offset))
+                asm.store(.doubleWord, .r10, address, .r0)
+            case .addIndex(let index, let stride):
+                try integer(index)
+                asm.alu(.mul, .r0, Int32(stride))
+                asm.load(.doubleWord, .r1, .r10, address)
+                asm.add(.r0, .r1)
+                asm.store(.doubleWord, .r10, address, .r0)
+            case .loadPointer:
+                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
+            }
+        }
+        return address
+    }
+
+    /// Before `r0 op r2` on a pointer and an integer: scales the integer by the pointee's size,
+    /// so `p + 1` steps one element as in C.
+    mutating func scalePointerOperand(_ op: BinaryOperator, _ leftType: TraceValueType, _ rightType: TraceValueType, range: SourceRange) throws {
+        guard op == .add || op == .subtract else { return }
+        let pointee: TracePointee
+        let register: Register
+        switch (leftType, rightType) {
+        case (.pointer(let target), .integer): (pointee, register) = (target, .r2)
+        case (.integer, .pointer(let target)): (pointee, register) = (target, .r0)
+        default: return
+        }
+        let stride: Int
+        do { stride = try pointee.target.size { try compiler.kernelBTF() } } catch { try fail("\(error)", range) }
+        if stride != 1 { asm.alu(.mul, register, Int32(stride)) }
+    }
+}
