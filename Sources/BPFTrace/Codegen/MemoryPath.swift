@@ -59,6 +59,9 @@ struct MemoryPath {
             case .field(let name, let arrow):
                 if arrow {
                     if isLocation {
+                        if case .record = current {
+                            throw TraceError("Can not dereference struct/union of type '\(current)'. It is not a pointer.")
+                        }
                         guard case .pointer = current else {
                             throw TraceError("Can not access field '\(name)' on type '\(current)'. Try dereferencing it first, or using '.'")
                         }

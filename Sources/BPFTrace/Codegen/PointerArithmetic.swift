@@ -69,4 +69,18 @@ extension TraceCompiler {
             return .failure(TraceError("The array index operator [] can only be used on arrays and pointers, found string."))
         }
     }
+
+    /// bpftrace's refusal of `print(args)` and `print(pointer)`, or nil for printable arguments.
+    mutating func unprintableArgument(_ arguments: [Expression], _ scope: inout Scope) -> String? {
+        guard let argument = arguments.first else { return nil }
+        if case .builtin("args") = argument.kind, scope.context.tracepoint != nil {
+            // bpftrace names the record after the probe: `tracepoint:a:b` → `_tracepoint_a_b`.
+            let record = "_" + scope.context.probeName.replacingOccurrences(of: ":", with: "_")
+            return "(ctx) struct \(record) * type passed to print() is not printable"
+        }
+        if case .pointer(let pointee)? = quietType(argument, &scope) {
+            return "\(pointee.typeName) * type passed to print() is not printable"
+        }
+        return nil
+    }
 }

@@ -476,7 +476,8 @@ public struct TraceCompiler {
                     return nil
                 }
                 return .string(size: alignedStringSize(function.utf8.count + 1))
-            case "curtask": return .integer(signed: false)
+            // bpftrace types curtask as `struct task_struct *` (printed signed, in hex as a map key).
+            case "curtask": return .pointer(TracePointee(structName: "task_struct", isUser: false))
             case "kstack": return .kernelStack(useStackMap(TraceStack()))
             case "ustack": return .userStack(useStackMap(TraceStack()))
             case "cpid":
@@ -688,6 +689,10 @@ public struct TraceCompiler {
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
+            if name == "print", let problem = unprintableArgument(arguments, &scope) {
+                diagnostics.error(problem, at: expression.range)
+                return nil
+            }
             for argument in arguments {
                 // print/clear/zero/delete take the map itself, whatever it holds.
                 if ["print", "clear", "zero", "delete"].contains(name), case .map(let mapName, let keys) = argument.kind {
