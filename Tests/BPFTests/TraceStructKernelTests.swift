@@ -110,3 +110,66 @@ private func rawNanosleep(seconds: Int, nanoseconds: Int) {
         #expect(sink.text.hasSuffix("@c: \(threads * calls)\n@k[1]: \(threads * calls)\n@s: \(3 * threads * calls)\n"), "\(sink.text)")
     }
 }
+
+/// lseek(2) through the raw system call, so its three arguments reach sys_enter as given.
+private func rawLseek(_ fd: Int, _ offset: Int, _ whence: Int) {
+    typealias Syscall = @convention(c) (Int, Int, Int, Int) -> Int
+    let call = unsafeBitCast(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syscall"), to: Syscall.self)
+    // __NR_lseek is 8 on x86-64.
+    _ = call(8, fd, offset, whence)
+}
+
+/// prctl(2) with one integer argument (variadic in C, so called through a fixed-argument pointer).
+private func prctl(_ option: Int32, _ value: UInt) {
+    typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+    let call = unsafeBitCast(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl"), to: Prctl.self)
+    _ = call(option, value, 0, 0, 0)
+}
+
+extension TraceStructKernelTests {
+    /// `[i]` and `*` on typed pointers into user memory (a uprobe's argument), signed and
+    /// unsigned elements, against bpftrace reading the same strtol call.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func userMemoryIndexingMatchesBpftrace() throws {
+        let script = #"uprobe:libc:strtol /pid == \#(getpid())/ { $u = (uint8 *)arg0; $s = (int8 *)arg0; $w = (int32 *)arg0; printf("%d %d %d %d %d %d\n", $u[0], $u[4], $s[4], *($u + 1), $w[1], *(uint16 *)arg0); @n++; if (@n == 1) { exit(); } }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            _ = strtol("12ab\u{ff}xyz", nil, 10)
+        }
+        // "12ab" then U+00FF as UTF-8 (0xC3 0xBF): $u[4] is 195, as int8 -61.
+        let word = Int32(bitPattern: 0xC3 | 0xBF << 8 | UInt32(UInt8(ascii: "x")) << 16 | UInt32(UInt8(ascii: "y")) << 24)
+        #expect(ours.hasPrefix("49 195 -61 50 \(word) \(0x3231)\n"), "\(ours)")
+        #expect(ours == theirs)
+    }
+
+    /// Bitfield members (signal_struct's is_child_subreaper, set and cleared by prctl) and
+    /// tracepoint array fields with constant and variable indexes, against bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func bitfieldsAndTracepointArraysMatchBpftrace() throws {
+        let pid = getpid()
+        let script = #"tracepoint:syscalls:sys_enter_getppid /pid == \#(pid)/ { printf("%d %d %d %d\n", curtask->signal->is_child_subreaper, curtask->signal->has_child_subreaper, curtask->in_execve, curtask->sched_reset_on_fork); } tracepoint:raw_syscalls:sys_enter /pid == \#(pid) && args->id == 8/ { printf("%d %d %d %d\n", args->args[0], args->args[1], args->args[2], (int64)args->args[0]); @n++; if (@n == 2) { exit(); } }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) {
+            // PR_SET_CHILD_SUBREAPER is 36 (include/uapi/linux/prctl.h); cleared again at once.
+            prctl(36, 1)
+            _ = getppid()
+            prctl(36, 0)
+            _ = getppid()
+            rawLseek(-1, 12345, 7)
+            rawLseek(-9, 1, 2)
+        }
+        #expect(ours.hasPrefix("1 "), "\(ours)")
+        #expect(ours.contains("\n0 "), "\(ours)")
+        #expect(ours.contains("-1 12345 7 -1\n") && ours.contains("-9 1 2 -9\n"), "\(ours)")
+        #expect(ours == theirs)
+
+        // A variable index (bpftrace 0.17 accepts literals only) reads the same elements.
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        let session = try TraceSession(text: #"tracepoint:raw_syscalls:sys_enter /pid == \#(pid) && args->id == 8/ { $i = 0; while ($i < 3) { printf("%d ", (int64)args->args[$i]); $i++; } printf("\n"); }"#) { sink.text += $0 }
+        defer { session.close() }
+        try session.attach()
+        rawLseek(-3, 42, 1)
+        let deadline = Date().addingTimeInterval(0.3)
+        try session.run { Date() > deadline }
+        #expect(sink.text.hasPrefix("-3 42 1 \n"), "\(sink.text.debugDescription)")
+    }
+}

@@ -131,6 +131,13 @@ extension TraceCompiler {
     mutating func castToPointer(_ type: TypeName, _ operandType: TraceValueType, _ expression: Expression, _ scope: Scope) -> TraceValueType? {
         guard type.pointerDepth > 0, let target = TraceCType(castName: type.name, pointerDepth: type.pointerDepth - 1) else { return nil }
         if case .record = target { return nil }
+        // A kernel array member (`(int8 *)curtask->comm`) converts to its address, as in C.
+        if !operandType.isInteger, case .cast(_, let operand) = expression.kind {
+            var chainScope = scope
+            if let chain = memberChain(operand, &chainScope) {
+                return .pointer(TracePointee(target: target, isUser: chain.pointee.isUser))
+            }
+        }
         guard operandType.isInteger else {
             diagnostics.error("Cannot cast from \"\(operandType.bpftraceName)\" to \"\(type)\"", at: expression.range)
             return .integer(signed: false)

@@ -14,6 +14,13 @@ extension ProbeGenerator {
             return true
         }
         switch expression.kind {
+        case .cast(let type, let operand) where try type.pointerDepth > 0 && !self.type(of: operand).isInteger:
+            // An array member cast to a pointer: its address.
+            guard let chain = memberChain(operand), let path = compiler.memberAccess(chain, range: operand.range) else {
+                try fail("cannot take the address of this value", operand.range)
+            }
+            asm.load(.doubleWord, .r0, .r10, try memberAddress(chain, path))
+            return true
         case .index(let base, let index):
             if case .success(let (offset, _, size, signed))? = compiler.tracepointArrayElement(base, scope) {
                 try tracepointArrayElement(offset: offset, size: size, signed: signed, index: index)
