@@ -73,6 +73,7 @@ extension TraceCompiler {
 
     /// The walk for `chain` through C types and kernel BTF, or nil after reporting why there is none.
     mutating func memberAccess(_ chain: MemberChain, range: SourceRange) -> MemoryPath? {
+        let range = Self.bpftraceRange(range, of: chain)
         let kernelTypes = self.kernelTypes
         do {
             return try MemoryPath.resolve(pointerTo: chain.pointee.target, accessors: chain.accessors) {
@@ -85,9 +86,22 @@ extension TraceCompiler {
         }
     }
 
+    /// bpftrace 0.17 locates errors in a chain that starts at a variable (`$t->x`) one column
+    /// right of the expression.
+    static func bpftraceRange(_ range: SourceRange, of chain: MemberChain) -> SourceRange {
+        guard case .value(let root) = chain.root, case .variable = root.kind else { return range }
+        var shifted = range
+        for keyPath in [\SourceRange.begin, \SourceRange.end] {
+            shifted[keyPath: keyPath].column += 1
+            shifted[keyPath: keyPath].offset += 1
+        }
+        return shifted
+    }
+
     /// The type of a value read through `chain`.
     mutating func memberType(_ chain: MemberChain, range: SourceRange) -> TraceValueType? {
         guard let access = memberAccess(chain, range: range) else { return nil }
+        let range = Self.bpftraceRange(range, of: chain)
         switch access.result {
         case .integer(_, let signed): return .integer(signed: signed)
         case .bitfield(_, _, _, let signed): return .integer(signed: signed)
