@@ -72,13 +72,12 @@ struct MemoryPath {
                 } else if !isLocation || { if case .pointer = current { true } else { false } }() {
                     throw TraceError("Can not access field '\(name)' on type '\(current)'. Try dereferencing it first, or using '->'")
                 }
-                guard case .record(let recordName, let isUnion) = current else {
-                    throw TraceError("Can not access field '\(name)' on expression of type '\(current)'")
+                switch current {
+                case .record, .anonymousRecord: break
+                default: throw TraceError("Can not access field '\(name)' on expression of type '\(current)'")
                 }
                 let types = try btf()
-                guard let recordID = types.typeIDs(named: recordName, kind: isUnion ? .union : .struct).first else {
-                    throw TraceError("Unknown struct/union: '\(current)'")
-                }
+                let recordID = try current.recordID(in: types)
                 let member: BTFField
                 do { member = try types.field(name, in: recordID) } catch {
                     throw TraceError("Struct/union of type '\(current)' does not contain a field named '\(name)'")
@@ -135,7 +134,7 @@ struct MemoryPath {
         case .pointer(let inner): return MemoryPath(steps: steps, result: .pointer(inner), type: current)
         case .string(let count): return MemoryPath(steps: steps, result: .string(size: count), type: current)
         case .array(.integer(1, false), let count): return MemoryPath(steps: steps, result: .byteArray(count: count), type: current)
-        case .record: return MemoryPath(steps: steps, result: .record(current), type: current)
+        case .record, .anonymousRecord: return MemoryPath(steps: steps, result: .record(current), type: current)
         case .array, .opaque: return MemoryPath(steps: steps, result: .unreadable(current), type: current)
         }
     }
@@ -145,7 +144,7 @@ struct MemoryPath {
         switch type {
         case .integer: "integer"
         case .string: "string"
-        case .record: "record"
+        case .record, .anonymousRecord: "record"
         case .pointer: "pointer"
         case .array: "array"
         case .opaque(let name): name

@@ -7,6 +7,8 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
     case integer(bytes: Int, signed: Bool)
     /// A struct or union described by kernel BTF, found by name.
     case record(name: String, isUnion: Bool)
+    /// A struct or union without a name (`union rcu_special`'s member `b`), by its BTF id.
+    case anonymousRecord(btfID: UInt32, isUnion: Bool)
     case pointer(TraceCType)
     case array(TraceCType, count: Int)
     /// A kernel `char` array (`comm`): bpftrace reads it as a string, not an array.
@@ -18,6 +20,7 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .integer(let bytes, let signed): (signed ? "int" : "uint") + String(bytes * 8)
         case .record(let name, let isUnion): (isUnion ? "union " : "struct ") + name
+        case .anonymousRecord(_, let isUnion): isUnion ? "union (anonymous)" : "struct (anonymous)"
         case .pointer(let target): target.description + " *"
         case .array(let element, let count): "\(element)[\(count)]"
         case .string: "string"
@@ -46,12 +49,9 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
         case .pointer: return 8
         case .array(let element, let count): return try element.size(in: btf) * count
         case .string(let count): return count
-        case .record(let name, let isUnion):
+        case .record, .anonymousRecord:
             let types = try btf()
-            guard let id = types.typeIDs(named: name, kind: isUnion ? .union : .struct).first else {
-                throw TraceError("Unknown struct/union: '\(self)'")
-            }
-            return try types.size(of: id)
+            return try types.size(of: try recordID(in: types))
         case .opaque:
             // GNU C (and bpftrace) step `void *` by one byte.
             return 1
@@ -72,7 +72,6 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
             let pointee = try btf.type(try btf.skipTypedefs(target))
             // Records are referred to by name, so self-referencing structs end the walk here.
             if pointee.kind.isComposite || pointee.kind == .pointer || pointee.kind == .int || pointee.kind == .enum || pointee.kind == .enum64 {
-                if pointee.kind.isComposite && pointee.name.isEmpty { self = .pointer(.opaque("void")); return }
                 self = .pointer(try TraceCType(btfType: target, in: btf))
             } else {
                 self = .pointer(.opaque(pointee.kind == .functionProto ? "function" : "void"))
@@ -82,9 +81,24 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
             if Self.isCharacter(array.elementType, in: btf) { self = .string(count: Int(array.count)); return }
             self = .array(try TraceCType(btfType: array.elementType, in: btf), count: Int(array.count))
         case .struct, .union:
-            self = .record(name: type.name, isUnion: type.kind == .union)
+            self = type.name.isEmpty ? .anonymousRecord(btfID: resolved, isUnion: type.kind == .union)
+                : .record(name: type.name, isUnion: type.kind == .union)
         default:
             self = .opaque(type.kind.description)
+        }
+    }
+
+    /// The BTF id of a struct or union type.
+    func recordID(in btf: BTF) throws -> UInt32 {
+        switch self {
+        case .anonymousRecord(let id, _): return id
+        case .record(let name, let isUnion):
+            guard let id = btf.typeIDs(named: name, kind: isUnion ? .union : .struct).first else {
+                throw TraceError("Unknown struct/union: '\(self)'")
+            }
+            return id
+        default:
+            throw TraceError("'\(self)' is not a struct or union")
         }
     }
 
