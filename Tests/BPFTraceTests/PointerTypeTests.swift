@@ -108,6 +108,21 @@ private func disassembly(_ text: String) throws -> String {
         #expect(errors("BEGIN { $t = (struct task_struct *)curtask; @ = $t[0]->pid; }") == ["Can not dereference struct/union of type 'struct task_struct'. It is not a pointer."])
         #expect(errors("BEGIN { @a = curtask->mm->saved_auxv[1]; @b = curtask[0].pid; @c = (*curtask).tgid; }") == [])
     }
+
+    /// Arrays of wider integers read whole are values (`[4096,131072,6291456]`); held in a
+    /// variable they take literal indexes only, as in bpftrace 0.17.
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: kernelBTFPath)))
+    func wholeIntegerArraysAreValues() throws {
+        let script = try compileWithKernelTypes("BEGIN { @w = curtask->nsproxy->net_ns->ipv4.sysctl_tcp_wmem; }")
+        #expect(script.maps[0].kind == .value(.integerArray(elementSize: 4, signed: true, count: 3)))
+        let rmem = "$r = curtask->nsproxy->net_ns->ipv4.sysctl_tcp_rmem;"
+        #expect(errors("BEGIN { \(rmem) @ = $r[3]; }") == ["the index 3 is out of bounds for array of size 3"])
+        #expect(errors("BEGIN { \(rmem) $i = 1; @ = $r[$i]; }") == ["The array index operator [] only accepts literal integer indices."])
+        #expect(errors(#"BEGIN { \#(rmem) printf("%s\n", $r); }"#) == ["printf: %s specifier expects a value of type string (array supplied)"])
+        // An element of an array reached through pointers is read alone, not the whole array.
+        #expect(!(try disassembly("BEGIN { @ = curtask->mm->saved_auxv[2]; }").contains("r2 = 448")))
+        #expect(try disassembly("BEGIN { @ = curtask->mm->saved_auxv; }").contains("r2 = 448"))
+    }
 }
 
 /// sizeof/offsetof/enum constants, bitfield layout and print() refusals against this kernel's BTF.

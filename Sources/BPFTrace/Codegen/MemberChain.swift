@@ -107,6 +107,7 @@ extension TraceCompiler {
         case .bitfield(_, _, _, let signed): return .integer(signed: signed)
         case .string(let size): return .string(size: alignedStringSize(size))
         case .byteArray(let count): return .byteArray(count: count)
+        case .integerArray(let size, let signed, let count): return .integerArray(elementSize: size, signed: signed, count: count)
         case .pointer(let target): return .pointer(TracePointee(target: target, isUser: chain.pointee.isUser))
         case .record(let type):
             diagnostics.error("swiftbpf trace cannot hold a whole '\(type)' as a value; read its members with '.'", at: range)

@@ -33,6 +33,8 @@ struct MemoryPath {
         case byteArray(count: Int)
         /// A struct or union value: only its members can be read.
         case record(TraceCType)
+        /// An array of wider integers, read whole.
+        case integerArray(elementSize: Int, signed: Bool, count: Int)
         /// Anything else (other arrays, void): not a value a script can hold.
         case unreadable(TraceCType)
     }
@@ -134,6 +136,8 @@ struct MemoryPath {
         case .pointer(let inner): return MemoryPath(steps: steps, result: .pointer(inner), type: current)
         case .string(let count): return MemoryPath(steps: steps, result: .string(size: count), type: current)
         case .array(.integer(1, false), let count): return MemoryPath(steps: steps, result: .byteArray(count: count), type: current)
+        case .array(.integer(let size, let signed), let count) where count > 0:
+            return MemoryPath(steps: steps, result: .integerArray(elementSize: size, signed: signed, count: count), type: current)
         case .record, .anonymousRecord: return MemoryPath(steps: steps, result: .record(current), type: current)
         case .array, .opaque: return MemoryPath(steps: steps, result: .unreadable(current), type: current)
         }

@@ -51,6 +51,18 @@ extension TraceCompiler {
         }
         if let chain = memberChain(expression, &scope) { return memberType(chain, range: expression.range) }
         guard let baseType = inferType(base, &scope) else { return nil }
+        if let element = Self.arrayValueElement(baseType) {
+            // An array held in a variable or map: a literal index, as bpftrace 0.17 requires.
+            guard case .integer(let constant) = index.kind else {
+                diagnostics.error("The array index operator [] only accepts literal integer indices.", at: expression.range)
+                return nil
+            }
+            guard constant >= 0, constant < element.count else {
+                diagnostics.error("the index \(constant) is out of bounds for array of size \(element.count)", at: expression.range)
+                return nil
+            }
+            return .integer(signed: element.signed)
+        }
         let found = baseType.isString ? "string" : baseType.isInteger ? "integer" : baseType.bpftraceName
         diagnostics.error("The array index operator [] can only be used on arrays and pointers, found \(found).", at: expression.range)
         return nil
@@ -82,5 +94,15 @@ extension TraceCompiler {
             return "\(pointee.typeName) * type passed to print() is not printable"
         }
         return nil
+    }
+
+    /// Element size, signedness and count of an array value (`pton()`'s bytes, a kernel array
+    /// read whole), or nil for other types.
+    static func arrayValueElement(_ type: TraceValueType) -> (size: Int, signed: Bool, count: Int)? {
+        switch type {
+        case .byteArray(let count): (1, false, count)
+        case .integerArray(let size, let signed, let count): (size, signed, count)
+        default: nil
+        }
     }
 }

@@ -26,6 +26,20 @@ extension ProbeGenerator {
                 try tracepointArrayElement(offset: offset, size: size, signed: signed, index: index)
                 return true
             }
+            // Elements of arrays reached through pointers are read alone (below), not copied whole.
+            if case .integer(let constant) = index.kind, memberChain(expression) == nil,
+               let element = TraceCompiler.arrayValueElement(try type(of: base)),
+               let access = AccessSize(byteCount: element.size) {
+                // An array value: evaluated into a stack buffer, then one element loaded.
+                let buffer = try string(base, size: try type(of: base).storageSize)
+                asm.load(access, .r0, .r10, buffer + Int16(Int(constant) * element.size))
+                if element.signed && element.size < 8 {
+                    let bits = Int32(64 - element.size * 8)
+                    asm.alu(.lsh, .r0, bits)
+                    asm.alu(.arsh, .r0, bits)
+                }
+                return true
+            }
         case .field, .unary(.dereference, _, _):
             break
         default:
@@ -106,6 +120,8 @@ extension ProbeGenerator {
             asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
         case .byteArray(let count):
             read(into: buffer, size: min(size, count), from: address, user: chain.pointee.isUser)
+        case .integerArray(let elementSize, _, let count):
+            read(into: buffer, size: min(size, elementSize * count), from: address, user: chain.pointee.isUser)
         default:
             try fail("this member is not a string", expression.range)
         }

@@ -258,6 +258,7 @@ public enum JSONOutput {
                 let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
                 // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
                 if case .byteArray = valueType { return (keyText(element.key), value.text) }
+                if case .integerArray = valueType { return (keyText(element.key), value.text) }
                 if case .string(let text) = value { return (keyText(element.key), string(text)) }
                 return (keyText(element.key), value.text)
             }
