@@ -22,6 +22,7 @@ private struct RawSyscallFormats: TracepointFormatSource {
     """
 
     func format(category: String, name: String) throws -> TracepointFormat {
+        if category == "syscalls" { return try FixedFormats().format(category: category, name: name) }
         guard category == "raw_syscalls", name == "sys_enter" else { throw Missing() }
         return try TracepointFormat(parsing: Self.sysEnter)
     }
@@ -92,6 +93,14 @@ private func disassembly(_ text: String) throws -> String {
         #expect(errors("tracepoint:raw_syscalls:sys_enter { @ = args->id[0]; }") == ["The array index operator [] can only be used on arrays and pointers, found integer."])
         // A variable index is read through bpf_probe_read_kernel (the verifier allows only constant context offsets).
         #expect(try disassembly("tracepoint:raw_syscalls:sys_enter { $i = 1; @ = args->args[$i]; }").contains("call bpf_probe_read_kernel"))
+    }
+
+    /// A syscall tracepoint's pointer stays a user address through casts; uptr()/kptr() choose.
+    @Test func castsKeepTheOperandsAddressSpace() throws {
+        #expect(try disassembly("tracepoint:syscalls:sys_enter_openat { @ = *(uint8 *)args->filename; }").contains("call bpf_probe_read_user"))
+        #expect(try disassembly("tracepoint:syscalls:sys_enter_openat { @ = *(uint8 *)kptr(args->filename); }").contains("call bpf_probe_read_kernel"))
+        #expect(try disassembly("BEGIN { @ = *(uint8 *)uptr(0); }").contains("call bpf_probe_read_user"))
+        #expect(try disassembly("BEGIN { @ = *(uint8 *)0; }").contains("call bpf_probe_read_kernel"))
     }
 
     @Test func typedPointersReadTheirPointeeSize() throws {

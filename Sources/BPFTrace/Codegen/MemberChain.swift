@@ -136,7 +136,8 @@ extension TraceCompiler {
             diagnostics.error("Unknown struct/union: '\(type.name)'", at: expression.range)
             return .integer(signed: false)
         }
-        let isUser: Bool = { if case .registers = scope.context.arguments { true } else { false } }()
+        var addressScope = scope
+        let isUser = operandAddressSpace(expression, &addressScope)
         return .pointer(TracePointee(structName: String(words[1]), isUnion: isUnion, isUser: isUser))
     }
 
@@ -157,7 +158,7 @@ extension TraceCompiler {
             diagnostics.error("Cannot cast from \"\(operandType.bpftraceName)\" to \"\(type)\"", at: expression.range)
             return .integer(signed: false)
         }
-        let isUser: Bool = switch scope.context.arguments { case .registers, .usdt: true; default: false }
-        return .pointer(TracePointee(target: target, isUser: isUser))
+        var addressScope = scope
+        return .pointer(TracePointee(target: target, isUser: operandAddressSpace(expression, &addressScope)))
     }
 }

@@ -105,4 +105,48 @@ extension TraceCompiler {
         default: nil
         }
     }
+
+    /// Whether the address `expression` yields is a user address, when the expression says so:
+    /// `uptr()`/`kptr()`, a pointer's own address space, a syscall tracepoint's pointer field (the
+    /// caller's memory, as bpftrace reads `*(uint8 *)args->filename`), through casts and `p ± n`.
+    mutating func addressSpace(of expression: Expression, _ scope: inout Scope) -> Bool? {
+        switch expression.kind {
+        case .call("uptr", _): return true
+        case .call("kptr", _): return false
+        case .cast(_, let operand): return addressSpace(of: operand, &scope)
+        case .binary(.add, let a, let b), .binary(.subtract, let a, let b):
+            return addressSpace(of: a, &scope) ?? addressSpace(of: b, &scope)
+        case .field(let base, _, _) where isArgs(base):
+            return scope.context.probeName.hasPrefix("tracepoint:syscalls:") ? true : nil
+        default:
+            if case .pointer(let pointee)? = quietType(expression, &scope) { return pointee.isUser }
+            return nil
+        }
+    }
+
+    /// The address space of the operand of cast `expression` (the probe's own when the operand
+    /// does not say): user memory in uprobes and USDT probes, kernel memory elsewhere.
+    mutating func operandAddressSpace(_ expression: Expression, _ scope: inout Scope) -> Bool {
+        if case .cast(_, let operand) = expression.kind, let isUser = addressSpace(of: operand, &scope) { return isUser }
+        return switch scope.context.arguments { case .registers, .usdt: true; default: false }
+    }
+
+    /// `uptr(p)`/`kptr(p)`: the same value, its pointer type moved to user or kernel memory.
+    mutating func addressSpaceCastType(_ expression: Expression, _ scope: inout Scope) -> TraceValueType? {
+        guard case .call(let name, let arguments) = expression.kind else { return nil }
+        guard arguments.count == 1 else {
+            diagnostics.error("\(name)() requires 1 argument (\(arguments.count) provided)", at: expression.range)
+            return nil
+        }
+        guard let type = inferType(arguments[0], &scope) else { return nil }
+        switch type {
+        case .pointer(var pointee):
+            pointee.isUser = name == "uptr"
+            return .pointer(pointee)
+        case .integer: return type
+        default:
+            diagnostics.error("\(name)() only supports integer or pointer arguments (\(type.argumentKindName) provided)", at: expression.range)
+            return nil
+        }
+    }
 }

@@ -14,6 +14,10 @@ extension ProbeGenerator {
             return true
         }
         switch expression.kind {
+        case .call("uptr", let arguments), .call("kptr", let arguments):
+            guard let argument = arguments.first else { try fail("expected an argument", expression.range) }
+            try integer(argument)
+            return true
         case .cast(let type, let operand) where try type.pointerDepth > 0 && !self.type(of: operand).isInteger:
             // An array member cast to a pointer: its address.
             guard let chain = memberChain(operand), let path = compiler.memberAccess(chain, range: operand.range) else {

@@ -558,6 +558,8 @@ public struct TraceCompiler {
             return typeConstant(expression, &scope).map { _ in .integer(signed: false) }
         case .index:
             return indexType(expression, &scope)
+        case .call("uptr", _), .call("kptr", _):
+            return addressSpaceCastType(expression, &scope)
         case .unary(.dereference, let operand, _) where !isArgs(operand) && quietType(operand, &scope)?.isPointer == true:
             guard let chain = memberChain(expression, &scope) else { return nil }
             return memberType(chain, range: expression.range)
