@@ -175,3 +175,49 @@ extension TraceStructKernelTests {
         #expect(sink.text.hasPrefix("-3 42 1 \n"), "\(sink.text.debugDescription)")
     }
 }
+
+extension TraceStructKernelTests {
+    /// Signed and unsigned bitfields, including one that crosses a byte and one ending at bit 63,
+    /// read by the kernel from this process's memory through a struct described by BTF of our
+    /// own (the kernel's own BTF has no signed bitfield a script can reach), compared with the
+    /// values C's rules give.
+    @Test func bitfieldsAreShiftedMaskedAndSignExtended() throws {
+        var builder = BTFBuilder()
+        let int = builder.addInt("int", size: 4, encoding: .signed)
+        let unsigned = builder.addInt("unsigned int", size: 4)
+        builder.addStruct("sbpf_bits", size: 8, members: [
+            .init("a", int, bitOffset: 5, bitfieldSize: 3),
+            .init("b", unsigned, bitOffset: 10, bitfieldSize: 12),
+            .init("c", int, bitOffset: 40, bitfieldSize: 20),
+            .init("d", int, bitOffset: 60, bitfieldSize: 4),
+            .init("e", unsigned, bitOffset: 32, bitfieldSize: 8),
+        ])
+        let types = try BTF(builder.encode())
+        let value: UInt64 = 0xF1E2_D3C4_B5A6_9788
+        func field(_ offset: UInt64, _ bits: UInt64, signed: Bool) -> Int64 {
+            let raw = (value >> offset) & ((1 << bits) - 1)
+            guard signed, raw >> (bits - 1) == 1 else { return Int64(raw) }
+            return Int64(raw) - (1 << Int64(bits))
+        }
+        let expected = [field(5, 3, signed: true), field(10, 12, signed: false), field(40, 20, signed: true),
+                        field(60, 4, signed: true), field(32, 8, signed: false)].map(String.init).joined(separator: " ")
+
+        final class Sink: @unchecked Sendable { var text = "" }
+        let sink = Sink()
+        var options = TraceSession.Options()
+        options.kernelTypes = { types }
+        let script = #"uprobe:libc:strtol /pid == \#(getpid())/ { $s = (struct sbpf_bits *)arg0; printf("%d %d %d %d %d\n", $s->a, $s->b, $s->c, $s->d, $s->e); }"#
+        let session = try TraceSession(text: script, options: options) { sink.text += $0 }
+        defer { session.close() }
+        try session.attach()
+        // The struct's bytes, then a NUL so strtol stops.
+        var bytes = withUnsafeBytes(of: value.littleEndian) { [UInt8]($0) } + [0]
+        _ = bytes.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { strtol($0, nil, 10) }
+        }
+        let deadline = Date().addingTimeInterval(0.3)
+        try session.run { Date() > deadline }
+        #expect(expected.contains("-"), "the chosen bits should make some signed field negative")
+        #expect(sink.text.hasPrefix(expected + "\n"), "\(sink.text.debugDescription) != \(expected)")
+    }
+}
