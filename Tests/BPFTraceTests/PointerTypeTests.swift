@@ -95,6 +95,16 @@ private func disassembly(_ text: String) throws -> String {
         #expect(try disassembly("tracepoint:raw_syscalls:sys_enter { $i = 1; @ = args->args[$i]; }").contains("call bpf_probe_read_kernel"))
     }
 
+    /// A whole tracepoint array can sit in a variable (and be indexed) but, as in bpftrace, not
+    /// in a map: it stays part of the context.
+    @Test func tracepointArraysStayInTheContext() throws {
+        #expect(errors("tracepoint:raw_syscalls:sys_enter { $a = args->args; @ = $a[1]; }") == [])
+        #expect(try disassembly("tracepoint:raw_syscalls:sys_enter { $a = args->args; @ = $a[5]; }").contains("r1 = *(u64 *)(r9 +56)"))
+        #expect(errors("tracepoint:raw_syscalls:sys_enter { $a = args->args; @x = $a; }") == ["context cannot be assigned to a map"])
+        #expect(errors("tracepoint:raw_syscalls:sys_enter { @x = args->args; }") == ["context cannot be assigned to a map"])
+        #expect(errors("tracepoint:raw_syscalls:sys_enter { @x[args->args] = 1; }") == ["context cannot be used as a map key"])
+    }
+
     /// A syscall tracepoint's pointer stays a user address through casts; uptr()/kptr() choose.
     @Test func castsKeepTheOperandsAddressSpace() throws {
         #expect(try disassembly("tracepoint:syscalls:sys_enter_openat { @ = *(uint8 *)args->filename; }").contains("call bpf_probe_read_user"))

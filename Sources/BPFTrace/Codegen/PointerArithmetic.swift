@@ -149,4 +149,28 @@ extension TraceCompiler {
             return nil
         }
     }
+
+    /// `args->array` or a variable holding one: an array bpftrace leaves in the probe's context.
+    func isContextArray(_ expression: Expression, _ scope: Scope) -> Bool {
+        switch expression.kind {
+        case .variable(let name): return scope.contextVariables.contains(name)
+        case .field(let base, let name, _) where isArgs(base):
+            guard let field = scope.context.tracepoint?.field(named: name), case .array(let count?) = field.kind else { return false }
+            return count > 0 && !(field.type.hasPrefix("char") || field.type.contains(" char"))
+        default: return false
+        }
+    }
+
+    /// bpftrace's refusal of a context array as a map value or key; true when refused.
+    mutating func refusesContextInMap(_ map: Expression, _ value: Expression, _ statement: Statement, _ scope: Scope) -> Bool {
+        if isContextArray(value, scope) {
+            diagnostics.error("context cannot be assigned to a map", at: statement.operatorRange ?? statement.range)
+            return true
+        }
+        if case .map(_, let keys) = map.kind, keys.contains(where: { isContextArray($0, scope) }) {
+            diagnostics.error("context cannot be used as a map key", at: map.range)
+            return true
+        }
+        return false
+    }
 }

@@ -329,6 +329,10 @@ extension ProbeGenerator {
             asm.label(done)
         case .field, .index, .unary(.dereference, _, _):
             if case .field(_, let name, _) = expression.kind, memberChain(expression) == nil {
+                if case .integerArray(let elementSize, _, let count) = try type(of: expression) {
+                    try copyTracepointArray(name, into: buffer, size: min(size, elementSize * count), range: expression.range)
+                    break
+                }
                 try readStringField(name, into: buffer, size: size, range: expression.range)
             } else {
                 try readThroughMemory(expression, into: buffer, size: size)

@@ -174,4 +174,18 @@ extension ProbeGenerator {
         do { stride = try pointee.target.size { try compiler.kernelBTF() } } catch { try fail("\(error)", range) }
         if stride != 1 { asm.alu(.mul, register, Int32(stride)) }
     }
+
+    /// Copies `size` bytes of tracepoint array field `name` from the context into `buffer`,
+    /// eight bytes at a time (the element sizes of these arrays divide their size).
+    mutating func copyTracepointArray(_ name: String, into buffer: Int16, size: Int, range: SourceRange) throws {
+        guard let field = context.tracepoint?.field(named: name) else { try fail("no field \(name)", range) }
+        var at = 0
+        while at < size {
+            let chunk = [8, 4, 2, 1].first { $0 <= size - at } ?? 1
+            guard let access = AccessSize(byteCount: chunk) else { break }
+            asm.load(access, .r1, .r9, Int16(field.offset + at))
+            asm.store(access, .r10, buffer + Int16(at), .r1)
+            at += chunk
+        }
+    }
 }

@@ -216,6 +216,9 @@ public struct TraceCompiler {
         var variables: [String: TraceValueType] = [:]
         /// Variables whose assigned value had an error already reported; their uses stay quiet.
         var failedVariables: Set<String> = []
+        /// Variables holding a tracepoint array field (`$a = args->args`): bpftrace keeps them
+        /// in the context, so they cannot go into maps.
+        var contextVariables: Set<String> = []
     }
 
     mutating func inferBlock(_ block: Block, _ scope: inout Scope) {
@@ -233,6 +236,7 @@ public struct TraceCompiler {
             _ = inferType(expression, &scope)
         case .assignMap(let map, let value, _):
             guard case .map(let name, _) = map.kind else { return }
+            guard !refusesContextInMap(map, value, statement, scope) else { return }
             if case .call(let function, let arguments) = value.kind, BPFTraceLanguage.functions[function]?.kind == .mapAggregation {
                 var kind: TraceMapKind
                 let argumentType = arguments.first.flatMap { inferType($0, &scope) }
@@ -278,6 +282,7 @@ public struct TraceCompiler {
                 if scope.variables[name] == nil { scope.failedVariables.insert(name) }
                 return
             }
+            if isContextArray(value, scope) { scope.contextVariables.insert(name) }
             if let existing = scope.variables[name], !existing.isCompatible(with: type) {
                 diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(type)' when variable already contains a value of type '\(existing)'", at: statement.range)
                 return
@@ -831,6 +836,9 @@ public struct TraceCompiler {
             case .scalar: return .integer(signed: field.isSigned)
             case .array, .dataLocation, .relativeLocation:
                 if field.type.hasPrefix("char") || field.type.contains(" char") { return .string(size: stringSize(of: field)) }
+                if case .array(let count?) = field.kind, count > 0 {
+                    return .integerArray(elementSize: field.size / count, signed: field.isSigned, count: count)
+                }
                 diagnostics.error("swiftbpf trace reads only integer and char-array tracepoint fields", at: expression.range)
                 return nil
             }
