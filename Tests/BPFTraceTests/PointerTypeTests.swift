@@ -69,8 +69,8 @@ private func disassembly(_ text: String) throws -> String {
     }
 
     @Test func additionScalesByThePointeeSize() throws {
-        #expect(try disassembly("BEGIN { @ = (int32 *)8 + 3; }").contains("r2 *= 4"))
-        #expect(try disassembly("BEGIN { @ = (int64 **)8 - 1; }").contains("r2 *= 8"))
+        #expect(try disassembly("BEGIN { @ = (int32 *)8 + 3; }").contains("r0 *= 4"))
+        #expect(try disassembly("BEGIN { @ = (int64 **)8 - 1; }").contains("r0 *= 8"))
         #expect(try disassembly("BEGIN { @ = 2 + (int16 *)8; }").contains("r0 *= 2"))
         // int8 elements need no scaling at all.
         #expect(!(try disassembly("BEGIN { @ = (uint8 *)8 + 3; }").contains("*=")))
@@ -80,7 +80,7 @@ private func disassembly(_ text: String) throws -> String {
     func structPointersStepByTheStructSize() throws {
         let btf = try BTF([UInt8](Data(contentsOf: URL(fileURLWithPath: kernelBTFPath))))
         let size = try btf.size(of: try #require(btf.typeIDs(named: "task_struct", kind: .struct).first))
-        #expect(try disassembly("BEGIN { @ = (struct task_struct *)curtask + 1; }").contains("r2 *= \(size)"))
+        #expect(try disassembly("BEGIN { @ = (struct task_struct *)curtask + 1; }").contains("r0 *= \(size)"))
     }
 }
 

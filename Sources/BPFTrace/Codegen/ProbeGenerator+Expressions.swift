@@ -127,7 +127,6 @@ extension ProbeGenerator {
             try integer(rhs)
             asm.mov(.r2, .r0)
             asm.load(.doubleWord, .r0, .r10, left)
-            try scalePointerOperand(op, leftType, rightType, range: expression.range)
             switch op {
             case .add: asm.add(.r0, .r2)
             case .subtract: asm.sub(.r0, .r2)

@@ -14,6 +14,8 @@ extension ProbeGenerator {
             return true
         }
         switch expression.kind {
+        case .binary(let op, let lhs, let rhs):
+            return try pointerArithmetic(op, lhs, rhs, range: expression.range)
         case .call("uptr", let arguments), .call("kptr", let arguments):
             guard let argument = arguments.first else { try fail("expected an argument", expression.range) }
             try integer(argument)
@@ -56,11 +58,7 @@ extension ProbeGenerator {
         case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
         case .pointer: (size, signed) = (8, false)
         case .bitfield(let bytes, let shift, let bits, let isSigned):
-            let address = try memberAddress(chain, path)
-            let value = try slot(8)
-            zero(value, 8)
-            read(into: value, size: bytes, from: address, user: chain.pointee.isUser)
-            asm.load(.doubleWord, .r0, .r10, value)
+            try readValue(size: bytes, from: try memberAddress(chain, path), user: chain.pointee.isUser)
             // Move the field's top bit to bit 63, then shift back: arithmetic for signed fields.
             asm.alu(.lsh, .r0, Int32(64 - shift - bits))
             asm.alu(isSigned ? .arsh : .rsh, .r0, Int32(64 - bits))
@@ -68,11 +66,7 @@ extension ProbeGenerator {
         default:
             try fail("this member is not an integer", expression.range)
         }
-        let address = try memberAddress(chain, path)
-        let value = try slot(8)
-        zero(value, 8)
-        read(into: value, size: size, from: address, user: chain.pointee.isUser)
-        asm.load(.doubleWord, .r0, .r10, value)
+        try readValue(size: size, from: try memberAddress(chain, path), user: chain.pointee.isUser)
         if signed && size < 8 {
             let bits = Int32(64 - size * 8)
             asm.alu(.lsh, .r0, bits)
@@ -159,20 +153,47 @@ extension ProbeGenerator {
         return address
     }
 
-    /// Before `r0 op r2` on a pointer and an integer: scales the integer by the pointee's size,
-    /// so `p + 1` steps one element as in C.
-    mutating func scalePointerOperand(_ op: BinaryOperator, _ leftType: TraceValueType, _ rightType: TraceValueType, range: SourceRange) throws {
-        guard op == .add || op == .subtract else { return }
+    /// `p + n`, `n + p`, `p - n` into r0: the integer scaled by the pointee's size, so `p + 1`
+    /// steps one element as in C. False for other operations.
+    mutating func pointerArithmetic(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, range: SourceRange) throws -> Bool {
+        guard op == .add || op == .subtract else { return false }
+        let leftType = try type(of: lhs), rightType = try type(of: rhs)
         let pointee: TracePointee
-        let register: Register
+        let pointer: Expression, offset: Expression
         switch (leftType, rightType) {
-        case (.pointer(let target), .integer): (pointee, register) = (target, .r2)
-        case (.integer, .pointer(let target)): (pointee, register) = (target, .r0)
-        default: return
+        case (.pointer(let target), .integer): (pointee, pointer, offset) = (target, lhs, rhs)
+        case (.integer, .pointer(let target)) where op == .add: (pointee, pointer, offset) = (target, rhs, lhs)
+        default: return false
         }
         let stride: Int
         do { stride = try pointee.target.size { try compiler.kernelBTF() } } catch { try fail("\(error)", range) }
-        if stride != 1 { asm.alu(.mul, register, Int32(stride)) }
+        let base = try slot(8)
+        try integer(pointer)
+        asm.store(.doubleWord, .r10, base, .r0)
+        try integer(offset)
+        if stride != 1 { asm.alu(.mul, .r0, Int32(stride)) }
+        asm.load(.doubleWord, .r1, .r10, base)
+        if op == .add {
+            asm.add(.r0, .r1)
+        } else {
+            asm.sub(.r1, .r0)
+            asm.mov(.r0, .r1)
+        }
+        return true
+    }
+
+    /// Reads `size` bytes at the address in `addressSlot` into r0, zero-extended. A failed
+    /// bpf_probe_read_* zeroes its destination, so sizes with a load width need no zeroing first.
+    mutating func readValue(size: Int, from addressSlot: Int16, user: Bool) throws {
+        let value = try slot(8)
+        if let access = AccessSize(byteCount: size) {
+            read(into: value, size: size, from: addressSlot, user: user)
+            asm.load(access, .r0, .r10, value)
+        } else {
+            zero(value, 8)
+            read(into: value, size: size, from: addressSlot, user: user)
+            asm.load(.doubleWord, .r0, .r10, value)
+        }
     }
 
     /// Copies `size` bytes of tracepoint array field `name` from the context into `buffer`,
