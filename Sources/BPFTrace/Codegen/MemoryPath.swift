@@ -113,11 +113,18 @@ struct MemoryPath {
                     element = inner
                 }
                 let stride = try element.size(in: btf)
+                guard stride <= Int(Int32.max) else { throw TraceError("'\(element)' is too large to index") }
                 if case .integer(let constant) = index.kind {
                     if let count, count > 0, constant < 0 || constant >= count {
                         throw TraceError("the index \(constant) is out of bounds for array of size \(count)")
                     }
-                    if constant != 0 { steps.append(.add(Int(constant) * stride)) }
+                    let (offset, overflow) = Int(constant).multipliedReportingOverflow(by: stride)
+                    if overflow || Int32(exactly: offset) == nil {
+                        // Beyond a 32-bit immediate: multiplied at run time, wrapping as C does.
+                        steps.append(.addIndex(index, stride: stride))
+                    } else if offset != 0 {
+                        steps.append(.add(offset))
+                    }
                 } else {
                     steps.append(.addIndex(index, stride: stride))
                 }

@@ -126,30 +126,43 @@ extension ProbeGenerator {
     }
 
     /// Walks a member chain from its pointer; returns the stack slot holding the final object's
-    /// address. Pointers met on the way are read from the chain's address space.
+    /// address. The address stays in r0 on the way (constant offsets folded into one add);
+    /// pointers met on the way are read from the chain's address space.
     mutating func memberAddress(_ chain: MemberChain, _ path: MemoryPath) throws -> Int16 {
-        let address = try slot(8)
         switch chain.root {
         case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
         case .value(let pointer): try integer(pointer)
         }
-        asm.store(.doubleWord, .r10, address, .r0)
+        var pending: Int64 = 0
         for step in path.steps {
+            if case .add(let offset) = step {
+                pending += Int64(offset)
+                continue
+            }
+            if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
+            pending = 0
             switch step {
-            case .add(let offset):
-                asm.load(.doubleWord, .r0, .r10, address)
-                asm.add(.r0, Int32(offset))
-                asm.store(.doubleWord, .r10, address, .r0)
+            case .add: break
             case .addIndex(let index, let stride):
+                let base = try slot(8)
+                asm.store(.doubleWord, .r10, base, .r0)
                 try integer(index)
                 asm.alu(.mul, .r0, Int32(stride))
-                asm.load(.doubleWord, .r1, .r10, address)
+                asm.load(.doubleWord, .r1, .r10, base)
                 asm.add(.r0, .r1)
-                asm.store(.doubleWord, .r10, address, .r0)
             case .loadPointer:
-                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
+                let pointer = try slot(8)
+                asm.mov(.r3, .r0)
+                asm.mov(.r1, .r10)
+                asm.add(.r1, Int32(pointer))
+                asm.mov(.r2, 8)
+                asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+                asm.load(.doubleWord, .r0, .r10, pointer)
             }
         }
+        if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
+        let address = try slot(8)
+        asm.store(.doubleWord, .r10, address, .r0)
         return address
     }
 
@@ -167,6 +180,7 @@ extension ProbeGenerator {
         }
         let stride: Int
         do { stride = try pointee.target.size { try compiler.kernelBTF() } } catch { try fail("\(error)", range) }
+        guard stride <= Int(Int32.max) else { try fail("'\(pointee.target)' is too large for pointer arithmetic", range) }
         let base = try slot(8)
         try integer(pointer)
         asm.store(.doubleWord, .r10, base, .r0)

@@ -47,7 +47,10 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .integer(let bytes, _): return bytes
         case .pointer: return 8
-        case .array(let element, let count): return try element.size(in: btf) * count
+        case .array(let element, let count):
+            let (size, overflow) = try element.size(in: btf).multipliedReportingOverflow(by: count)
+            guard !overflow else { throw TraceError("'\(self)' is too large") }
+            return size
         case .string(let count): return count
         case .record, .anonymousRecord:
             let types = try btf()
