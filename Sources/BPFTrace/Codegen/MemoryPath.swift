@@ -61,7 +61,7 @@ struct MemoryPath {
             case .field(let name, let arrow):
                 if arrow {
                     if isLocation {
-                        if case .record = current {
+                        if current.isRecord {
                             throw TraceError("Can not dereference struct/union of type '\(current)'. It is not a pointer.")
                         }
                         guard case .pointer = current else {
@@ -71,12 +71,11 @@ struct MemoryPath {
                     }
                     guard case .pointer(let pointee) = current else { throw TraceError("Can not access field '\(name)' on type '\(current)'") }
                     current = pointee
-                } else if !isLocation || { if case .pointer = current { true } else { false } }() {
+                } else if !isLocation || current.isPointer {
                     throw TraceError("Can not access field '\(name)' on type '\(current)'. Try dereferencing it first, or using '->'")
                 }
-                switch current {
-                case .record, .anonymousRecord: break
-                default: throw TraceError("Can not access field '\(name)' on expression of type '\(current)'")
+                guard current.isRecord else {
+                    throw TraceError("Can not access field '\(name)' on expression of type '\(current)'")
                 }
                 let types = try btf()
                 let recordID = try current.recordID(in: types)

@@ -28,6 +28,15 @@ public indirect enum TraceCType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    var isPointer: Bool { if case .pointer = self { true } else { false } }
+    /// A struct or union, named or not.
+    var isRecord: Bool {
+        switch self {
+        case .record, .anonymousRecord: true
+        default: false
+        }
+    }
+
     /// The type a cast names: `int32`, `unsigned char`, `struct task_struct` with `depth` stars.
     init?(castName name: String, pointerDepth depth: Int) {
         var base: TraceCType
