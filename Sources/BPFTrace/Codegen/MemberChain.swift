@@ -42,6 +42,14 @@ extension TraceCompiler {
         if case .builtin("curtask") = current.kind {
             return MemberChain(root: .currentTask, pointee: TracePointee(structName: "task_struct", isUser: false), accessors: accessors)
         }
+        if isArgs(current), case .kernelFunction(let parameters, _, _) = scope.context.arguments {
+            // kfunc args->param->member: the parameter's BTF type must be a struct pointer.
+            guard accessors.count >= 2, case .field(let first, arrow: true) = accessors[0],
+                  case .structPointer(let structName, let isUnion)? = parameters.first(where: { $0.name == first })?.kind else { return nil }
+            let base = Expression(.field(current, name: first, arrow: true), range: current.range)
+            return MemberChain(root: .value(base), pointee: TracePointee(structName: structName, isUnion: isUnion, isUser: false),
+                               accessors: Array(accessors.dropFirst()))
+        }
         if isArgs(current) {
             // args->field->member: the tracepoint field must be a struct pointer.
             guard accessors.count >= 2, case .field(let first, _) = accessors[0], let format = scope.context.tracepoint,
