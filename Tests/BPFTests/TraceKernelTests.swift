@@ -298,3 +298,23 @@ private func expectSameOutputAsBpftrace(_ scripts: [String], json jsonScript: St
         #expect(!theirs.isEmpty, "bpftrace printed nothing for \(script)", sourceLocation: sourceLocation)
     }
 }
+
+extension TraceKernelTests {
+    /// Pointer casts and arithmetic, `[i]` and `*p` on typed pointers and kernel arrays,
+    /// sizeof, enum constants and pointer map keys, against bpftrace. BEGIN runs in each tool's
+    /// own process, so only values alike in every process are read: constants, BTF sizes and
+    /// the auxiliary vector's tags (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ, AT_PAGESZ 4096, ...).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func pointerAndTypeFeaturesMatchBpftrace() throws {
+        let scripts = [
+            #"BEGIN { $p = (int32 *)0; printf("%d %d %d\n", $p + 1, $p - 1, 3 + $p); $p += 2; $p++; @p = $p; @q = (uint64*)8 + 2; @r = (int16 *)2 - 1; printf("%d\n", (struct task_struct *)0 + 1); @k[(int8*)255, 3] = 2; @t[(struct task_struct *)16] = 1; printf("%d %d\n", (int32 *)8 == (int32 *)8, (int8 *)8 < (int8 *)9); exit(); }"#,
+            #"BEGIN { printf("%d %d %d %d %d %d\n", sizeof(struct task_struct), sizeof(uint32), sizeof(union bpf_attr), sizeof(int8), BPF_MAP_TYPE_HASH, PERF_EVENT_STATE_DEAD); @a = sizeof(int8) - 2; @e = PERF_EVENT_STATE_DEAD; @b[BPF_MAP_TYPE_ARRAY] = 1; $t = (struct task_struct *)curtask; printf("%d %d %d %d %d\n", sizeof($t->pid), sizeof($t->comm), sizeof(*$t), sizeof($t->mm->saved_auxv), sizeof("abc")); exit(); }"#,
+            #"BEGIN { $t = (struct task_struct *)curtask; printf("%d %d %d %d %d\n", $t->mm->saved_auxv[0], $t->mm->saved_auxv[2], curtask->mm->saved_auxv[6], $t->mm->saved_auxv[7], $t->perf_recursion[1]); @x = $t->perf_recursion; $p = (int32 *)curtask; printf("%d %d %d\n", $p[1] == *($p + 1), $t[0].pid == (*$t).pid, *(int8 *)$t->comm == *(int8 *)curtask->comm); exit(); }"#,
+            // Whole int arrays (the network namespace's TCP buffer sysctls: both tools run in the
+            // same namespace), an element of an array held in a variable, an anonymous union member.
+            #"BEGIN { $n = curtask->nsproxy->net_ns; @w = $n->ipv4.sysctl_tcp_wmem; @k[$n->ipv4.sysctl_tcp_rmem] = 1; $r = $n->ipv4.sysctl_tcp_rmem; printf("%d %d %d\n", $r[0], $n->ipv4.sysctl_tcp_wmem[2], curtask->rcu_read_unlock_special.b.blocked); @f = curtask->numa_faults_locality; exit(); }"#,
+        ]
+        let jsonScript = #"BEGIN { @k[(int8*)16] = 1; @s = sizeof(struct file); @e = BPF_MAP_TYPE_HASH; @p = (uint32 *)4 + 1; @r = curtask->nsproxy->net_ns->ipv4.sysctl_tcp_rmem; exit(); }"#
+        try expectSameOutputAsBpftrace(scripts, json: jsonScript)
+    }
+}

@@ -12,6 +12,7 @@ extension ProbeGenerator {
 
     /// Evaluates an integer expression into r0.
     mutating func integer(_ expression: Expression) throws {
+        if try integerThroughMemory(expression) { return }
         switch expression.kind {
         case .integer(let value):
             if let small = Int32(exactly: value) { asm.mov(.r0, small) } else { asm.loadImmediate64(.r0, UInt64(bitPattern: value)) }
@@ -183,32 +184,6 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read \(name)", expression.range) }
-            let address = try memberAddress(chain, access)
-            let (size, signed): (Int, Bool)
-            switch access.result {
-            case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
-            case .structPointer: (size, signed) = (8, false)
-            case .string: try fail("\(name) is not an integer", expression.range)
-            }
-            let value = try slot(8)
-            // A failed bpf_probe_read_* zeroes its destination, so reading exactly `size` bytes
-            // and loading them zero-extended needs no zeroing first.
-            if let accessSize = AccessSize(byteCount: size) {
-                read(into: value, size: size, from: address, user: chain.pointee.isUser)
-                asm.load(accessSize, .r0, .r10, value)
-            } else {
-                zero(value, 8)
-                read(into: value, size: size, from: address, user: chain.pointee.isUser)
-                asm.load(.doubleWord, .r0, .r10, value)
-            }
-            if signed && size < 8 {
-                let bits = Int32(64 - size * 8)
-                asm.alu(.lsh, .r0, bits)
-                asm.alu(.arsh, .r0, bits)
-            }
         case .field(_, let name, _) where context.kernelFunctionParameter(named: name) != nil:
             // kfunc `args->name`: the parameter's u64 slot in the context.
             let (index, parameter) = context.kernelFunctionParameter(named: name)!
@@ -474,11 +449,11 @@ extension ProbeGenerator {
             mark()
             return
         }
-        if case .field(_, let name, _) = expression.kind, let chain = memberChain(expression) {
-            guard let access = compiler.memberAccess(chain, range: expression.range),
-                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
+        if case .field = expression.kind, let chain = memberChain(expression),
+           let access = compiler.memberAccess(chain, range: expression.range), case .string(let count) = access.result {
             // A char array at least as long as the buffer: copied whole, as bpftrace does, so no
-            // zeroing is needed (a failed bpf_probe_read_* zeroes the buffer itself).
+            // zeroing is needed (a failed bpf_probe_read_* zeroes the buffer itself). Other
+            // arrays and shorter strings take the general path below.
             if count >= size {
                 let address = try memberAddress(chain, access)
                 read(into: buffer, size: size, from: address, user: chain.pointee.isUser)
@@ -533,18 +508,16 @@ extension ProbeGenerator {
                 at += 1
             }
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range),
-                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
-            let address = try memberAddress(chain, access)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(min(size, count)))
-            asm.load(.doubleWord, .r3, .r10, address)
-            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
-        case .field(_, let name, _):
-            try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .field, .index, .unary(.dereference, _, _):
+            if case .field(_, let name, _) = expression.kind, memberChain(expression) == nil {
+                if case .integerArray(let elementSize, _, let count) = try type(of: expression) {
+                    try copyTracepointArray(name, into: buffer, size: min(size, elementSize * count), range: expression.range)
+                    break
+                }
+                try readStringField(name, into: buffer, size: size, range: expression.range)
+            } else {
+                try readThroughMemory(expression, into: buffer, size: size)
+            }
         case .tuple(let elements):
             var offset = 0
             for element in elements {
@@ -689,38 +662,6 @@ extension ProbeGenerator {
     mutating func memberChain(_ expression: Expression) -> MemberChain? {
         var inferScope = scope
         return compiler.memberChain(expression, &inferScope)
-    }
-
-    /// Walks a member chain from its struct pointer; returns the stack slot holding the final
-    /// member's address. Pointers met on the way are read from the chain's address space.
-    mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
-        switch chain.root {
-        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
-        case .value(let pointer): try integer(pointer)
-        }
-        // The address stays in r0; only pointers read on the way go through the stack.
-        var pending: Int64 = 0
-        for step in access.steps {
-            switch step {
-            case .add(let offset):
-                pending += Int64(offset)
-            case .loadPointer:
-                if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
-                pending = 0
-                let pointer = try slot(8)
-                asm.mov(.r3, .r0)
-                asm.mov(.r1, .r10)
-                asm.add(.r1, Int32(pointer))
-                asm.mov(.r2, 8)
-                asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
-                asm.load(.doubleWord, .r0, .r10, pointer)
-            }
-        }
-        if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
-        // Callers read it back from a private slot; the peephole pass forwards that reload.
-        let address = try privateSlot()
-        asm.store(.doubleWord, .r10, address, .r0)
-        return address
     }
 
     /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).

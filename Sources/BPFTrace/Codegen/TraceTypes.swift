@@ -29,6 +29,9 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// `pton("addr")`: the address's bytes in network order (4 for IPv4, 16 for IPv6),
     /// bpftrace's int8 array, printed `[1,2,3,255]` (bytes as unsigned numbers).
     case byteArray(count: Int)
+    /// A kernel array of wider integers read whole (`curtask->numa_faults_locality`), printed
+    /// `[0,0,0]` as bpftrace prints arrays.
+    case integerArray(elementSize: Int, signed: Bool, count: Int)
     /// `macaddr(ptr)`: 6 bytes (in a u64 register, memory order), printed `XX:XX:XX:XX:XX:XX`.
     case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
@@ -40,6 +43,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
+        case .integerArray(let size, _, let count): alignedStringSize(size * count)
         case .string(let size): size
         case .userSymbol: 16
         case .tuple(let elements): elements.reduce(0) { $0 + $1.storageSize }
@@ -60,6 +64,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// The value fits a register (r0) rather than living in a stack buffer.
     public var isRegisterValue: Bool {
         if case .byteArray = self { return false }
+        if case .integerArray = self { return false }
         return storageSize == 8 && !isString
     }
 
@@ -76,6 +81,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .buffer(let capacity): "buffer[\(capacity)]"
         case .inet: "inet"
         case .byteArray(let count): "int8[\(count)]"
+        case .integerArray(let size, let signed, let count): "\(signed ? "int" : "uint")\(size * 8)[\(count)]"
         case .macAddress: "macaddr"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
@@ -96,7 +102,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     var argumentKindName: String {
         switch self {
         case .integer, .pointer: "integer"
-        case .byteArray: "array"
+        case .byteArray, .integerArray: "array"
         default: bpftraceName
         }
     }
@@ -110,6 +116,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.timestamp(let a), .timestamp(let b)): a == b
         case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress): true
         case (.byteArray(let a), .byteArray(let b)): a == b
+        case (.integerArray(let a, let b, let c), .integerArray(let x, let y, let z)): a == x && b == y && c == z
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
         default: false
@@ -117,19 +124,31 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a BTF struct pointer points to, and in which address space it lives.
+/// What a pointer points to, and in which address space it lives: a BTF struct or union
+/// (`(struct task_struct *)curtask`, `args->rqtp`), an integer (`(int32 *)p`) or a pointer.
 public struct TracePointee: Hashable, Sendable {
-    /// The BTF struct or union name (`task_struct`).
-    public var structName: String
-    public var isUnion: Bool = false
+    /// The pointed-to type; its size scales pointer arithmetic and `[i]`.
+    public var target: TraceCType
     /// User memory (read with bpf_probe_read_user): pointers from syscall arguments and uprobes.
     public var isUser: Bool
     public init(structName: String, isUnion: Bool = false, isUser: Bool) {
-        self.structName = structName
-        self.isUnion = isUnion
+        self.target = .record(name: structName, isUnion: isUnion)
         self.isUser = isUser
     }
-    public var typeName: String { (isUnion ? "union " : "struct ") + structName }
+    public init(target: TraceCType, isUser: Bool) {
+        self.target = target
+        self.isUser = isUser
+    }
+    /// The BTF struct or union name (`task_struct`); empty when the target is not a record.
+    public var structName: String {
+        if case .record(let name, _) = target { return name }
+        return ""
+    }
+    public var isUnion: Bool {
+        if case .record(_, let isUnion) = target { return isUnion }
+        return false
+    }
+    public var typeName: String { target.description }
 }
 
 /// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.

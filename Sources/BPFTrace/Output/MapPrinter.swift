@@ -33,6 +33,12 @@ public enum MapPrinter {
         return renderEntries(map, elements: elements, divisor: divisor, symbols: symbols)
     }
 
+    /// bpftrace prints pointers in map keys in hex (`@[0xffff888102da2180]`), values as numbers.
+    static func pointerKeyText(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> String? {
+        guard case .pointer = type, offset >= 0, offset + 8 <= bytes.count else { return nil }
+        return "0x" + String(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self), radix: 16)
+    }
+
     static func renderEntries(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64, symbols: TraceSymbolizer?) -> String {
         let keyPartsSize = map.scriptKeySize
         func keyText(_ key: [UInt8]) -> String {
@@ -41,7 +47,7 @@ public enum MapPrinter {
             var parts: [String] = []
             key.withUnsafeBytes { bytes in
                 for type in map.keyTypes {
-                    parts.append(TraceValue.decode(type, bytes, at: offset, symbols: symbols).keyText)
+                    parts.append(pointerKeyText(type, bytes, at: offset) ?? TraceValue.decode(type, bytes, at: offset, symbols: symbols).keyText)
                     offset += type.storageSize
                 }
             }
@@ -188,7 +194,7 @@ public enum JSONOutput {
             var parts: [String] = []
             key.withUnsafeBytes { bytes in
                 for type in map.keyTypes {
-                    parts.append(TraceValue.decode(type, bytes, at: offset, symbols: symbols).text)
+                    parts.append(MapPrinter.pointerKeyText(type, bytes, at: offset) ?? TraceValue.decode(type, bytes, at: offset, symbols: symbols).text)
                     offset += type.storageSize
                 }
             }
@@ -252,6 +258,7 @@ public enum JSONOutput {
                 let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
                 // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
                 if case .byteArray = valueType { return (keyText(element.key), value.text) }
+                if case .integerArray = valueType { return (keyText(element.key), value.text) }
                 if case .string(let text) = value { return (keyText(element.key), string(text)) }
                 return (keyText(element.key), value.text)
             }

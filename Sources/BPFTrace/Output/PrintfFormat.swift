@@ -59,6 +59,7 @@ public enum PrintfFormat {
                 return "printf: %r specifier expects a value of type buffer (\(type.bpftraceName) supplied)"
             }
             if case .buffer = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (buffer supplied)" }
+            if case .integerArray = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (array supplied)" }
             if conversion.conversion == "s" { continue }
             // bpftrace formats stacks and symbols as text, so it names them "string" here too.
             if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied)" }
@@ -253,6 +254,17 @@ public enum TraceValue: Hashable, Sendable {
             return .string(hexEscaped(bytes[(offset + 8)..<(offset + 8 + length)]))
         case .inet:
             return .string(inetText(family: u64(offset), bytes, at: offset + 8))
+        case .integerArray(let size, let signed, let count):
+            let values = (0..<count).map { index -> String in
+                let at = offset + index * size
+                guard at >= 0, at + size <= bytes.count else { return "0" }
+                var bits: UInt64 = 0
+                for byte in (0..<size).reversed() { bits = bits << 8 | UInt64(bytes[at + byte]) }
+                guard signed, size < 8 else { return signed ? String(Int64(bitPattern: bits)) : String(bits) }
+                let shift = UInt64(64 - size * 8)
+                return String(Int64(bitPattern: bits << shift) >> shift)
+            }
+            return .string("[" + values.joined(separator: ",") + "]")
         case .byteArray(let count):
             let end = min(bytes.count, offset + count)
             let values = offset < end ? bytes[offset..<end].map { String($0) } : []

@@ -42,6 +42,9 @@ public final class TraceSession {
         public var json = false
         /// `-v`: load with the verifier's statistics (BPF_LOG_STATS) so `verboseReport` can show them.
         public var verifierStatistics = false
+        /// The types struct casts and member chains resolve against (default: the running
+        /// kernel's BTF); tests hand in BTF of their own.
+        public var kernelTypes: (() throws -> BTF)?
         public init() {}
     }
 
@@ -96,7 +99,7 @@ public final class TraceSession {
                 compileOptions.userFunctionNames = { UprobeFunctions.names(in: $0, processID: processID) }
             }
             compileOptions.processID = compileOptions.processID ?? options.processID
-            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
+            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: options.kernelTypes ?? { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
         }
