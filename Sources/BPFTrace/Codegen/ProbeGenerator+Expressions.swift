@@ -46,6 +46,12 @@ extension ProbeGenerator {
                 asm.loadImmediate64(.r0, 0)
             case "cpu":
                 asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
+            case "jiffies":
+                asm.call(helperID: HelperFunction.jiffies64.rawValue)
+            case "username":
+                // The uid; the runtime names it.
+                asm.call(helperID: HelperFunction.getCurrentUidGid.rawValue)
+                asm.mov32(.r0, .r0)
             case "rand":
                 asm.call(helperID: HelperFunction.getPrandomU32.rawValue)
             case "numaid":
@@ -273,6 +279,8 @@ extension ProbeGenerator {
             }
             // r9 holds the probe's context, the `struct pt_regs` of the probed task.
             asm.load(.doubleWord, .r0, .r9, offset)
+        case .call(let name, let arguments) where Self.checkedIntegerFunctions.contains(name):
+            try checkedInteger(name, arguments, expression)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:

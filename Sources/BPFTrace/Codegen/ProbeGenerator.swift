@@ -99,7 +99,11 @@ struct ProbeGenerator {
         defer { mark() }
         switch statement.kind {
         case .expression(let expression):
+            // An expression statement declares no variable, so its temporaries are dead once it
+            // has run and the next statement reuses their stack (e.g. a run of print() calls).
+            let stackBefore = stackUsed
             try expressionStatement(expression)
+            stackUsed = stackBefore
         case .assignVariable(let variable, let value, _):
             guard case .variable(let name) = variable.kind else { return }
             var inferScope = scope
@@ -179,6 +183,8 @@ struct ProbeGenerator {
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])
                 leaveProbe()
+            case "print" where arguments.count == 1 && !{ if case .map = arguments[0].kind { true } else { false } }():
+                try printValue(arguments[0])
             case "print", "clear", "zero":
                 guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind, keys.isEmpty,
                       let index = compiler.mapIndex[mapName] else {
@@ -347,7 +353,14 @@ struct ProbeGenerator {
             types.append(type)
         }
         if let problem = PrintfFormat.check(format, argumentTypes: types) { try fail(problem, range) }
-        compilerFormats.append(TraceFormat(format: format, argumentTypes: types, action: action))
+        try emitFormatted(TraceFormat(format: format, argumentTypes: types, action: action), values)
+    }
+
+    /// Sends one record `[format index, values...]`, each value packed as its type's storage,
+    /// for the runtime to format (printf, system, cat, print of a value).
+    mutating func emitFormatted(_ format: TraceFormat, _ values: [Expression]) throws {
+        let types = format.argumentTypes
+        compilerFormats.append(format)
         let id = UInt64(compilerFormats.count - 1)
         let size = 8 + types.reduce(0) { $0 + $1.storageSize }
         // Arguments are evaluated before the record is reserved so their temporaries come first.
@@ -459,18 +472,28 @@ struct ProbeGenerator {
         case .min(let signed), .max(let signed):
             let key = try mapKey(map, keys, range: target.range)
             let isMax = { if case .max = map.kind { true } else { false } }()
-            let store = newLabel("minmax.store"), done = newLabel("minmax.done")
+            let store = newLabel("minmax.store"), set = newLabel("minmax.set"), done = newLabel("minmax.done")
+            // The per-CPU value is [value, set]: this CPU's slot of an element another CPU
+            // created is zeroed and unset, so it takes the new value whatever it is.
+            let pair = try slot(16)
+            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            asm.store(.doubleWord, .r10, pair, .r1)
+            asm.store(.doubleWord, .r10, pair + 8, immediate: 1)
             lookup(mapReference, key: key)
             asm.jump(.eq, .r0, 0, to: store)
-            asm.load(.doubleWord, .r1, .r0, 0)
             asm.load(.doubleWord, .r2, .r10, argumentSlot)
+            asm.load(.doubleWord, .r1, .r0, 8)
+            asm.jump(.eq, .r1, 0, to: set)
+            asm.load(.doubleWord, .r1, .r0, 0)
             // Keep the current value unless the new one beats it.
             let keep: JumpCondition = isMax ? (signed ? .sge : .ge) : (signed ? .sle : .le)
             asm.jump(keep, .r1, .r2, to: done)
+            asm.label(set)
             asm.store(.doubleWord, .r0, 0, .r2)
+            asm.store(.doubleWord, .r0, 8, immediate: 1)
             asm.jump(to: done)
             asm.label(store)
-            update(mapReference, key: key, value: argumentSlot)
+            update(mapReference, key: key, value: pair)
             asm.label(done)
         case .hist, .lhist:
             let key = try mapKey(map, keys, range: target.range, extra: 8)

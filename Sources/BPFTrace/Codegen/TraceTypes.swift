@@ -33,11 +33,15 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
     indirect case tuple([TraceValueType])
+    /// `username`: the u64 uid, printed as its user name (getpwuid(3)), as bpftrace.
+    case userName
+    /// `strerror(errno)`: the u64 error number, printed as strerror(3) words it.
+    case errorText
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .userName, .errorText: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
         case .string(let size): size
@@ -77,6 +81,8 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .inet: "inet"
         case .byteArray(let count): "int8[\(count)]"
         case .macAddress: "macaddr"
+        case .userName: "username"
+        case .errorText: "strerror"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -108,7 +114,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
-        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress): true
+        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.userName, .userName), (.errorText, .errorText): true
         case (.byteArray(let a), .byteArray(let b)): a == b
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
@@ -154,6 +160,8 @@ public enum TraceMapKind: Hashable, Sendable {
     case value(TraceValueType)
     case count
     case sum(signed: Bool)
+    /// Value: [value, set] (two u64); `set` is 1 once this CPU stored a value (a per-CPU
+    /// element's other CPUs start zeroed, and 0 must not win a min).
     case min(signed: Bool)
     case max(signed: Bool)
     /// Value: [sum, count] (two u64); `avg` prints sum/count, `stats` all three.
@@ -166,7 +174,7 @@ public enum TraceMapKind: Hashable, Sendable {
     var valueSize: Int {
         switch self {
         case .value(let type): type.storageSize
-        case .avg, .stats: 16
+        case .avg, .stats, .min, .max: 16
         default: 8
         }
     }
@@ -210,11 +218,12 @@ public struct TraceMap: Hashable, Sendable {
     /// Bytes of the script's own key parts (without the histogram bucket).
     var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
 
-    /// count() and sum() keep one counter per CPU, as bpftrace's per-CPU hash maps do: no
-    /// cache line bounces between CPUs; user space adds the CPUs' shares when printing.
+    /// Aggregations keep one value per CPU, as bpftrace's per-CPU hash maps do: no cache line
+    /// bounces between CPUs; user space merges the CPUs' shares when printing
+    /// (`TraceSession.mergeCPUs`). Histograms and plain values are shared.
     public var isPerCPU: Bool {
         switch kind {
-        case .count, .sum: true
+        case .count, .sum, .min, .max, .avg, .stats: true
         default: false
         }
     }
@@ -241,6 +250,9 @@ public enum TraceFormatAction: Hashable, Sendable {
     case system
     /// cat(): the named file's contents written.
     case cat
+    /// print(value) of a non-map value: the one argument alone on a line (`-f json`: a
+    /// `{"type": "value", ...}` event).
+    case value
 }
 
 /// How a probe attaches; resolved from its attach point during compilation.

@@ -249,11 +249,7 @@ public enum JSONOutput {
             func number(_ value: [UInt8]) -> Int64 { Int64(bitPattern: u64(value, 0)) }
             let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
             let entries = ordered.map { element -> (String, String) in
-                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0) }
-                // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
-                if case .byteArray = valueType { return (keyText(element.key), value.text) }
-                if case .string(let text) = value { return (keyText(element.key), string(text)) }
-                return (keyText(element.key), value.text)
+                (keyText(element.key), element.value.withUnsafeBytes { value(valueType, $0, at: 0, symbols: symbols) })
             }
             return event("map", "{\(string(map.name)): \(wrap(entries))}")
         }

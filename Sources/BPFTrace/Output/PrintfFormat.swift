@@ -208,6 +208,17 @@ public enum TraceValue: Hashable, Sendable {
         }
     }
 
+    /// `username`: the passwd entry's name for `uid`, or the number when there is none.
+    static func userName(uid: UInt64) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 1024)
+        guard getpwuid_r(uid_t(truncatingIfNeeded: uid), &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return String(uid)
+        }
+        return String(cString: name)
+    }
+
     /// bpftrace's `%r`: printable ASCII as is, every other byte as `\xNN`.
     static func hexEscaped(_ bytes: UnsafeRawBufferPointer.SubSequence) -> String {
         var out = ""
@@ -275,6 +286,10 @@ public enum TraceValue: Hashable, Sendable {
             let slice = bytes[offset..<end]
             let text = slice.prefix { $0 != 0 }
             return .string(String(decoding: text, as: UTF8.self))
+        case .userName:
+            return .string(userName(uid: u64(offset)))
+        case .errorText:
+            return .string(String(cString: strerror(Int32(truncatingIfNeeded: u64(offset)))))
         case .kernelStack(let stack):
             guard let symbols else { return .integer(u64(offset), signed: false) }
             return .stack(symbols.kernelStack(u64(offset), stack), perf: stack.mode == .perf)

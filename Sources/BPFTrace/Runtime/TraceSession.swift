@@ -255,20 +255,12 @@ public final class TraceSession {
         let map = maps[index]
         var result: [(key: [UInt8], value: [UInt8])] = []
         var key: [UInt8]? = nil
-        let perCPU = script.maps[index].isPerCPU
+        let scriptMap = script.maps[index]
         while let next = try map.nextKey(after: key) {
-            if let value = try map.lookup(next) { result.append((next, perCPU ? Self.sumOfCPUs(value) : value)) }
+            if let value = try map.lookup(next) { result.append((next, scriptMap.isPerCPU ? Self.mergeCPUs(value, kind: scriptMap.kind) : value)) }
             key = next
         }
         return result
-    }
-
-    /// A per-CPU u64 value (one 8-byte slot per possible CPU) as the sum of its slots.
-    static func sumOfCPUs(_ value: [UInt8]) -> [UInt8] {
-        let total = value.withUnsafeBytes { bytes in
-            stride(from: 0, to: bytes.count - 7, by: 8).reduce(UInt64(0)) { $0 &+ bytes.loadUnaligned(fromByteOffset: $1, as: UInt64.self) }
-        }
-        return withUnsafeBytes(of: total) { [UInt8]($0) }
     }
 
     /// The integer value stored in a map under no key (a convenience for tests and tools).
@@ -335,6 +327,10 @@ public final class TraceSession {
             switch format.action {
             case .print:
                 write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            case .value:
+                // print(value): the value alone on its line; formats carry its one type.
+                guard let type = format.argumentTypes.first, let value = values.first else { return }
+                write(options.json ? JSONOutput.event("value", JSONOutput.value(type, record, at: 8, symbols: symbols)) : value.text + "\n")
             case .system:
                 write(Self.runShell(text))
             case .cat:
