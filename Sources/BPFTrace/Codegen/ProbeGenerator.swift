@@ -191,14 +191,15 @@ struct ProbeGenerator {
                     try fail("\(name)() expects a map without keys", expression.range)
                 }
                 let id = name == "print" ? TraceEventID.printMap : name == "clear" ? TraceEventID.clearMap : TraceEventID.zeroMap
-                // print(@map, top, divisor): both must be integer literals, as in bpftrace.
+                // print(@map, top, divisor): both must be integer literals, as in bpftrace, which
+                // keeps them as u32 (so print(@m, -1) prints every element).
                 var extra: [UInt64] = []
                 if name == "print" {
                     for argument in arguments.dropFirst().prefix(2) {
-                        guard case .integer(let value) = argument.kind, value >= 0 else {
+                        guard case .integer(let value) = argument.kind else {
                             try fail("print() expects integer literals for top and divisor", argument.range)
                         }
-                        extra.append(UInt64(value))
+                        extra.append(UInt64(UInt32(truncatingIfNeeded: value)))
                     }
                 }
                 try emitEvent(id: id, payload: [UInt64(index)] + extra)

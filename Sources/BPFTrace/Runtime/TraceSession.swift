@@ -286,9 +286,11 @@ public final class TraceSession {
             let divisor = record.count >= 32 ? record.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 1
             if top == 0 && divisor <= 1 {
                 if let text = try? renderMap(Int(argument)) { write(text) }
-            } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
-                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
-            } else if let text = try? renderMap(Int(argument)) { write(text) }
+            } else if Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) {
+                let map = script.maps[Int(argument)]
+                write(options.json ? JSONOutput.render(map, elements: elements, top: top, divisor: divisor, symbols: symbols)
+                      : MapPrinter.render(map, elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
+            }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
             for element in elements {
