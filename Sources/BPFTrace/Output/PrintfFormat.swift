@@ -24,8 +24,12 @@ public enum PrintfFormat {
         while let character = characters.popFirst() {
             guard character == "%" else { literal.append(character); continue }
             if characters.first == "%" { characters.removeFirst(); literal.append("%"); continue }
+            // bpftrace 0.17 recognises `%[-][0][width][.precision][length]conversion` only; any
+            // other `%` (`%+d`, `%#x`, `%y`) is printed as it stands and takes no argument.
+            let start = characters
             var conversion = Conversion(flags: "", width: nil, precision: nil, length: "", conversion: " ")
-            while let flag = characters.first, "-+ #0".contains(flag) { conversion.flags.append(flag); characters.removeFirst() }
+            if characters.first == "-" { conversion.flags.append("-"); characters.removeFirst() }
+            if characters.first == "0" { conversion.flags.append("0") }
             var digits = ""
             while let digit = characters.first, digit.isASCII, digit.isNumber { digits.append(digit); characters.removeFirst() }
             conversion.width = Int(digits)
@@ -36,7 +40,11 @@ public enum PrintfFormat {
                 conversion.precision = Int(digits) ?? 0
             }
             while let length = characters.first, "hlzjt".contains(length) { conversion.length.append(length); characters.removeFirst() }
-            guard let letter = characters.popFirst(), "diuxXocspr".contains(letter) else { return nil }
+            guard let letter = characters.popFirst(), "diuxXocspr".contains(letter) else {
+                literal.append("%")
+                characters = start
+                continue
+            }
             conversion.conversion = letter
             if !literal.isEmpty { pieces.append(.literal(literal)); literal = "" }
             pieces.append(.conversion(conversion))
@@ -59,7 +67,10 @@ public enum PrintfFormat {
                 return "printf: %r specifier expects a value of type buffer (\(type.bpftraceName) supplied)"
             }
             if case .buffer = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (buffer supplied)" }
-            if conversion.conversion == "s" { continue }
+            if conversion.conversion == "s" {
+                if case .integer = type { return "printf: %s specifier expects a value of type string (integer supplied)" }
+                continue
+            }
             // bpftrace formats stacks and symbols as text, so it names them "string" here too.
             if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied)" }
         }
