@@ -294,6 +294,16 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(ours.hasSuffix("\n\n@avg: 6\n\n@k[0]: 0\n@k[1]: 1\n@max: 13\n@min: 7\n@neg: -3\n@per[0]: 1\n@per[1]: 2\n@stats: count 3, average 7, total 23\n\n@sum: 5\n"), "\(ours)")
     }
 
+    /// debugf() goes to the kernel's trace buffer through bpf_trace_vprintk (read here from the
+    /// non-consuming `trace` file, so trace_pipe readers lose nothing).
+    @Test func debugfWritesTheTraceBuffer() throws {
+        let marker = "sbpf-debugf-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let (session, _) = try runTrace(#"BEGIN { debugf("\#(marker) %d %s|%x\n", 7, "zz", 255); unwatch(1); exit(); }"#)
+        session.close()
+        let trace = try String(contentsOfFile: "/sys/kernel/tracing/trace", encoding: .utf8)
+        #expect(trace.contains("bpf_trace_printk: \(marker) 7 zz|ff"))
+    }
+
     /// has_key() and nsecs(boot|tai) are later bpftrace's (0.17 lacks them): known values.
     @Test func hasKeyAndClocks() throws {
         let (session, output) = try runTrace(#"BEGIN { @m[1, "a"] = 1; @k[2] = 3; @c[7] = count(); printf("%d %d %d %d ", has_key(@m, (1, "a")), has_key(@m, (1, "b")), has_key(@k, 2), has_key(@c, 7)); delete(@k[2]); printf("%d\n", has_key(@k, 2)); $m = nsecs(monotonic); $b = nsecs(boot); $t = nsecs(tai); printf("%d %d %d %d\n", $b >= $m, $t > $b, nsecs >= $m, jiffies > 0); @tai = $t - $b; exit(); }"#)

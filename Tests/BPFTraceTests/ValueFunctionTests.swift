@@ -44,6 +44,10 @@ import Testing
         #expect(Self.errorLines(#"BEGIN { @x = bswap("a"); }"#).hasSuffix("ERROR: bswap() only supports integer arguments (string provided)"))
         #expect(Self.errorLines(#"BEGIN { @x = kptr("a"); }"#).hasSuffix("ERROR: kptr() only supports integer or pointer arguments (string provided)"))
         #expect(Self.errorLines("BEGIN { override(1); }") == "stdin:1:9-20: ERROR: override() is an unsafe function being used in safe mode")
+        #expect(Self.errorLines("BEGIN { @x = path(0); }").hasSuffix("ERROR: BPF_FUNC_d_path not available for your kernel version"))
+        #expect(Self.errorLines(#"BEGIN { skboutput("/tmp/x.pcap", 0, 10, 0); }"#) == "stdin:1:9-43: ERROR: BPF_FUNC_skb_output is not available for your kernel version")
+        #expect(Self.errorLines("BEGIN { debugf(1); }") == "stdin:1:9-18: ERROR: debugf() expects a string literal (integer provided)")
+        #expect(Self.errorLines(#"BEGIN { debugf("%d %d", 1); }"#).contains("debugf: Not enough arguments"))
         var unsafe = SymbolFunctionTests.options
         unsafe.unsafe = true
         let program = Parser.parse("BEGIN { override(1); }").program!

@@ -4,7 +4,7 @@ import Foundation
 /// Code for `print(value)` and the functions `TraceCompiler+Functions` types: each leaves its
 /// integer result in r0.
 extension ProbeGenerator {
-    static let checkedIntegerFunctions: Set<String> = ["strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror"]
+    static let checkedIntegerFunctions: Set<String> = ["strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "unwatch", "debugf"]
 
     /// `print(value)`: one record with the value, printed alone on a line by the runtime.
     mutating func printValue(_ value: Expression) throws {
@@ -33,9 +33,44 @@ extension ProbeGenerator {
             case 4: asm.toBigEndian(.r0, bits: .bits32)
             default: asm.toBigEndian(.r0, bits: .bits64)
             }
-        default: // kptr, uptr, strerror: the integer itself
+        case "debugf": try debugPrint(arguments)
+        default: // kptr, uptr, strerror: the integer itself; unwatch: nothing to detach
             try integer(arguments[0])
         }
+    }
+
+    /// `debugf(fmt, args...)`: bpf_trace_vprintk, so the kernel formats the text into the trace
+    /// buffer (trace_pipe), as bpftrace does. Integers go in the u64 argument array as they are,
+    /// strings as the address of their stack buffer (the kernel reads `%s` through it).
+    mutating func debugPrint(_ arguments: [Expression]) throws {
+        guard case .string(let bytes) = arguments.first?.kind else { try fail("debugf() expects a string literal", arguments.first?.range ?? currentRange ?? SourceRange(at: .start)) }
+        let values = Array(arguments.dropFirst())
+        let array = try slot(max(8, 8 * values.count))
+        for (index, value) in values.enumerated() {
+            let valueType = try type(of: value)
+            if valueType.isString {
+                let buffer = try string(value, size: valueType.storageSize)
+                asm.mov(.r0, .r10)
+                asm.add(.r0, Int32(buffer))
+            } else {
+                try integer(value)
+            }
+            asm.store(.doubleWord, .r10, array + Int16(index * 8), .r0)
+        }
+        let format = try slot(bytes.count + 1)
+        zero(format, alignedStringSize(bytes.count + 1))
+        for (index, byte) in bytes.enumerated() { asm.store(.byte, .r10, format + Int16(index), immediate: Int32(byte)) }
+        asm.mov(.r1, .r10)
+        asm.add(.r1, Int32(format))
+        asm.mov(.r2, Int32(bytes.count + 1))
+        if values.isEmpty {
+            asm.mov(.r3, 0)
+        } else {
+            asm.mov(.r3, .r10)
+            asm.add(.r3, Int32(array))
+        }
+        asm.mov(.r4, Int32(8 * values.count))
+        asm.call(helperID: HelperFunction.traceVprintk.rawValue)
     }
 
     /// `strcontains(haystack, needle)`: r0 = 1 when `needle` occurs in `haystack` (an empty needle

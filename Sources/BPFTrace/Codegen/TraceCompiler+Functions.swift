@@ -2,11 +2,16 @@ import BPFObject
 import Foundation
 
 /// Type checks of `print` and of the string, map and clock functions: bpftrace 0.17's
-/// `strcontains`, `strncmp`, `bswap`, `kptr`/`uptr`, `strerror`, `override`, and later
-/// releases' `has_key(@map, key)` and `nsecs(monotonic|boot|tai)`.
+/// `strcontains`, `strncmp`, `bswap`, `kptr`/`uptr`, `strerror`, `debugf`, `unwatch`, the
+/// refused `override`/`path`/`skboutput`, and later releases' `has_key(@map, key)` and
+/// `nsecs(monotonic|boot|tai)`.
 extension TraceCompiler {
     /// Functions typed here rather than in `inferType`'s generic call case.
-    static let checkedFunctions: Set<String> = ["print", "strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "override"]
+    static let checkedFunctions: Set<String> = ["print", "strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "override",
+                                                "path", "skboutput", "unwatch", "debugf"]
+
+    /// bpf_trace_vprintk takes at most 12 u64 arguments (MAX_BPRINTF_VARARGS, kernel/bpf/helpers.c).
+    static let debugArgumentLimit = 12
 
     /// `nsecs(mode)`'s clocks and the helpers that read them (include/uapi/linux/bpf.h).
     static let timestampModes: [String: HelperFunction] = ["monotonic": .ktimeGetNs, "boot": .ktimeGetBootNs, "tai": .ktimeGetTaiNs]
@@ -68,6 +73,50 @@ extension TraceCompiler {
             }
             // kptr/uptr only annotate the address space; the value is the pointer itself.
             return type
+        case "path", "skboutput":
+            // d_path is callable from fentry/LSM/iterator programs only and skb_output from
+            // fentry/fexit ones, which this kernel refuses; bpftrace's feature probes fail the
+            // same way here and it says so in these words.
+            for argument in arguments { _ = inferType(argument, &scope) }
+            diagnostics.error(name == "path" ? "BPF_FUNC_d_path not available for your kernel version" : "BPF_FUNC_skb_output is not available for your kernel version", at: expression.range)
+            return nil
+        case "unwatch":
+            // Only watchpoint probes (refused here) create anything to unwatch: a no-op.
+            guard arguments.count == 1 else {
+                diagnostics.error("unwatch() requires one argument (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let type = inferType(arguments[0], &scope) else { return nil }
+            guard type.isInteger else {
+                diagnostics.error("unwatch() only supports integer arguments (\(type.argumentKindName) provided)", at: expression.range)
+                return nil
+            }
+            return .integer(signed: false)
+        case "debugf":
+            guard let format = arguments.first, case .string(let bytes) = format.kind else {
+                let provided = arguments.first.flatMap { inferType($0, &scope) }
+                diagnostics.error("debugf() expects a string literal (\(provided?.argumentKindName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            var types: [TraceValueType] = []
+            for argument in arguments.dropFirst() {
+                guard let type = inferType(argument, &scope) else { return nil }
+                types.append(type)
+            }
+            if let problem = PrintfFormat.check(String(decoding: bytes, as: UTF8.self), argumentTypes: types) {
+                diagnostics.error(problem.replacingOccurrences(of: "printf:", with: "debugf:"), at: expression.range)
+                return nil
+            }
+            if types.count > Self.debugArgumentLimit {
+                diagnostics.error("debugf() takes up to \(Self.debugArgumentLimit) arguments after the format (bpf_trace_vprintk's limit), \(types.count) provided", at: expression.range)
+                return nil
+            }
+            if let bad = types.first(where: { !$0.isInteger && !$0.isString }) {
+                diagnostics.error("debugf() supports integer and string arguments only (\(bad.bpftraceName) provided)", at: expression.range)
+                return nil
+            }
+            diagnostics.warning("The debugf() builtin is not recommended for production use. For more information see bpf_trace_printk in bpf-helpers(7).", at: expression.range)
+            return .integer(signed: false)
         default: // override
             for argument in arguments { _ = inferType(argument, &scope) }
             if !options.unsafe {
