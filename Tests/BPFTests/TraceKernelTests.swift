@@ -294,6 +294,26 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(ours.hasSuffix("\n\n@avg: 6\n\n@k[0]: 0\n@k[1]: 1\n@max: 13\n@min: 7\n@neg: -3\n@per[0]: 1\n@per[1]: 2\n@stats: count 3, average 7, total 23\n\n@sum: 5\n"), "\(ours)")
     }
 
+    /// cgroup_path() walks each mounted hierarchy for the cgroup's inode, like bpftrace: a cgroup
+    /// of our own (two levels deep) and the root, with and without a hierarchy filter.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs")))
+    func cgroupPathsAsBpftrace() throws {
+        let outer = "/sys/fs/cgroup/unified/sbpf_funcs_cg_\(getpid())"
+        try FileManager.default.createDirectory(atPath: outer + "/inner", withIntermediateDirectories: true)
+        defer { rmdir(outer + "/inner"); rmdir(outer) }
+        var info = stat()
+        #expect(stat(outer + "/inner", &info) == 0)
+        let script = #"BEGIN { print(cgroup_path(\#(info.st_ino))); print(cgroup_path(\#(info.st_ino), "unif*")); printf("%s|%s\n", cgroup_path(cgroupid("\#(outer)")), cgroup_path(1, "cpu*")); print(cgroup_path(cgroup)); exit(); }"#
+        try expectSameOutputAsBpftrace([script], json: #"BEGIN { print(cgroupid("\#(outer)/inner")); exit(); }"#)
+        let (session, output) = try runTrace(script)
+        session.close()
+        #expect(output.contains("unified:/sbpf_funcs_cg_\(getpid())/inner\nunified:/sbpf_funcs_cg_\(getpid())/inner\nunified:/sbpf_funcs_cg_\(getpid())|"), "\(output)")
+        // bpftrace 0.17 writes cgroup_path values unquoted in JSON; they are JSON strings here.
+        let (jsonSession, json) = try runTrace(#"BEGIN { print(cgroup_path(\#(info.st_ino), "unified")); exit(); }"#, json: true)
+        jsonSession.close()
+        #expect(json.hasPrefix(#"{"type": "value", "data": "unified:/sbpf_funcs_cg_\#(getpid())/inner"}"#), "\(json)")
+    }
+
     /// debugf() goes to the kernel's trace buffer through bpf_trace_vprintk, read here from a
     /// private tracefs instance (its own copy of every bpf_trace_printk line, so neither the
     /// global trace_pipe's reader nor other tests' printk floods get in the way).

@@ -113,6 +113,23 @@ import Testing
         #expect(record.withUnsafeBytes { TraceValue.decode(tuple, $0, at: 0).text } == #"(-1, ", (2, y))"#)
     }
 
+    @Test func cgroupHierarchiesFromMountinfo() {
+        let mountInfo = """
+        31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+        32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+        40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+        42 31 0:39 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
+        broken line
+        """
+        let found = CgroupPaths.hierarchies(mountInfo: mountInfo)
+        #expect(found.map(\.name) == ["unified", "blkio", "cpu,cpuacct", "systemd"])
+        #expect(found.first?.mountPoint == "/sys/fs/cgroup/unified")
+        #expect(CgroupPaths.path(ofInode: UInt64.max, under: "/nonexistent") == nil)
+        #expect(Self.errorLines(#"BEGIN { @x = cgroup_path("a"); }"#).hasSuffix("ERROR: cgroup_path() only supports integer arguments (string provided)"))
+        #expect(Self.errorLines("BEGIN { @x = cgroup_path(1, 2); }").hasSuffix("ERROR: cgroup_path() only supports string arguments (integer provided)"))
+    }
+
     /// bpftrace 0.17's `-v` "INFO: node count" for the same programs.
     @Test(arguments: [
         ("BEGIN { @x = 1; exit(); }", 8),

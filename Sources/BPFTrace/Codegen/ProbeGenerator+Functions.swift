@@ -4,7 +4,7 @@ import Foundation
 /// Code for `print(value)` and the functions `TraceCompiler+Functions` types: each leaves its
 /// integer result in r0.
 extension ProbeGenerator {
-    static let checkedIntegerFunctions: Set<String> = ["strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "unwatch", "debugf"]
+    static let checkedIntegerFunctions: Set<String> = ["strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "unwatch", "debugf", "cgroup_path"]
 
     /// `print(value)`: one record with the value, printed alone on a line by the runtime.
     mutating func printValue(_ value: Expression) throws {
@@ -34,7 +34,7 @@ extension ProbeGenerator {
             default: asm.toBigEndian(.r0, bits: .bits64)
             }
         case "debugf": try debugPrint(arguments)
-        default: // kptr, uptr, strerror: the integer itself; unwatch: nothing to detach
+        default: // kptr, uptr, strerror, cgroup_path: the integer itself; unwatch: nothing to detach
             try integer(arguments[0])
         }
     }

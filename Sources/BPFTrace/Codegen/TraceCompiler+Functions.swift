@@ -8,7 +8,7 @@ import Foundation
 extension TraceCompiler {
     /// Functions typed here rather than in `inferType`'s generic call case.
     static let checkedFunctions: Set<String> = ["print", "strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "override",
-                                                "path", "skboutput", "unwatch", "debugf"]
+                                                "path", "skboutput", "unwatch", "debugf", "cgroup_path"]
 
     /// bpf_trace_vprintk takes at most 12 u64 arguments (MAX_BPRINTF_VARARGS, kernel/bpf/helpers.c).
     static let debugArgumentLimit = 12
@@ -92,6 +92,23 @@ extension TraceCompiler {
                 return nil
             }
             return .integer(signed: false)
+        case "cgroup_path":
+            guard (1...2).contains(arguments.count) else {
+                diagnostics.error(arguments.isEmpty ? "cgroup_path() requires at least one argument (0 provided)" : "cgroup_path() takes up to 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let id = inferType(arguments[0], &scope) else { return nil }
+            guard id.isInteger else {
+                diagnostics.error("cgroup_path() only supports integer arguments (\(id.argumentKindName) provided)", at: expression.range)
+                return nil
+            }
+            guard arguments.count == 2 else { return .cgroupPath(filter: nil) }
+            guard case .string(let bytes) = arguments[1].kind else {
+                let provided = inferType(arguments[1], &scope)
+                diagnostics.error("cgroup_path() only supports string arguments (\(provided?.argumentKindName ?? "none") provided)", at: expression.range)
+                return nil
+            }
+            return .cgroupPath(filter: String(decoding: bytes, as: UTF8.self))
         case "debugf":
             guard let format = arguments.first, case .string(let bytes) = format.kind else {
                 let provided = arguments.first.flatMap { inferType($0, &scope) }

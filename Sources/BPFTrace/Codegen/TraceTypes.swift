@@ -37,11 +37,14 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case userName
     /// `strerror(errno)`: the u64 error number, printed as strerror(3) words it.
     case errorText
+    /// `cgroup_path(id[, filter])`: the u64 cgroup id, printed as its paths in the mounted
+    /// cgroup hierarchies whose names match `filter`.
+    case cgroupPath(filter: String?)
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .userName, .errorText: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .userName, .errorText, .cgroupPath: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
         case .string(let size): size
@@ -83,6 +86,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .macAddress: "macaddr"
         case .userName: "username"
         case .errorText: "strerror"
+        case .cgroupPath: "cgroup_path"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -115,6 +119,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
         case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.userName, .userName), (.errorText, .errorText): true
+        case (.cgroupPath(let a), .cgroupPath(let b)): a == b
         case (.byteArray(let a), .byteArray(let b)): a == b
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true

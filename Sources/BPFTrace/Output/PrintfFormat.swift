@@ -301,6 +301,8 @@ public enum TraceValue: Hashable, Sendable {
             return .string(userName(uid: u64(offset)))
         case .errorText:
             return .string(String(cString: strerror(Int32(truncatingIfNeeded: u64(offset)))))
+        case .cgroupPath(let filter):
+            return .string(CgroupPaths.text(id: u64(offset), filter: filter))
         case .kernelStack(let stack):
             guard let symbols else { return .integer(u64(offset), signed: false) }
             return .stack(symbols.kernelStack(u64(offset), stack), perf: stack.mode == .perf)
