@@ -294,6 +294,23 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(ours.hasSuffix("\n\n@avg: 6\n\n@k[0]: 0\n@k[1]: 1\n@max: 13\n@min: 7\n@neg: -3\n@per[0]: 1\n@per[1]: 2\n@stats: count 3, average 7, total 23\n\n@sum: 5\n"), "\(ours)")
     }
 
+    /// str(ptr, n) keeps n characters (constant or run-time n), as bpftrace 0.17 does.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func stringLengthsAsBpftrace() throws {
+        let workload = "/tmp/sbpf_trace_strlen.py"
+        try """
+        import os
+        with open('/proc/self/comm', 'w') as comm:
+            comm.write('sbpf_strlen')
+        os.close(os.open('/etc/hostname', os.O_RDONLY))
+        os.getpgid(0)
+        """.write(toFile: workload, atomically: true, encoding: .utf8)
+        let script = #"tracepoint:syscalls:sys_enter_openat /comm == "sbpf_strlen"/ { $n = 3; printf("%s|%s|%s|%s|%s\n", str(args->filename, 5), str(args->filename, 1), str(args->filename), str(args->filename, $n), str(args->filename, 0)); } tracepoint:syscalls:sys_enter_getpgid /comm == "sbpf_strlen"/ { exit(); }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) { try runToCompletion("/usr/bin/python3", [workload]) }
+        #expect(ours == theirs)
+        #expect(ours.contains("/etc/|/|/etc/hostname|/et|\n"), "\(ours)")
+    }
+
     /// cgroup_path() walks each mounted hierarchy for the cgroup's inode, like bpftrace: a cgroup
     /// of our own (two levels deep) and the root, with and without a hierarchy filter.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs")))

@@ -54,6 +54,20 @@ import Testing
         #expect(throws: TraceCompiler.Failure.self) { try TraceCompiler.compile(program, formats: FixedFormats(), options: unsafe) }
     }
 
+    /// str()'s checks, and call locations as bpftrace's lexer makes them: a call right after
+    /// `(` or `[` starts where the whitespace before them ended.
+    @Test func strErrorsAndNestedCallLocations() {
+        #expect(Self.errorLines(#"BEGIN { print(str(0, "a")); }"#) == "stdin:1:9-26: ERROR: str() only supports integer arguments (string provided)")
+        #expect(Self.errorLines("BEGIN { print(str(0, -1)); }") == "stdin:1:9-25: ERROR: strcannot use negative length (-1)")
+        #expect(Self.errorLines(#"BEGIN { print(str("abc")); }"#) == "stdin:1:9-25: ERROR: str() expects an integer or a pointer type as first argument (string[4] provided)")
+        #expect(Self.errorLines("BEGIN { print(str(comm)); }") == "stdin:1:9-24: ERROR: str() expects an integer or a pointer type as first argument (string[16] provided)")
+        #expect(Self.errorLines("BEGIN { print(str(0, 1, 2)); }") == "stdin:1:9-27: ERROR: str() takes up to 2 arguments (3 provided)")
+        #expect(Self.errorLines("BEGIN { @y[str(0, -1)] = 1; }") == "stdin:1:9-22: ERROR: strcannot use negative length (-1)")
+        #expect(Self.errorLines(#"BEGIN { if (str(0, -1) == "a") {} }"#) == "stdin:1:12-23: ERROR: strcannot use negative length (-1)")
+        #expect(Self.errorLines(#"BEGIN { printf("%s", str(0, -1)); }"#) == "stdin:1:22-32: ERROR: strcannot use negative length (-1)")
+        #expect(Self.errorLines("BEGIN { $n = 2; @s = str(0, $n); @t = str($1); }") == "")
+    }
+
     @Test func hasKeyAndClockModes() throws {
         #expect(Self.errorLines("BEGIN { @x = 1; @y = has_key(@x, 1); }").hasSuffix("ERROR: has_key() expects a map with explicit keys (non-scalar map)"))
         #expect(Self.errorLines("BEGIN { $x = 1; @y = has_key($x, 1); }").hasSuffix("ERROR: has_key() expects a map argument"))

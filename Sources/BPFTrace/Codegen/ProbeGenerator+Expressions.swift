@@ -438,13 +438,7 @@ extension ProbeGenerator {
                 copy(from: source, to: buffer, size: size)
                 return buffer
             }
-            try integer(argument)
-            asm.mov(.r3, .r0)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(size))
-            // bpf_probe_read_str reads user or kernel addresses on x86-64 (non-overlapping spaces).
-            asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+            try readString(argument, length: arguments.count > 1 ? arguments[1] : nil, into: buffer, size: size)
         case .ternary(let condition, let then, let otherwise):
             let elseLabel = newLabel("sternary.else"), done = newLabel("sternary.done")
             try integer(condition)

@@ -39,6 +39,43 @@ extension ProbeGenerator {
         }
     }
 
+    /// `str(pointer[, length])`: at most `length` characters (bpftrace 0.17 reads `length + 1`
+    /// bytes with the NUL) and never more than the buffer; a run-time length is clamped to
+    /// [0, size - 1] so the verifier sees a bounded read size.
+    mutating func readString(_ pointer: Expression, length: Expression?, into buffer: Int16, size: Int) throws {
+        var lengthSlot: Int16?
+        var limit = size
+        if let length {
+            if case .integer(let characters) = length.kind {
+                limit = Int(clamping: min(Int64(size), max(0, characters) + 1))
+            } else {
+                try integer(length)
+                let slot = try slot(8)
+                asm.store(.doubleWord, .r10, slot, .r0)
+                lengthSlot = slot
+            }
+        }
+        try integer(pointer)
+        asm.mov(.r3, .r0)
+        asm.mov(.r1, .r10)
+        asm.add(.r1, Int32(buffer))
+        if let lengthSlot {
+            let positive = newLabel("strlen.positive"), bounded = newLabel("strlen.bounded")
+            asm.load(.doubleWord, .r2, .r10, lengthSlot)
+            asm.jump(.sge, .r2, 0, to: positive)
+            asm.mov(.r2, 0)
+            asm.label(positive)
+            asm.add(.r2, 1)
+            asm.jump(.le, .r2, Int32(size), to: bounded)
+            asm.mov(.r2, Int32(size))
+            asm.label(bounded)
+        } else {
+            asm.mov(.r2, Int32(limit))
+        }
+        // bpf_probe_read_str reads user or kernel addresses on x86-64 (non-overlapping spaces).
+        asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+    }
+
     /// `debugf(fmt, args...)`: bpf_trace_vprintk, so the kernel formats the text into the trace
     /// buffer (trace_pipe), as bpftrace does. Integers go in the u64 argument array as they are,
     /// strings as the address of their stack buffer (the kernel reads `%s` through it).

@@ -8,7 +8,7 @@ import Foundation
 extension TraceCompiler {
     /// Functions typed here rather than in `inferType`'s generic call case.
     static let checkedFunctions: Set<String> = ["print", "strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "override",
-                                                "path", "skboutput", "unwatch", "debugf", "cgroup_path"]
+                                                "path", "skboutput", "unwatch", "debugf", "cgroup_path", "str"]
 
     /// bpf_trace_vprintk takes at most 12 u64 arguments (MAX_BPRINTF_VARARGS, kernel/bpf/helpers.c).
     static let debugArgumentLimit = 12
@@ -92,6 +92,36 @@ extension TraceCompiler {
                 return nil
             }
             return .integer(signed: false)
+        case "str":
+            guard (1...2).contains(arguments.count) else {
+                diagnostics.error(arguments.isEmpty ? "str() requires at least one argument (0 provided)" : "str() takes up to 2 arguments (\(arguments.count) provided)", at: expression.range)
+                return nil
+            }
+            guard let source = inferType(arguments[0], &scope) else { return nil }
+            // Positional parameters are the exception: `str($1)` is how a script reads one as text.
+            if case .positionalParameter = arguments[0].kind {} else if !source.isInteger {
+                // bpftrace sizes a literal's string type without our 8-byte padding.
+                let shown: String = if case .string(let bytes) = arguments[0].kind { "string[\(bytes.count + 1)]" } else { source.isString ? "string[\(source.storageSize)]" : source.bpftraceName }
+                diagnostics.error("str() expects an integer or a pointer type as first argument (\(shown) provided)", at: expression.range)
+                return nil
+            }
+            var size = options.stringLength
+            if arguments.count == 2 {
+                if case .integer(let length) = arguments[1].kind {
+                    guard length >= 0 else {
+                        diagnostics.error("strcannot use negative length (\(length))", at: expression.range)
+                        return nil
+                    }
+                    size = Int(Swift.min(Int64(options.stringLength), length + 1))
+                } else {
+                    guard let length = inferType(arguments[1], &scope) else { return nil }
+                    guard length.isInteger else {
+                        diagnostics.error("str() only supports integer arguments (\(length.argumentKindName) provided)", at: expression.range)
+                        return nil
+                    }
+                }
+            }
+            return .string(size: alignedStringSize(size))
         case "cgroup_path":
             guard (1...2).contains(arguments.count) else {
                 diagnostics.error(arguments.isEmpty ? "cgroup_path() requires at least one argument (0 provided)" : "cgroup_path() takes up to 2 arguments (\(arguments.count) provided)", at: expression.range)
