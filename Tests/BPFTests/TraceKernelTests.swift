@@ -294,6 +294,14 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(ours.hasSuffix("\n\n@avg: 6\n\n@k[0]: 0\n@k[1]: 1\n@max: 13\n@min: 7\n@neg: -3\n@per[0]: 1\n@per[1]: 2\n@stats: count 3, average 7, total 23\n\n@sum: 5\n"), "\(ours)")
     }
 
+    /// cat() and time() output in JSON as bpftrace types them; a file cat() cannot open is an
+    /// error on stderr (and, in JSON, an empty `cat` event), not output.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func outputEventsAsBpftrace() throws {
+        try expectSameOutputAsBpftrace([#"BEGIN { cat("/nonexistent/sbpf"); printf("x\n"); exit(); }"#],
+                                       json: #"BEGIN { cat("/proc/sys/kernel/ostype"); cat("/nonexistent/sbpf"); time("%Y\n"); printf("a\tb\n"); exit(); }"#)
+    }
+
     /// str(ptr, n) keeps n characters (constant or run-time n), as bpftrace 0.17 does.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
     func stringLengthsAsBpftrace() throws {

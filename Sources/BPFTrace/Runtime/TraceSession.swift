@@ -311,7 +311,8 @@ public final class TraceSession {
                 let bytes = UnsafeRawBufferPointer(rebasing: record[start..<(start + TraceEventID.joinArgumentSize)])
                 parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
             }
-            write(parts.joined(separator: separator) + "\n")
+            let joined = parts.joined(separator: separator)
+            write(options.json ? JSONOutput.event("join", JSONOutput.string(joined)) : joined + "\n")
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
             let text = Self.formatTime(script.formats[Int(argument)].format)
@@ -334,12 +335,17 @@ public final class TraceSession {
                 guard let type = format.argumentTypes.first, let value = values.first else { return }
                 write(options.json ? JSONOutput.event("value", JSONOutput.value(type, record, at: 8, symbols: symbols)) : value.text + "\n")
             case .system:
-                write(Self.runShell(text))
+                // bpftrace's JSON names system()'s output "syscall".
+                let output = Self.runShell(text)
+                write(options.json ? JSONOutput.event("syscall", JSONOutput.string(output)) : output)
             case .cat:
                 if let contents = FileManager.default.contents(atPath: text) {
-                    write(String(decoding: contents, as: UTF8.self))
+                    let output = String(decoding: contents, as: UTF8.self)
+                    write(options.json ? JSONOutput.event("cat", JSONOutput.string(output)) : output)
                 } else {
-                    write("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n")
+                    // bpftrace reports this on stderr; JSON output still gets an empty `cat` event.
+                    FileHandle.standardError.write(Data("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n".utf8))
+                    if options.json { write(JSONOutput.event("cat", JSONOutput.string(""))) }
                 }
             }
         }
