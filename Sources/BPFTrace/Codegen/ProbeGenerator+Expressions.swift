@@ -389,7 +389,9 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer + 8))
             asm.mov(.r2, Int32(capacity))
             let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
-            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            // Elsewhere bpf_probe_read, as bpftrace: a tracepoint's pointer may be a user one
+            // (syscall arguments), and x86-64 user and kernel addresses do not overlap.
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeRead).rawValue)
             asm.mov(.r1, Int32(capacity))
             asm.store(.doubleWord, .r10, buffer, .r1)
         case .call("pton", let arguments):
