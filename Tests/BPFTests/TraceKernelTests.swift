@@ -320,6 +320,27 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(ours.contains("/etc/|/|/etc/hostname|/et|\n/etc\n/et|\n"), "\(ours)")
     }
 
+    /// sargN in a uprobe: stack-passed arguments (the 7th and 8th of a SysV call), as bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.isExecutableFile(atPath: "/usr/bin/gcc")))
+    func stackArgumentsAsBpftrace() throws {
+        let directory = "/tmp/sbpf_trace_sarg_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+        __attribute__((noinline)) long eight(long a, long b, long c, long d, long e, long f, long g, long h) {
+            __asm__ volatile("" ::: "memory");
+            return a + b + c + d + e + f + g + h;
+        }
+        int main(void) { return (int)eight(1, 2, 3, 4, 5, 6, 70, -80) & 1; }
+        """.write(toFile: directory + "/eight.c", atomically: true, encoding: .utf8)
+        let build = try CommandRunner.run("/usr/bin/gcc", ["-O1", directory + "/eight.c", "-o", directory + "/eight"])
+        try #require(build.status == 0, "gcc failed: \(build.stderr)")
+        let script = #"uprobe:\#(directory)/eight:eight { printf("%d %d %d\n", arg5, sarg0, (int64)sarg1); exit(); }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) { try runToCompletion(directory + "/eight", []) }
+        #expect(ours == theirs)
+        #expect(ours.hasPrefix("6 70 -80\n"), "\(ours)")
+    }
+
     /// cgroup_path() walks each mounted hierarchy for the cgroup's inode, like bpftrace: a cgroup
     /// of our own (two levels deep) and the root, with and without a hierarchy filter.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs")))

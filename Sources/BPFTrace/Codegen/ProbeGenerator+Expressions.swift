@@ -64,6 +64,8 @@ extension ProbeGenerator {
                 try stackID(user: name == "ustack", TraceStack())
             case "retval":
                 asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+            case _ where name.hasPrefix("sarg") && Int(name.dropFirst(4)) != nil:
+                try stackArgument(Int(name.dropFirst(4))!)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
                 let index = Int(name.dropFirst(3))!
                 switch context.arguments {

@@ -257,6 +257,12 @@ extension TraceCompiler {
         return .integer(signed: false)
     }
 
+    /// `sarg0`..`sarg9` in uprobes (stack arguments); nil otherwise.
+    mutating func inferContextBuiltin(_ name: String, _ expression: Expression, _ scope: Scope) -> TraceValueType? {
+        if name.hasPrefix("sarg"), Int(name.dropFirst(4)) != nil, case .registers = scope.context.arguments { return .integer(signed: false) }
+        return nil
+    }
+
     /// The width in bytes of an integer expression as bpftrace types it (for `bswap`): casts,
     /// tracepoint fields and 32-bit builtins have their own width, other integers 64 bits.
     mutating func integerWidth(_ expression: Expression, _ scope: inout Scope) -> Int? {

@@ -503,6 +503,7 @@ public struct TraceCompiler {
                     case .none: break
                     }
                 }
+                if let type = inferContextBuiltin(name, expression, scope) { return type }
                 if name.hasPrefix("arg") || name.hasPrefix("sarg") {
                     diagnostics.error("The \(name) builtin can only be used with uprobe and kprobe probes", at: expression.range)
                     return nil
