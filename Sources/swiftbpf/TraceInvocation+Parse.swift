@@ -53,6 +53,10 @@ extension TraceInvocation {
         } catch is ValidationError {
             TraceRoot.main(arguments)
             exit(0)
+        } catch let code as ExitCode {
+            // The message is already printed (a script error); ArgumentParser's exit(withError:)
+            // would build its help text by reflection first, a third of such a run.
+            exit(code.rawValue)
         } catch {
             TraceRoot.exit(withError: error)
         }

@@ -14,6 +14,8 @@ enum TracingCounter {
         case contextU64(offset: Int16)
         /// The CPU the program runs on.
         case cpu
+        /// What bpf_get_attach_cookie() returns (the cookie of the place that fired).
+        case attachCookie
     }
 
     static func makeMap(_ name: String) throws -> Map {
@@ -38,6 +40,10 @@ enum TracingCounter {
             asm.store(.word, .r10, -4, .r1)
         case .cpu:
             asm.call(.getSmpProcessorId)
+            asm.store(.word, .r10, -4, .r0)
+        case .attachCookie:
+            asm.mov(.r1, .r6)
+            asm.call(.getAttachCookie)
             asm.store(.word, .r10, -4, .r0)
         }
         asm.loadMapFD(.r1, try map.fd.value())

@@ -1,6 +1,7 @@
 import BPFObject
 import CBPFSys
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -35,21 +36,28 @@ public final class PerfEventLink: Link, @unchecked Sendable {
         self.cleanup = cleanup
         do {
             let eventFD = try perfEvent.value()
-            if method == .bpfLink || (method == .automatic && PerfLinkSupport.isAvailable) {
-                kernelLink = try KernelLink.create(program: program, targetFD: eventFD, attachType: .perfEvent, description: description,
-                                                   meaning: { errno in Self.attachMeaning(errno, program: program) },
-                                                   configure: { $0.tail.perf_event.bpf_cookie = cookie })
+            let useLink = method == .bpfLink || (method == .automatic && PerfLinkSupport.mayHaveLinks)
+            var link: KernelLink? = nil
+            if useLink {
+                do {
+                    link = try KernelLink.create(program: program, targetFD: eventFD, attachType: .perfEvent, description: description,
+                                                 meaning: { errno in Self.attachMeaning(errno, program: program) },
+                                                 configure: { $0.tail.perf_event.bpf_cookie = cookie })
+                    PerfLinkSupport.learned(available: true)
+                } catch BPFError.syscall(let failure) where method == .automatic && PerfLinkSupport.mayLackLinks(failure.errno) {
+                    // Either the kernel predates perf links or it refuses this program on this
+                    // event; the ioctl tells which (it fails the same way in the second case).
+                    guard cookie == 0 else {
+                        throw PerfLinkSupport.isAvailable ? BPFError.syscall(failure) : Self.cookieUnsupported(description)
+                    }
+                    try Self.setProgramByIoctl(eventFD, program: program, description: description)
+                    PerfLinkSupport.learned(available: false)
+                }
             } else {
-                guard cookie == 0 else {
-                    throw BPFError.unsupported(feature: "BPF cookies on perf events (\(description))", detail: "they need perf links (BPF_LINK_CREATE with BPF_PERF_EVENT, Linux 5.15+), which this kernel lacks")
-                }
-                kernelLink = nil
-                guard sbpf_ioctl_int(eventFD, SBPF_PERF_EVENT_IOC_SET_BPF, UInt(try program.fd.value())) == 0 else {
-                    let error = Errno.current
-                    throw BPFError.syscall(SystemCallFailure(operation: "ioctl(PERF_EVENT_IOC_SET_BPF)", errno: error, subject: description,
-                                                             meaning: Self.attachMeaning(error, program: program)))
-                }
+                guard cookie == 0 else { throw Self.cookieUnsupported(description) }
+                try Self.setProgramByIoctl(eventFD, program: program, description: description)
             }
+            kernelLink = link
             guard sbpf_ioctl_int(eventFD, SBPF_PERF_EVENT_IOC_ENABLE, 0) == 0 else {
                 throw BPFError.syscall(SystemCallFailure(operation: "ioctl(PERF_EVENT_IOC_ENABLE)", errno: .current, subject: description))
             }
@@ -62,6 +70,19 @@ public final class PerfEventLink: Link, @unchecked Sendable {
             isClosed = true
             throw error
         }
+    }
+
+    /// `ioctl(PERF_EVENT_IOC_SET_BPF)`: the attach of kernels without perf links (4.1+).
+    private static func setProgramByIoctl(_ eventFD: Int32, program: Program, description: String) throws {
+        guard sbpf_ioctl_int(eventFD, SBPF_PERF_EVENT_IOC_SET_BPF, UInt(try program.fd.value())) == 0 else {
+            let error = Errno.current
+            throw BPFError.syscall(SystemCallFailure(operation: "ioctl(PERF_EVENT_IOC_SET_BPF)", errno: error, subject: description,
+                                                     meaning: Self.attachMeaning(error, program: program)))
+        }
+    }
+
+    private static func cookieUnsupported(_ description: String) -> BPFError {
+        .unsupported(feature: "BPF cookies on perf events (\(description))", detail: "they need perf links (BPF_LINK_CREATE with BPF_PERF_EVENT, Linux 5.15+), which this kernel lacks")
     }
 
     static func attachMeaning(_ errno: Errno, program: Program) -> String? {
@@ -145,9 +166,42 @@ enum PerfEvent {
     }
 }
 
-/// Whether BPF_LINK_CREATE accepts perf events (BPF_PERF_EVENT, kernel 5.15+), probed once.
+/// Whether BPF_LINK_CREATE accepts perf events (BPF_PERF_EVENT, kernel 5.15+): the one place
+/// that decides how programs are hooked to perf events.
+///
+/// The answer is learned from the first real attach (a link created, or EINVAL from the link and
+/// success from the ioctl) rather than from a probe program: closing a freshly attached probe
+/// program waits for an RCU grace period, which cost 18–26 ms before every first uprobe.
+/// `isAvailable` runs the probe only when asked before any attach has answered.
 enum PerfLinkSupport {
-    static let isAvailable: Bool = probe()
+    /// 0 unknown, 1 perf links work, 2 the kernel lacks them.
+    private static let state = Atomic<UInt8>(0)
+
+    /// Whether an attach should try a perf link first (unless the kernel was found without them).
+    static var mayHaveLinks: Bool { state.load(ordering: .relaxed) != 2 }
+
+    /// Whether a failed BPF_LINK_CREATE(BPF_PERF_EVENT) may mean the kernel lacks perf links,
+    /// so the ioctl is worth trying: before 5.7 the command is unknown and before 5.15 the
+    /// attach type is, and both fail with EINVAL. Once a link was created the answer is known.
+    static func mayLackLinks(_ errno: Errno) -> Bool {
+        errno == .EINVAL && state.load(ordering: .relaxed) == 0
+    }
+
+    static func learned(available: Bool) {
+        state.store(available ? 1 : 2, ordering: .relaxed)
+    }
+
+    /// Whether perf links work, from what attaches learned or, before any, from a probe.
+    static var isAvailable: Bool {
+        switch state.load(ordering: .relaxed) {
+        case 1: return true
+        case 2: return false
+        default:
+            let available = probe()
+            learned(available: available)
+            return available
+        }
+    }
 
     /// Loads a two-instruction tracepoint program and asks for a perf link on descriptor -1:
     /// a kernel that knows perf links fails looking the event up (EBADF); one that does not

@@ -29,6 +29,14 @@ extension TraceCompiler {
         if case .builtin("curtask") = current.kind {
             return MemberChain(root: .currentTask, pointee: TracePointee(structName: "task_struct", isUser: false), fields: fields)
         }
+        if isArgs(current), case .kernelFunction(let parameters, _, _) = scope.context.arguments {
+            // kfunc args->param->member: the parameter's BTF type must be a struct pointer.
+            guard fields.count >= 2, fields[0].arrow,
+                  case .structPointer(let structName, let isUnion)? = parameters.first(where: { $0.name == fields[0].name })?.kind else { return nil }
+            let base = Expression(.field(current, name: fields[0].name, arrow: true), range: current.range)
+            return MemberChain(root: .value(base), pointee: TracePointee(structName: structName, isUnion: isUnion, isUser: false),
+                               fields: Array(fields.dropFirst()))
+        }
         if isArgs(current) {
             // args->field->member: the tracepoint field must be a struct pointer.
             guard fields.count >= 2, let format = scope.context.tracepoint, let field = format.field(named: fields[0].name),

@@ -63,13 +63,19 @@ extension ProbeGenerator {
             case "kstack", "ustack":
                 try stackID(user: name == "ustack", TraceStack())
             case "retval":
-                asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+                if case .kernelFunction(let parameters, _, let returnValue) = context.arguments {
+                    // fexit's context: the parameters' u64 slots, then the return value.
+                    asm.load(.doubleWord, .r0, .r9, Int16(parameters.count * 8))
+                    if case .integer(let size, let signed)? = returnValue { extendInRegister(size: size, signed: signed) }
+                } else {
+                    asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+                }
             case _ where name.hasPrefix("sarg") && Int(name.dropFirst(4)) != nil:
                 try stackArgument(Int(name.dropFirst(4))!)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
                 let index = Int(name.dropFirst(3))!
                 switch context.arguments {
-                case .rawTracepoint: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
+                case .rawTracepoint, .kernelFunction: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
                 case .registers: asm.load(.doubleWord, .r0, .r9, TraceCompiler.argumentRegisterOffsets[index])
                 case .usdt(let arguments, _): try usdtArgument(arguments[index])
                 case .none: try fail("\(name) is not available in this probe", expression.range)
@@ -219,6 +225,11 @@ extension ProbeGenerator {
                 asm.alu(.lsh, .r0, bits)
                 asm.alu(.arsh, .r0, bits)
             }
+        case .field(_, let name, _) where context.kernelFunctionParameter(named: name) != nil:
+            // kfunc `args->name`: the parameter's u64 slot in the context.
+            let (index, parameter) = context.kernelFunctionParameter(named: name)!
+            asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
+            if case .integer(let size, let signed) = parameter.kind { extendInRegister(size: size, signed: signed) }
         case .field(_, let name, _):
             guard let field = context.tracepoint?.field(named: name), let size = AccessSize(byteCount: field.size) else {
                 try fail("cannot read field '\(name)' as an integer", expression.range)
@@ -565,5 +576,22 @@ extension ProbeGenerator {
         asm.label(differ)
         asm.mov(.r0, op == .equal ? 0 : 1)
         asm.label(done)
+    }
+
+    /// Truncates r0 to `size` bytes, sign- or zero-extended (a narrow value in a u64 slot).
+    mutating func extendInRegister(size: Int, signed: Bool) {
+        guard size < 8 else { return }
+        let bits = Int32(64 - size * 8)
+        asm.alu(.lsh, .r0, bits)
+        asm.alu(signed ? .arsh : .rsh, .r0, bits)
+    }
+}
+
+extension TraceCompiler.ProbeContext {
+    /// The position and type of kfunc parameter `name`, when this is a kfunc/kretfunc probe.
+    func kernelFunctionParameter(named name: String) -> (Int, KernelFunctionParameter)? {
+        guard case .kernelFunction(let parameters, _, _) = arguments,
+              let index = parameters.firstIndex(where: { $0.name == name }) else { return nil }
+        return (index, parameters[index])
     }
 }

@@ -270,6 +270,17 @@ public enum TraceAttachment: Hashable, Sendable {
     case interval(nanoseconds: UInt64)
     /// `profile:` fires on every CPU, `hertz` times a second.
     case profile(hertz: UInt64)
+    /// `software:`, `hardware:` and `profile:s|ms|us:`: a perf event (`perf_event_attr.type` and
+    /// `.config`) sampled on every CPU once per `period` events (nanoseconds for cpu-clock).
+    case perfEvent(type: UInt32, config: UInt64, period: UInt64)
+    /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`access`: HW_BREAKPOINT_* bits)
+    /// in the traced process (`-p`/`-c`), or in every process when there is none.
+    case watchpoint(address: UInt64, length: Int, access: UInt32)
+    /// `kprobe:function[+offset]` / `kretprobe:function`.
+    case kprobe(function: String, offset: UInt64, isReturn: Bool)
+    /// `kfunc:function` / `kretfunc:function` (fentry/fexit): a tracing program loaded for the
+    /// vmlinux BTF function `btfID`.
+    case kfunc(function: String, btfID: UInt32, isReturn: Bool)
     /// `uprobe:binary:function[+offset]` / `uretprobe:` (also `uprobe:binary:address`).
     case uprobe(binary: String, function: String, offset: UInt64, address: UInt64, isReturn: Bool)
     /// `usdt:binary:provider:name`: a uprobe at each of the probe's sites (file offsets), each
@@ -376,6 +387,12 @@ public struct TraceCompileOptions: Sendable {
     public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
     /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
     public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
+    /// Why kprobes cannot be attached on this machine (no CONFIG_KPROBES), or nil when they can;
+    /// asked before anything is loaded so such scripts fail early with the reason.
+    public var kprobesUnavailable: (@Sendable () -> String?)?
+    /// The function symbols of a uprobe's `binary`, for wildcard uprobes (`uprobe:libc:str*`);
+    /// nil when the binary cannot be found or read.
+    public var userFunctionNames: (@Sendable (_ binary: String) -> [String]?)?
     /// `-p PID`: `usdt:` binaries and libraries are looked up in this process.
     public var processID: Int32?
 

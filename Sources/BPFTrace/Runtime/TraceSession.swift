@@ -1,6 +1,11 @@
 import BPF
 import BPFObject
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Tracepoint layouts read from tracefs.
 public struct TracefsFormats: TracepointFormatSource {
@@ -57,6 +62,8 @@ public final class TraceSession {
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
     private var reader: RingBufferReader?
+    /// Set by `attach()`; `run()` needs it.
+    private var attached = false
     /// When the session began, on the clock of bpf_ktime_get_ns (CLOCK_MONOTONIC); `elapsed` counts from here.
     let startTime: UInt64 = {
         var now = timespec()
@@ -81,6 +88,13 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            if compileOptions.kprobesUnavailable == nil {
+                compileOptions.kprobesUnavailable = { Kprobes.areAvailable ? nil : "CONFIG_KPROBES, which this kernel lacks" }
+            }
+            if compileOptions.userFunctionNames == nil {
+                let processID = options.processID
+                compileOptions.userFunctionNames = { UprobeFunctions.names(in: $0, processID: processID) }
+            }
             compileOptions.processID = compileOptions.processID ?? options.processID
             script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
@@ -101,19 +115,38 @@ public final class TraceSession {
     }
 
     /// Compiler warnings as bpftrace prints them (on stderr, before attaching).
-    public var renderedWarnings: String { DiagnosticRenderer(file: source).render(script.warnings) }
+    public var renderedWarnings: String { script.warnings.isEmpty ? "" : DiagnosticRenderer(file: source).render(script.warnings) }
 
     /// The number of probes `attach()` attaches (bpftrace counts each attach point).
     public var probeCount: Int { script.probes.count - skippedProbes }
+    /// The kernel maps `attach()` created: the event ring buffer and the lost-event counter
+    /// (only when a program sends events), the script's maps and the stack maps.
+    public var kernelMaps: [BPF.Map] { [eventRing, lostEvents].compactMap { $0 } + maps + stackMaps.keys.sorted().compactMap { stackMaps[$0] } }
+
     /// Uprobes on symbols the binary lacks; bpftrace leaves them out silently (e.g. the libcrypto
     /// functions ssllatency.bt lists that a given OpenSSL build does not export).
     private var skippedProbes = 0
 
     /// Creates maps, loads every program and attaches all but BEGIN/END.
     public func attach() throws {
-        let ring = try BPF.Map(MapSpec(name: "trace_events", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.eventBufferSize)))
+        let instructions = script.probes.map { $0.instructions(startTime: startTime, childProcessID: options.childProcessID) }
+        let usedIndices = Self.referencedFDArrayIndices(instructions)
+        // The 1 MiB ring buffer and the lost-event counter exist only for scripts whose programs
+        // send something to user space (printf, print, exit, time, cat, system, join, clear...);
+        // `interval:ms:10 { @ticks = count(); }` needs neither.
+        var ring: BPF.Map? = nil
+        if usedIndices.contains(0) {
+            ring = try BPF.Map(MapSpec(name: "trace_events", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: UInt32(options.eventBufferSize)))
+        }
         eventRing = ring
-        maps = try script.maps.map { try BPF.Map($0.spec(maxEntries: options.mapKeysMax)) }
+        let preallocate = !TracingSupport.nonPreallocatedHashMaps
+        maps = try script.maps.map { map in
+            var spec = map.spec(maxEntries: options.mapKeysMax)
+            // bpftrace 0.17 preallocates (flags 0); elements on demand start faster and use
+            // less memory when few keys are seen.
+            if !preallocate, spec.type == .hash || spec.type == .percpuHash { spec.flags |= MapFlags.noPrealloc.rawValue }
+            return try BPF.Map(spec)
+        }
         var stackMapFDs: [Int32] = []
         for limit in script.stackMapLimits {
             // Key: u32 stack id; value: `limit` u64 addresses (kernel/bpf/stackmap.c).
@@ -121,22 +154,33 @@ public final class TraceSession {
             stackMaps[limit] = map
             stackMapFDs.append(map.fd.rawValue)
         }
-        let lost = try BPF.Map(MapSpec(name: "AT_lost_events", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
+        let lostIndex = 1 + maps.count + stackMapFDs.count
+        var lost: BPF.Map? = nil
+        if usedIndices.contains(Int32(lostIndex)) {
+            lost = try BPF.Map(MapSpec(name: "AT_lost_events", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
+        }
         lostEvents = lost
         var loadOptions = ProgramLoadOptions()
         // BPF_LOG_STATS (include/linux/bpf_verifier.h): only the closing "processed N insns" lines.
         if options.verifierStatistics { loadOptions.logLevel = 4 }
-        loadOptions.fdArray = [ring.fd.rawValue] + maps.map(\.fd.rawValue) + stackMapFDs + [lost.fd.rawValue]
-        for probe in script.probes {
-            let spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
-            do {
-                programs.append((probe, try BPF.Program(spec, options: loadOptions)))
-            } catch BPFError.verifierRejected(let rejection) {
-                throw TraceError(explain(rejection, probe: probe))
+        // The kernel reads only the entries the programs reference (BPF_PSEUDO_MAP_IDX); -1
+        // stands for the maps not created.
+        loadOptions.fdArray = [ring?.fd.rawValue ?? -1] + maps.map(\.fd.rawValue) + stackMapFDs + [lost?.fd.rawValue ?? -1]
+        // Uprobes and USDT probes attach through one uprobe-multi link each (6.6+) unless an
+        // earlier attach found the kernel without them; such programs must say so at load.
+        let uprobeMulti = UprobeMultiSupport.mayBeAvailable
+        for (probe, instructions) in zip(script.probes, instructions) {
+            var spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: instructions)
+            if uprobeMulti, Self.attachesUprobes(probe.attachment) { spec.expectedAttachType = .traceUprobeMulti }
+            if case .kfunc(_, let btfID, let isReturn) = probe.attachment {
+                spec.expectedAttachType = isReturn ? .traceFexit : .traceFentry
+                spec.attachBTFID = btfID
             }
+            programs.append((probe, try load(spec, probe: probe, options: loadOptions)))
         }
-        reader = try RingBufferReader(ring) { [unowned self] record in self.handle(record) }
-        for (probe, program) in programs {
+        if let ring { reader = try RingBufferReader(ring) { [unowned self] record in self.handle(record) } }
+        attached = true
+        for (index, (probe, program)) in programs.enumerated() {
             do {
                 switch probe.attachment {
                 case .begin, .end: break
@@ -149,22 +193,95 @@ public final class TraceSession {
                 case .uprobe(let binary, let function, let offset, let address, let isReturn):
                     let location: UprobeTarget.Location = function.isEmpty ? .address(address) : .symbol(function, offset: offset)
                     do {
-                        links.append(try program.attachUprobe(UprobeTarget(binary: binary, location: location, processID: options.processID), isReturn: isReturn))
+                        try attachUprobe(programIndex: index, binary: binary, locations: [location], isReturn: isReturn,
+                                         semaphores: [0], loadOptions: loadOptions)
                     } catch BPFError.notFound(let what, _) where !function.isEmpty && what.hasPrefix("symbol '") {
                         skippedProbes += 1
                     }
                 case .usdt(let binary, let fileOffsets, let semaphoreOffsets):
-                    for (offset, semaphore) in zip(fileOffsets, semaphoreOffsets) {
-                        let target = UprobeTarget(binary: binary, location: .fileOffset(offset), processID: options.processID)
-                        links.append(try program.attachUprobe(target, referenceCounterOffset: semaphore))
-                    }
+                    try attachUprobe(programIndex: index, binary: binary, locations: fileOffsets.map { .fileOffset($0) }, isReturn: false,
+                                     semaphores: semaphoreOffsets, loadOptions: loadOptions)
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
+                case .watchpoint(let address, let length, let access):
+                    links += try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
+                                                          processID: options.childProcessID ?? options.processID)
+                case .kprobe(let function, let offset, let isReturn):
+                    links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
+                case .kfunc(let function, _, _):
+                    links.append(try program.attachTracing(target: function))
+                case .perfEvent(let type, let config, let period):
+                    let kind = PerfEventKind(type: type, config: config, name: probe.name)
+                    links.append(try program.attachPerfEvent(kind, rate: .period(period)))
                 }
             } catch {
                 throw TraceError("ERROR: Error attaching probe: '\(probe.name)': \(error)")
             }
         }
+    }
+
+    private static func attachesUprobes(_ attachment: TraceAttachment) -> Bool {
+        switch attachment {
+        case .uprobe, .usdt: true
+        default: false
+        }
+    }
+
+    private func load(_ spec: ProgramSpec, probe: CompiledProbe, options loadOptions: ProgramLoadOptions) throws -> BPF.Program {
+        do {
+            return try BPF.Program(spec, options: loadOptions)
+        } catch BPFError.verifierRejected(let rejection) {
+            throw TraceError(explain(rejection, probe: probe))
+        } catch let error as BPFError where error.errno == .EPERM || error.errno == .ENOTSUPP || error.errno == .EOPNOTSUPP {
+            guard case .kfunc = probe.attachment else { throw error }
+            // Loading fentry/fexit needs BPF trampolines; some kernels and configurations refuse them.
+            throw TraceError("ERROR: \(probe.name): the kernel refused the fentry/fexit program (\(error.errno.map { "\($0)" } ?? "")): kfunc/kretfunc probes need BPF trampolines, which this kernel does not allow; use tracepoint: or rawtracepoint: instead")
+        }
+    }
+
+    /// Attaches the uprobe (or USDT) program `programs[programIndex]` at `locations` of
+    /// `binary`: one uprobe-multi link for all of them when the program was loaded for it,
+    /// else a perf-event uprobe per place. When the kernel turns out to lack uprobe-multi links
+    /// (asked only after the link failed), the program is loaded again without the attach type
+    /// and attached the old way; later scripts in this process skip the attempt.
+    private func attachUprobe(programIndex: Int, binary: String, locations: [UprobeTarget.Location], isReturn: Bool,
+                              semaphores: [UInt64], loadOptions: ProgramLoadOptions) throws {
+        let probe = programs[programIndex].0
+        var program = programs[programIndex].1
+        if program.expectedAttachType == .traceUprobeMulti {
+            do {
+                links.append(try program.attachUprobeMulti(binary: binary, locations: locations, isReturn: isReturn, processID: options.processID,
+                                                           referenceCounterOffsets: semaphores.contains { $0 != 0 } ? semaphores : []))
+                return
+            } catch BPFError.syscall where !UprobeMultiSupport.isAvailable {
+                var spec = ProgramSpec(name: program.name, type: probe.programType,
+                                       instructions: probe.instructions(startTime: startTime, childProcessID: options.childProcessID))
+                spec.expectedAttachType = nil
+                program = try load(spec, probe: probe, options: loadOptions)
+                programs[programIndex] = (probe, program)
+            }
+        }
+        for (location, semaphore) in zip(locations, semaphores) {
+            let target = UprobeTarget(binary: binary, location: location, processID: options.processID)
+            links.append(try program.attachUprobe(target, isReturn: isReturn, referenceCounterOffset: semaphore))
+        }
+    }
+
+    /// The fd-array indices the programs load maps by (`lddw` with BPF_PSEUDO_MAP_IDX or
+    /// BPF_PSEUDO_MAP_IDX_VALUE in the source register field).
+    static func referencedFDArrayIndices(_ programs: [[Instruction]]) -> [Int32] {
+        // An array, not a Set: a handful of indices, and no Set<Int32> metadata to instantiate
+        // at start-up.
+        var indices: [Int32] = []
+        for instructions in programs {
+            // 0x18 is lddw (BPF_LD | BPF_IMM | BPF_DW); its second slot has opcode 0.
+            for instruction in instructions where instruction.opcode == 0x18
+                && (instruction.src == PseudoSource.mapIndex.rawValue || instruction.src == PseudoSource.mapIndexValue.rawValue)
+                && !indices.contains(instruction.immediate) {
+                indices.append(instruction.immediate)
+            }
+        }
+        return indices
     }
 
     /// `-v`, in bpftrace 0.17's shape: for each loaded program its id and the verifier's
@@ -202,24 +319,29 @@ public final class TraceSession {
     /// Runs BEGIN, then processes events until `exit()` or `shouldStop` returns true (checked at
     /// least every 100 ms), then runs END and prints all maps.
     public func run(shouldStop: () -> Bool = { false }) throws {
-        guard let reader else { throw TraceError("ERROR: attach() was not called") }
+        guard attached else { throw TraceError("ERROR: attach() was not called") }
         for (probe, program) in programs where probe.attachment == .begin {
             _ = try program.testRun()
         }
-        _ = try reader.consumeAvailable()
+        _ = try reader?.consumeAvailable()
         while !exitRequested && !shouldStop() {
-            _ = try reader.poll(timeout: .milliseconds(100))
+            if let reader {
+                _ = try reader.poll(timeout: .milliseconds(100))
+            } else {
+                // Nothing can arrive (no program sends events): only wait for the stop request.
+                _ = poll(nil, 0, 100)
+            }
             reportLostEvents()
         }
         reportLostEvents()
         for link in links { try? link.close() }
         links.removeAll()
-        _ = try reader.consumeAvailable()
+        _ = try reader?.consumeAvailable()
         droppingEvents = false
         for (probe, program) in programs where probe.attachment == .end {
             _ = try program.testRun()
         }
-        _ = try reader.consumeAvailable()
+        _ = try reader?.consumeAvailable()
         write("\n\n")
         for index in script.maps.indices.sorted(by: { script.maps[$0].name < script.maps[$1].name }) {
             write(try renderMap(index))

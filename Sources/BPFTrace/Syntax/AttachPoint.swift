@@ -41,8 +41,9 @@ public struct AttachPoint: Sendable, Equatable {
 
     /// True when a wildcard must be expanded against the system.
     public var needsExpansion: Bool {
-        let fields = target + namespace + function
-        return fields.contains("*") || fields.contains("?") || fields.contains("[")
+        [target, namespace, function].contains { field in
+            field.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }
+        }
     }
 
     /// The name bpftrace prints for this probe: provider[:target][:namespace][:function[+offset]]
@@ -63,28 +64,30 @@ public struct AttachPoint: Sendable, Equatable {
         return n
     }
 
-    /// Splits on ':' outside quotes; quotes are removed from the fields.
+    /// Splits on ':' outside quotes; quotes are removed from the fields. Works on UTF-8 bytes
+    /// (the separators are ASCII and never part of a multi-byte sequence), as bpftrace does on
+    /// its std::string; walking Characters took 11% of the parser fuzz target's time.
     static func fields(of text: String) -> [String] {
         var fields: [String] = []
-        var current = ""
+        var current: [UInt8] = []
         var quoted = false
         var escaped = false
-        for character in text {
+        for byte in text.utf8 {
             if escaped {
-                current.append(character)
+                current.append(byte)
                 escaped = false
-            } else if character == "\\" {
+            } else if byte == UInt8(ascii: "\\") {
                 escaped = true
-            } else if character == "\"" {
+            } else if byte == UInt8(ascii: "\"") {
                 quoted.toggle()
-            } else if character == ":" && !quoted {
-                fields.append(current)
-                current = ""
+            } else if byte == UInt8(ascii: ":") && !quoted {
+                fields.append(String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
             } else {
-                current.append(character)
+                current.append(byte)
             }
         }
-        fields.append(current)
+        fields.append(String(decoding: current, as: UTF8.self))
         return fields
     }
 
@@ -165,7 +168,7 @@ public struct AttachPoint: Sendable, Equatable {
             }
             frequency = rate
             let units: Set<String> = type == "profile" ? ["hz", "s", "ms", "us"] : ["s", "ms", "us", "hz"]
-            if !units.contains(target) { problem = "\(parts[1]) is not an accepted unit" }
+            if !units.contains(target) { problem = "\(parts[1]) is not an accepted unit of time" }
         case "software", "hardware":
             guard requireCount(2...3) else { return }
             target = parts[1]

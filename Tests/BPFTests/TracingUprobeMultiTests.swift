@@ -1,0 +1,110 @@
+@testable import BPF
+import BPFObject
+import Foundation
+import Testing
+import TestSupport
+
+/// Uprobe-multi links (BPF_TRACE_UPROBE_MULTI, 6.6+) on the binaries of `UprobeFixture`.
+@Suite(.kernel, .serialized)
+struct TracingUprobeMultiTests {
+    let fixture: UprobeFixture
+    init() throws { fixture = try UprobeFixture.shared.get() }
+
+    func counter(_ name: String, key: TracingCounter.Key = .constant(0)) throws -> (Map, Program) {
+        let map = try TracingCounter.makeMap(name)
+        return (map, try TracingCounter.program(name, type: .kprobe, map: map, key: key, onlyProcess: nil, expectedAttachType: .traceUprobeMulti))
+    }
+
+    @Test func kernelHasUprobeMultiLinks() {
+        // Linux 6.6+ with CONFIG_UPROBES; this machine runs a newer kernel.
+        #expect(UprobeMultiSupport.isAvailable)
+        #expect(UprobeMultiSupport.mayBeAvailable)
+    }
+
+    @Test func oneLinkCountsEveryPlaceByCookie() throws {
+        let (map, program) = try counter("trc_um_cookie", key: .attachCookie)
+        let link = try program.attachUprobeMulti(binary: fixture.nonPIE, locations: [.symbol(UprobeFixture.tracedFunction, offset: 0), .symbol("main", offset: 0)],
+                                                 cookies: [1, 2])
+        let info = try link.info()
+        #expect(info.type == .uprobeMulti)
+        #expect(info.details == .uprobeMulti(path: fixture.nonPIE, count: 2, flags: 0, pid: 0))
+        try UprobeFixture.run(fixture.nonPIE, calls: 17)
+        #expect(try TracingCounter.count(map, key: 1) == 17)
+        #expect(try TracingCounter.count(map, key: 2) == 1)
+        try link.close()
+        try UprobeFixture.run(fixture.nonPIE, calls: 5)
+        #expect(try TracingCounter.count(map, key: 1) == 17)
+        #expect(throws: BPFError.self) { try link.close() }
+    }
+
+    @Test func uretprobeMultiOnPIEExecutable() throws {
+        let (returns, program) = try counter("trc_um_ret")
+        let link = try program.attachUretprobeMulti(binary: fixture.pie, locations: [.symbol(UprobeFixture.tracedFunction, offset: 0)])
+        #expect(try link.info().details == .uprobeMulti(path: fixture.pie, count: 1, flags: 1, pid: 0))
+        try UprobeFixture.run(fixture.pie, calls: 11)
+        #expect(try TracingCounter.count(returns) == 11)
+        try link.close()
+    }
+
+    @Test func placesByAddressAndFileOffsetInSharedLibrary() throws {
+        let file = try UprobeTarget.readELF(fixture.library)
+        let symbol = try #require(try file.definedSymbol(named: UprobeFixture.libraryFunction))
+        let resolved = try UprobeTarget.resolve(binary: fixture.library, locations: [.address(symbol.value), .symbol(UprobeFixture.libraryFunction, offset: 0)])
+        #expect(resolved.offsets[0] == resolved.offsets[1])
+        let (map, program) = try counter("trc_um_lib")
+        let link = try program.attachUprobeMulti(binary: fixture.library, locations: [.fileOffset(resolved.offsets[0])])
+        try UprobeFixture.run(fixture.libraryUser, calls: 9)
+        #expect(try TracingCounter.count(map) == 9)
+        try link.close()
+    }
+
+    @Test func pidFilterCountsOnlyThatProcess() throws {
+        let (map, program) = try counter("trc_um_pid")
+        let traced = try UprobeFixture.WaitingRun(fixture.nonPIE, calls: 13)
+        let other = try UprobeFixture.WaitingRun(fixture.nonPIE, calls: 21)
+        let link = try program.attachUprobeMulti(binary: fixture.nonPIE, locations: [.symbol(UprobeFixture.tracedFunction, offset: 0)], processID: traced.pid)
+        #expect(try link.info().details == .uprobeMulti(path: fixture.nonPIE, count: 1, flags: 0, pid: UInt32(traced.pid)))
+        try other.release()
+        try traced.release()
+        #expect(try TracingCounter.count(map) == 13)
+        try link.close()
+    }
+
+    @Test func errorsAreSpecific() throws {
+        // A program not loaded for uprobe-multi links is refused before the kernel is asked.
+        let plainMap = try TracingCounter.makeMap("trc_um_plain")
+        let plain = try TracingCounter.program("trc_um_plain", type: .kprobe, map: plainMap, onlyProcess: nil)
+        #expect(throws: BPFError.self) { try plain.attachUprobeMulti(binary: fixture.nonPIE, locations: [.symbol("main", offset: 0)]) }
+        let (_, program) = try counter("trc_um_errors")
+        #expect(throws: BPFError.self) { try program.attachUprobeMulti(binary: fixture.nonPIE, locations: []) }
+        #expect(throws: BPFError.self) { try program.attachUprobeMulti(binary: fixture.nonPIE, locations: [.symbol("main", offset: 0)], cookies: [1, 2]) }
+        do {
+            _ = try program.attachUprobeMulti(binary: fixture.nonPIE, locations: [.symbol("swiftbpf_no_such_function", offset: 0)])
+            Issue.record("a missing symbol attached")
+        } catch BPFError.notFound(let what, _) {
+            #expect(what.contains("swiftbpf_no_such_function"))
+        }
+        // An offset past the end of the file: the kernel's EINVAL is a real error, reported
+        // as such (the kernel has uprobe-multi links), not taken for missing support.
+        do {
+            _ = try program.attachUprobeMulti(binary: fixture.nonPIE, locations: [.fileOffset(1 << 40)])
+            Issue.record("an offset outside the file attached")
+        } catch BPFError.syscall(let failure) {
+            #expect(failure.errno == .EINVAL)
+            #expect(failure.meaning.contains("offset"))
+        }
+        #expect(UprobeMultiSupport.mayBeAvailable)
+    }
+
+    @Test func perfLinkSupportIsLearnedFromAttaches() throws {
+        // An attach through the perf-event path creates a perf link on this kernel and records
+        // that perf links work, without the probe program.
+        let map = try TracingCounter.makeMap("trc_um_perflink")
+        let program = try TracingCounter.program("trc_um_perflink", type: .kprobe, map: map, onlyProcess: nil)
+        let link = try program.attachUprobe(UprobeTarget(binary: fixture.nonPIE, symbol: UprobeFixture.tracedFunction))
+        #expect(link.kernelLink != nil)
+        #expect(PerfLinkSupport.mayHaveLinks)
+        #expect(!PerfLinkSupport.mayLackLinks(.EINVAL))
+        try link.close()
+    }
+}
