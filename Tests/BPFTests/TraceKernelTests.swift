@@ -341,6 +341,29 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
         #expect(ours.hasPrefix("6 70 -80\n"), "\(ours)")
     }
 
+    /// unwatch(addr) detaches the address's watchpoint: later writes (100 ms apart, well after
+    /// the detach) are not counted, as with bpftrace (whose detach is asynchronous too).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc")))
+    func unwatchDetachesTheWatchpoint() throws {
+        let directory = "/tmp/sbpf_trace_unwatch_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "#include <unistd.h>\nvolatile long watched;\nint main(void) { usleep(200000); for (int i = 0; i < 5; i++) { watched = i; usleep(100000); } return 0; }\n"
+            .write(toFile: directory + "/wp.c", atomically: true, encoding: .utf8)
+        let build = try CommandRunner.run("/usr/bin/cc", ["-O0", "-no-pie", directory + "/wp.c", "-o", directory + "/wp"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let symbols = try CommandRunner.run("/usr/bin/nm", [directory + "/wp"])
+        let address = try #require(symbols.stdout.split(separator: "\n").first { $0.hasSuffix(" watched") }?.split(separator: " ").first)
+        func count(_ action: String) throws -> Int {
+            let result = try CommandRunner.swiftbpf("trace", "-c", directory + "/wp", "-e", "watchpoint:0x\(address):8:w { @c = count(); \(action) }")
+            #expect(result.status == 0, "\(result.stderr)")
+            return Int(result.stdout.split(separator: "\n").first { $0.hasPrefix("@c: ") }?.dropFirst(4) ?? "") ?? 0
+        }
+        let all = try count(""), unwatched = try count("unwatch(0x\(address));")
+        // main()'s five writes are among the watched ones; after unwatch none of them is seen.
+        #expect(all >= 5 && unwatched >= 1 && unwatched <= all - 4, "\(unwatched) of \(all)")
+    }
+
     /// cgroup_path() walks each mounted hierarchy for the cgroup's inode, like bpftrace: a cgroup
     /// of our own (two levels deep) and the root, with and without a hierarchy filter.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs")))

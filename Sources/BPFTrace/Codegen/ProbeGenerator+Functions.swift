@@ -50,7 +50,16 @@ extension ProbeGenerator {
             default: asm.toBigEndian(.r0, bits: .bits64)
             }
         case "debugf": try debugPrint(arguments)
-        default: // kptr, uptr, strerror, cgroup_path: the integer itself; unwatch: nothing to detach
+        case "unwatch":
+            // [unwatch, address]: the runtime detaches that address's watchpoints.
+            try integer(arguments[0])
+            let record = try slot(16)
+            asm.store(.doubleWord, .r10, record + 8, .r0)
+            asm.loadImmediate64(.r1, TraceEventID.unwatch)
+            asm.store(.doubleWord, .r10, record, .r1)
+            try submit(record, size: 16)
+            asm.mov(.r0, 0)
+        default: // kptr, uptr, strerror, cgroup_path: the integer itself
             try integer(arguments[0])
         }
     }

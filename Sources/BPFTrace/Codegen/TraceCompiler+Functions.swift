@@ -81,7 +81,7 @@ extension TraceCompiler {
             diagnostics.error(name == "path" ? "BPF_FUNC_d_path not available for your kernel version" : "BPF_FUNC_skb_output is not available for your kernel version", at: expression.range)
             return nil
         case "unwatch":
-            // Only watchpoint probes (refused here) create anything to unwatch: a no-op.
+            // Detaches the watchpoint probes on that address (at run time, asynchronously).
             guard arguments.count == 1 else {
                 diagnostics.error("unwatch() requires one argument (\(arguments.count) provided)", at: expression.range)
                 return nil

@@ -355,6 +355,8 @@ public enum TraceEventID {
     /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
     /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
     public static let join: UInt64 = 0xFFFF_FFFF_0000_0006
+    /// `unwatch(addr)`: followed by the u64 address whose watchpoints to detach.
+    public static let unwatch: UInt64 = 0xFFFF_FFFF_0000_0007
     /// bpftrace reads at most 16 elements of the array (its join_argnum).
     public static let joinArguments = 16
     public static let joinArgumentSize = 256

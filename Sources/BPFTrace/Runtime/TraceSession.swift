@@ -61,6 +61,9 @@ public final class TraceSession {
     public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
+    /// The links of each watched address, for `unwatch(addr)` (they stay in `links` too; a
+    /// second close of a link is harmless there).
+    private var watchpointLinks: [UInt64: [any Link]] = [:]
     private var reader: RingBufferReader?
     /// Set by `attach()`; `run()` needs it.
     private var attached = false
@@ -204,8 +207,10 @@ public final class TraceSession {
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
                 case .watchpoint(let address, let length, let access):
-                    links += try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
-                                                          processID: options.childProcessID ?? options.processID)
+                    let watching = try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
+                                                                processID: options.childProcessID ?? options.processID)
+                    links += watching
+                    watchpointLinks[address, default: []] += watching
                 case .kprobe(let function, let offset, let isReturn):
                     links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
                 case .kfunc(let function, _, _):
@@ -422,6 +427,10 @@ public final class TraceSession {
                     try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: maps[Int(argument)].valueBufferSize))
                 }
             }
+        case TraceEventID.unwatch:
+            // Events the watchpoint raised before this one was handled still count, as in
+            // bpftrace (its detach is asynchronous too).
+            for link in watchpointLinks.removeValue(forKey: argument) ?? [] { try? link.close() }
         case TraceEventID.join:
             guard Int(argument) < script.formats.count, record.count >= 24 else { return }
             let separator = script.formats[Int(argument)].format
