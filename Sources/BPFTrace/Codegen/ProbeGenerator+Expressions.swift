@@ -47,6 +47,12 @@ extension ProbeGenerator {
                 asm.loadImmediate64(.r0, 0)
             case "cpu":
                 asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
+            case "jiffies":
+                asm.call(helperID: HelperFunction.jiffies64.rawValue)
+            case "username":
+                // The uid; the runtime names it.
+                asm.call(helperID: HelperFunction.getCurrentUidGid.rawValue)
+                asm.mov32(.r0, .r0)
             case "rand":
                 asm.call(helperID: HelperFunction.getPrandomU32.rawValue)
             case "numaid":
@@ -65,6 +71,8 @@ extension ProbeGenerator {
                 } else {
                     asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
                 }
+            case _ where name.hasPrefix("sarg") && Int(name.dropFirst(4)) != nil:
+                try stackArgument(Int(name.dropFirst(4))!)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
                 let index = Int(name.dropFirst(3))!
                 switch context.arguments {
@@ -251,6 +259,8 @@ extension ProbeGenerator {
             }
             // r9 holds the probe's context, the `struct pt_regs` of the probed task.
             asm.load(.doubleWord, .r0, .r9, offset)
+        case .call(let name, let arguments) where Self.checkedIntegerFunctions.contains(name):
+            try checkedInteger(name, arguments, expression)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:
@@ -543,7 +553,9 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer + 8))
             asm.mov(.r2, Int32(capacity))
             let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
-            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            // Elsewhere bpf_probe_read, as bpftrace: a tracepoint's pointer may be a user one
+            // (syscall arguments), and x86-64 user and kernel addresses do not overlap.
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeRead).rawValue)
             asm.mov(.r1, Int32(capacity))
             asm.store(.doubleWord, .r10, buffer, .r1)
         case .call("pton", let arguments):
@@ -592,13 +604,7 @@ extension ProbeGenerator {
                 copy(from: source, to: buffer, size: size)
                 return
             }
-            try integer(argument)
-            asm.mov(.r3, .r0)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(size))
-            // bpf_probe_read_str reads user or kernel addresses on x86-64 (non-overlapping spaces).
-            asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+            try readString(argument, length: arguments.count > 1 ? arguments[1] : nil, into: buffer, size: size)
         case .ternary(let condition, let then, let otherwise):
             let elseLabel = newLabel("sternary.else"), done = newLabel("sternary.done")
             try integer(condition)

@@ -525,7 +525,8 @@ public struct TraceCompiler {
         case .parameterCount: return .integer(signed: false)
         case .builtin(let name):
             switch name {
-            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
+            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid", "jiffies": return .integer(signed: false)
+            case "username": return .userName
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
             case "func":
@@ -569,6 +570,7 @@ public struct TraceCompiler {
                     case .none: break
                     }
                 }
+                if let type = inferContextBuiltin(name, expression, scope) { return type }
                 if name.hasPrefix("arg") || name.hasPrefix("sarg") {
                     diagnostics.error("The \(name) builtin can only be used with uprobe and kprobe probes", at: expression.range)
                     return nil
@@ -754,6 +756,8 @@ public struct TraceCompiler {
             return valid ? .integer(signed: false) : nil
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
+        case .call(let name, let arguments) where Self.checkedFunctions.contains(name):
+            return inferCheckedCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
             if name == "print", let problem = unprintableArgument(arguments, &scope) {
                 diagnostics.error(problem, at: expression.range)

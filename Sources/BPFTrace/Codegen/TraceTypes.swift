@@ -36,11 +36,18 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
     indirect case tuple([TraceValueType])
+    /// `username`: the u64 uid, printed as its user name (getpwuid(3)), as bpftrace.
+    case userName
+    /// `strerror(errno)`: the u64 error number, printed as strerror(3) words it.
+    case errorText
+    /// `cgroup_path(id[, filter])`: the u64 cgroup id, printed as its paths in the mounted
+    /// cgroup hierarchies whose names match `filter`.
+    case cgroupPath(filter: String?)
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .userName, .errorText, .cgroupPath: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
         case .integerArray(let size, _, let count): alignedStringSize(size * count)
@@ -83,6 +90,9 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .byteArray(let count): "int8[\(count)]"
         case .integerArray(let size, let signed, let count): "\(signed ? "int" : "uint")\(size * 8)[\(count)]"
         case .macAddress: "macaddr"
+        case .userName: "username"
+        case .errorText: "strerror"
+        case .cgroupPath: "cgroup_path"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -114,7 +124,8 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
-        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress): true
+        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.userName, .userName), (.errorText, .errorText): true
+        case (.cgroupPath(let a), .cgroupPath(let b)): a == b
         case (.byteArray(let a), .byteArray(let b)): a == b
         case (.integerArray(let a, let b, let c), .integerArray(let x, let y, let z)): a == x && b == y && c == z
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
@@ -173,6 +184,8 @@ public enum TraceMapKind: Hashable, Sendable {
     case value(TraceValueType)
     case count
     case sum(signed: Bool)
+    /// Value: [value, set] (two u64); `set` is 1 once this CPU stored a value (a per-CPU
+    /// element's other CPUs start zeroed, and 0 must not win a min).
     case min(signed: Bool)
     case max(signed: Bool)
     /// Value: [sum, count] (two u64); `avg` prints sum/count, `stats` all three.
@@ -185,7 +198,7 @@ public enum TraceMapKind: Hashable, Sendable {
     var valueSize: Int {
         switch self {
         case .value(let type): type.storageSize
-        case .avg, .stats: 16
+        case .avg, .stats, .min, .max: 16
         default: 8
         }
     }
@@ -229,11 +242,12 @@ public struct TraceMap: Hashable, Sendable {
     /// Bytes of the script's own key parts (without the histogram bucket).
     var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
 
-    /// count() and sum() keep one counter per CPU, as bpftrace's per-CPU hash maps do: no
-    /// cache line bounces between CPUs; user space adds the CPUs' shares when printing.
+    /// Aggregations keep one value per CPU, as bpftrace's per-CPU hash maps do: no cache line
+    /// bounces between CPUs; user space merges the CPUs' shares when printing
+    /// (`TraceSession.mergeCPUs`). Histograms and plain values are shared.
     public var isPerCPU: Bool {
         switch kind {
-        case .count, .sum: true
+        case .count, .sum, .min, .max, .avg, .stats: true
         default: false
         }
     }
@@ -260,6 +274,9 @@ public enum TraceFormatAction: Hashable, Sendable {
     case system
     /// cat(): the named file's contents written.
     case cat
+    /// print(value) of a non-map value: the one argument alone on a line (`-f json`: a
+    /// `{"type": "value", ...}` event).
+    case value
 }
 
 /// How a probe attaches; resolved from its attach point during compilation.
@@ -358,6 +375,8 @@ public enum TraceEventID {
     /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
     /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
     public static let join: UInt64 = 0xFFFF_FFFF_FFFF_FF06
+    /// `unwatch(addr)`: followed by the u64 address whose watchpoints to detach.
+    public static let unwatch: UInt64 = 0xFFFF_FFFF_FFFF_FF07
     /// bpftrace reads at most 16 elements of the array (its join_argnum).
     public static let joinArguments = 16
     public static let joinArgumentSize = 256

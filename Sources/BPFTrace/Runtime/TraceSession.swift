@@ -64,6 +64,9 @@ public final class TraceSession {
     public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
+    /// The links of each watched address, for `unwatch(addr)` (they stay in `links` too; a
+    /// second close of a link is harmless there).
+    private var watchpointLinks: [UInt64: [any Link]] = [:]
     private var reader: RingBufferReader?
     /// Set by `attach()`; `run()` needs it.
     private var attached = false
@@ -207,8 +210,10 @@ public final class TraceSession {
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
                 case .watchpoint(let address, let length, let access):
-                    links += try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
-                                                          processID: options.childProcessID ?? options.processID)
+                    let watching = try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
+                                                                processID: options.childProcessID ?? options.processID)
+                    links += watching
+                    watchpointLinks[address, default: []] += watching
                 case .kprobe(let function, let offset, let isReturn):
                     links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
                 case .kfunc(let function, _, _):
@@ -380,20 +385,12 @@ public final class TraceSession {
         let map = maps[index]
         var result: [(key: [UInt8], value: [UInt8])] = []
         var key: [UInt8]? = nil
-        let perCPU = script.maps[index].isPerCPU
+        let scriptMap = script.maps[index]
         while let next = try map.nextKey(after: key) {
-            if let value = try map.lookup(next) { result.append((next, perCPU ? Self.sumOfCPUs(value) : value)) }
+            if let value = try map.lookup(next) { result.append((next, scriptMap.isPerCPU ? Self.mergeCPUs(value, kind: scriptMap.kind) : value)) }
             key = next
         }
         return result
-    }
-
-    /// A per-CPU u64 value (one 8-byte slot per possible CPU) as the sum of its slots.
-    static func sumOfCPUs(_ value: [UInt8]) -> [UInt8] {
-        let total = value.withUnsafeBytes { bytes in
-            stride(from: 0, to: bytes.count - 7, by: 8).reduce(UInt64(0)) { $0 &+ bytes.loadUnaligned(fromByteOffset: $1, as: UInt64.self) }
-        }
-        return withUnsafeBytes(of: total) { [UInt8]($0) }
     }
 
     /// The integer value stored in a map under no key (a convenience for tests and tools).
@@ -419,9 +416,11 @@ public final class TraceSession {
             let divisor = record.count >= 32 ? record.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 1
             if top == 0 && divisor <= 1 {
                 if let text = try? renderMap(Int(argument)) { write(text) }
-            } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
-                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
-            } else if let text = try? renderMap(Int(argument)) { write(text) }
+            } else if Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) {
+                let map = script.maps[Int(argument)]
+                write(options.json ? JSONOutput.render(map, elements: elements, top: top, divisor: divisor, symbols: symbols)
+                      : MapPrinter.render(map, elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
+            }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
             for element in elements {
@@ -431,6 +430,10 @@ public final class TraceSession {
                     try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: maps[Int(argument)].valueBufferSize))
                 }
             }
+        case TraceEventID.unwatch:
+            // Events the watchpoint raised before this one was handled still count, as in
+            // bpftrace (its detach is asynchronous too).
+            for link in watchpointLinks.removeValue(forKey: argument) ?? [] { try? link.close() }
         case TraceEventID.join:
             guard Int(argument) < script.formats.count, record.count >= 24 else { return }
             let separator = script.formats[Int(argument)].format
@@ -442,7 +445,8 @@ public final class TraceSession {
                 let bytes = UnsafeRawBufferPointer(rebasing: record[start..<(start + TraceEventID.joinArgumentSize)])
                 parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
             }
-            write(parts.joined(separator: separator) + "\n")
+            let joined = parts.joined(separator: separator)
+            write(options.json ? JSONOutput.event("join", JSONOutput.string(joined)) : joined + "\n")
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
             let text = Self.formatTime(script.formats[Int(argument)].format)
@@ -460,13 +464,22 @@ public final class TraceSession {
             switch format.action {
             case .print:
                 write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            case .value:
+                // print(value): the value alone on its line; formats carry its one type.
+                guard let type = format.argumentTypes.first, let value = values.first else { return }
+                write(options.json ? JSONOutput.event("value", JSONOutput.value(type, record, at: 8, symbols: symbols)) : value.text + "\n")
             case .system:
-                write(Self.runShell(text))
+                // bpftrace's JSON names system()'s output "syscall".
+                let output = Self.runShell(text)
+                write(options.json ? JSONOutput.event("syscall", JSONOutput.string(output)) : output)
             case .cat:
                 if let contents = FileManager.default.contents(atPath: text) {
-                    write(String(decoding: contents, as: UTF8.self))
+                    let output = String(decoding: contents, as: UTF8.self)
+                    write(options.json ? JSONOutput.event("cat", JSONOutput.string(output)) : output)
                 } else {
-                    write("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n")
+                    // bpftrace reports this on stderr; JSON output still gets an empty `cat` event.
+                    FileHandle.standardError.write(Data("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n".utf8))
+                    if options.json { write(JSONOutput.event("cat", JSONOutput.string(""))) }
                 }
             }
         }
