@@ -1,3 +1,4 @@
+import BPFObject
 import Foundation
 import Testing
 @testable import BPFTrace
@@ -63,5 +64,21 @@ import Testing
         #expect(macros.value(of: "LOOP") == nil)
         #expect(macros.value(of: "DIV") == nil)
         #expect(macros.value(of: "OPEN") == nil)
+    }
+}
+
+/// Identifiers resolve to `#define`s of the script and its headers before kernel enums.
+@Suite struct HeaderMacroCompileTests {
+    @Test func macrosBecomeConstants() throws {
+        let text = "#include <sys/socket.h>\n#define MINE (AF_INET6 + 1)\nBEGIN { @a = AF_INET; @b = MINE; }"
+        let program = try #require(Parser.parse(text).program)
+        var options = TraceCompileOptions()
+        options.readHeader = { HeaderMacrosTests.headers[$0] }
+        let script = try TraceCompiler.compile(program, formats: FixedFormats(), options: options)
+        let listing = Disassembler().text(script.probes[0].instructions)
+        #expect(listing.contains("= 2\n") && listing.contains("= 11\n"), "\(listing)")
+        // Without the header, AF_INET is unknown (no kernel BTF given here either).
+        let bare = try #require(Parser.parse("BEGIN { @a = AF_INET; }").program)
+        #expect(throws: TraceCompiler.Failure.self) { try TraceCompiler.compile(bare, formats: FixedFormats()) }
     }
 }

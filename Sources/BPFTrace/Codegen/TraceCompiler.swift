@@ -26,6 +26,8 @@ public struct TraceCompiler {
     let kernelTypes: (() throws -> BTF)?
     /// Kernel enum constants by name, for identifiers such as `BPF_MAP_TYPE_HASH`.
     let enumConstants = EnumConstantTable()
+    /// `#define` constants of the script and the headers it includes, read on first use.
+    var headerMacros: HeaderMacros?
 
     public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
                 kernelTypes: (() throws -> BTF)? = nil) {

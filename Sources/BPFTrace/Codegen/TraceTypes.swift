@@ -409,6 +409,9 @@ public struct TraceCompileOptions: Sendable {
     public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
     /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
     public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
+    /// Reads a header file for `#include` (nil when it does not exist); without it only the
+    /// script's own `#define`s are known.
+    public var readHeader: (@Sendable (String) -> String?)?
     /// Why kprobes cannot be attached on this machine (no CONFIG_KPROBES), or nil when they can;
     /// asked before anything is loaded so such scripts fail early with the reason.
     public var kprobesUnavailable: (@Sendable () -> String?)?

@@ -43,6 +43,8 @@ extension TraceCompiler {
     mutating func typeConstant(_ expression: Expression, _ scope: inout Scope) -> UInt64? {
         switch expression.kind {
         case .identifier(let name):
+            // The preprocessor runs first in bpftrace: a macro wins over an enumerator.
+            if let value = macroValue(name) { return UInt64(bitPattern: value) }
             if let value = enumConstants.value(of: name, in: { try kernelBTF() }) { return value }
             diagnostics.error("Unknown identifier: '\(name)'", at: expression.range)
             return nil
@@ -92,6 +94,16 @@ extension TraceCompiler {
         default:
             return nil
         }
+    }
+
+    /// The value of `#define NAME` from the script or the headers it includes.
+    mutating func macroValue(_ name: String) -> Int64? {
+        if headerMacros == nil {
+            var macros = HeaderMacros(readHeader: options.readHeader ?? { _ in nil })
+            macros.process(scriptLines: program.preprocessorLines.map(\.text))
+            headerMacros = macros
+        }
+        return headerMacros?.value(of: name)
     }
 
     func kernelBTF() throws -> BTF {

@@ -94,6 +94,9 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            if compileOptions.readHeader == nil {
+                compileOptions.readHeader = { path in FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
+            }
             if compileOptions.kprobesUnavailable == nil {
                 compileOptions.kprobesUnavailable = { Kprobes.areAvailable ? nil : "CONFIG_KPROBES, which this kernel lacks" }
             }
