@@ -108,3 +108,36 @@ struct TracingUprobeMultiTests {
         try link.close()
     }
 }
+
+/// libbpf's `uprobe.multi`/`uretprobe.multi` sections attach from their names.
+@Suite(.kernel, .serialized)
+struct UprobeMultiObjectTests {
+    @Test func sectionsAutoAttachToEveryMatchingFunction() throws {
+        let fixture = try UprobeFixture.shared.get()
+        let object = LoaderFixtures.output + "/uprobe_multi.bpf.o"
+        let compiled = try CommandRunner.run(LoaderFixtures.clang, [
+            "-target", "bpf", "-g", "-O2", "-I", LoaderFixtures.directory, "-DUPROBE_BINARY=\"\(fixture.pie)\"",
+            "-c", LoaderFixtures.directory + "/uprobe_multi.bpf.c", "-o", object])
+        try #require(compiled.status == 0, "clang: \(compiled.stderr)")
+        let loaded = try ObjectLoader(path: object).load()
+        let (links, skipped) = try loaded.attachAll()
+        #expect(Set(links.keys) == ["count_entries", "count_returns"])
+        #expect(Set(skipped.keys) == ["explicit_only"])
+        let entryLink = try #require(links["count_entries"] as? KernelLink)
+        guard case .uprobeMulti(let path, let count, let flags, _) = try entryLink.info().details else {
+            Issue.record("not a uprobe-multi link")
+            return
+        }
+        #expect(path == fixture.pie && count == 1 && flags == 0)
+        let returnLink = try #require(links["count_returns"] as? KernelLink)
+        if case .uprobeMulti(_, _, let returnFlags, _) = try returnLink.info().details { #expect(returnFlags == 1) }
+        try UprobeFixture.run(fixture.pie, calls: 7)
+        #expect(try loaded.global("entries", as: UInt64.self) == 7)
+        #expect(try loaded.global("returns", as: UInt64.self) == 7)
+        for (_, link) in links { try link.close() }
+        try UprobeFixture.run(fixture.pie, calls: 3)
+        #expect(try loaded.global("entries", as: UInt64.self) == 7)
+        #expect(throws: BPFError.self) { try UprobeTarget.functionOffsets(matching: "swiftbpf_no_such_*", in: fixture.pie) }
+        #expect(try UprobeTarget.functionOffsets(matching: "swiftbpf_trace?", in: fixture.pie).count == 1)
+    }
+}

@@ -121,6 +121,32 @@ extension UprobeTarget {
     }
 }
 
+extension UprobeTarget {
+    /// The file offsets of the defined functions of `binary` whose names match the shell glob
+    /// `pattern` (`*`, `?`, `[...]`; a symbol version `@...` is ignored), from .symtab and
+    /// .dynsym, each place once: what libbpf's `uprobe.multi/<binary>:<pattern>` sections attach to.
+    public static func functionOffsets(matching pattern: String, in binary: String, processID: Int32? = nil) throws -> [UInt64] {
+        let path = try resolveBinary(binary, processID: processID)
+        let file = try readELF(path)
+        var offsets: [UInt64] = []
+        do {
+            for symbol in try file.symbols() + file.dynamicSymbols()
+            where symbol.isDefined && (symbol.type == .function || symbol.type == .indirectFunction) && symbol.value != 0 {
+                let name = symbol.name.split(separator: "@", maxSplits: 1).first.map(String.init) ?? symbol.name
+                guard Tracefs.globMatches(pattern, name) else { continue }
+                let offset = try file.fileOffset(of: symbol)
+                if !offsets.contains(offset) { offsets.append(offset) }
+            }
+        } catch let error as ELFError {
+            throw BPFError.invalidArgument("\(path): \(error)")
+        }
+        guard !offsets.isEmpty else {
+            throw BPFError.notFound(what: "functions matching '\(pattern)' in \(path)", detail: "no defined function symbol in .symtab or .dynsym matches")
+        }
+        return offsets
+    }
+}
+
 /// Whether the kernel has uprobe-multi links (BPF_TRACE_UPROBE_MULTI, Linux 6.6+), probed once
 /// and cached. Attaching code tries the link first and asks this only when the link failed,
 /// to tell "unsupported, fall back to perf-event uprobes" from a real error.
