@@ -169,6 +169,13 @@ public enum UprobeMultiSupport {
     /// callers can prepare for them (load programs with `.traceUprobeMulti`) without a probe.
     public static var mayBeAvailable: Bool { state.load(ordering: .relaxed) != 2 }
 
+    /// Whether a uprobe-multi link's pid filters a whole process. Before the fix "bpf: fix
+    /// multi-uprobe PID filtering logic" (Linux 6.10, 2024) the kernel compared the running
+    /// task with the pid's task, so the process's other threads were missed; perf-event uprobes
+    /// are the safer choice there. Decided from the release, which is all that tells them apart
+    /// without running a multi-threaded probe.
+    public static var filtersWholeProcess: Bool { TracingSupport.kernelVersionCode >= 6 << 16 | 10 << 8 }
+
     /// Records a uprobe-multi link that was created, so later failures are real errors.
     static func learnedAvailable() { state.store(1, ordering: .relaxed) }
 
