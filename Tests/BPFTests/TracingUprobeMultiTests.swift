@@ -148,3 +148,38 @@ extension TracingUprobeMultiTests {
         #expect(UprobeMultiSupport.filtersWholeProcess)
     }
 }
+
+/// The compact symbol-table image uprobes resolve symbols in answers as the whole file does.
+@Suite struct UprobeSymbolFileTests {
+    @Test func compactImageResolvesLikeTheWholeFile() throws {
+        let fixture = try UprobeFixture.shared.get()
+        var binaries = [fixture.nonPIE, fixture.pie, fixture.library]
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        if FileManager.default.fileExists(atPath: libc) { binaries.append(libc) }
+        for binary in binaries {
+            let whole = try UprobeTarget.readELF(binary)
+            let compact = try UprobeTarget.readSymbolTables(binary)
+            #expect(compact.bytes.count < whole.bytes.count, "\(binary)")
+            #expect(compact.segments == whole.segments)
+            let symbols = try whole.symbols() + whole.dynamicSymbols()
+            #expect(try compact.symbols() + compact.dynamicSymbols() == symbols)
+            var checked = 0
+            for symbol in symbols where symbol.isDefined && symbol.type == .function && !symbol.name.isEmpty {
+                let expected = try whole.definedSymbol(named: symbol.name).map { try whole.fileOffset(of: $0) }
+                let got = try compact.definedSymbol(named: symbol.name).map { try compact.fileOffset(of: $0) }
+                #expect(got == expected, "\(binary): \(symbol.name)")
+                checked += 1
+                if checked == 400 { break }
+            }
+            #expect(checked > 0)
+        }
+    }
+
+    @Test func filesItCannotCompactAreReadWhole() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-trc-notelf-\(getpid())").path
+        try Data("not an ELF file at all, just text".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: BPFError.self) { try UprobeTarget.readSymbolTables(path) }
+        #expect(throws: BPFError.self) { try UprobeTarget.readSymbolTables("/nonexistent/swiftbpf-trc") }
+    }
+}

@@ -94,7 +94,7 @@ extension UprobeTarget {
         if locations.allSatisfy({ if case .fileOffset = $0 { true } else { false } }) {
             return (path, locations.map { if case .fileOffset(let offset) = $0 { offset } else { 0 } })
         }
-        let file = try readELF(path)
+        let file = try readSymbolTables(path)
         let offsets = try locations.map { location -> UInt64 in
             switch location {
             case .fileOffset(let offset): return offset
@@ -127,7 +127,7 @@ extension UprobeTarget {
     /// .dynsym, each place once: what libbpf's `uprobe.multi/<binary>:<pattern>` sections attach to.
     public static func functionOffsets(matching pattern: String, in binary: String, processID: Int32? = nil) throws -> [UInt64] {
         let path = try resolveBinary(binary, processID: processID)
-        let file = try readELF(path)
+        let file = try readSymbolTables(path)
         var offsets: [UInt64] = []
         do {
             for symbol in try file.symbols() + file.dynamicSymbols()
