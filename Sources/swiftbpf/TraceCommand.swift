@@ -85,6 +85,8 @@ struct TraceInvocation {
             options.compile.stringLength = length
         }
         if let keys = environment("BPFTRACE_MAP_KEYS_MAX").flatMap(Int.init), keys > 0 { options.mapKeysMax = keys }
+        // bpftrace refuses scripts that expand to more probes than this (default 512).
+        let maxProbes = environment("BPFTRACE_MAX_PROBES").flatMap(Int.init) ?? 512
         if let pages = environment("BPFTRACE_PERF_RB_PAGES").flatMap(Int.init) {
             // bpftrace sizes a per-CPU perf buffer in pages; our one ring buffer must be a power
             // of two pages (kernel/bpf/ringbuf.c), so round up.
@@ -122,6 +124,9 @@ struct TraceInvocation {
         }
         defer { if let child, child.isRunning { kill(child.processIdentifier, SIGCONT); child.terminate() } }
 
+        if v, let program = Parser.parse(text, fileName: fileName).program {
+            FileHandle.standardError.write(Data("INFO: node count: \(program.nodeCount)\n".utf8))
+        }
         let session: TraceSession
         do {
             session = try TraceSession(text: text, fileName: fileName, options: options, write: write)
@@ -138,6 +143,19 @@ struct TraceInvocation {
                 print(Disassembler().text(probe.instructions), terminator: "")
             }
             return
+        }
+        if session.script.probes.count > maxProbes {
+            FileHandle.standardError.write(Data("""
+                ERROR: Can't attach to \(session.script.probes.count) probes because it exceeds the current limit of \(maxProbes) probes.
+                You can increase the limit through the BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a high number of probes attached can cause your system to crash.
+
+                """.utf8))
+            throw ExitCode(1)
+        }
+        if session.script.probes.isEmpty {
+            // Every probe was a wildcard that matched nothing; bpftrace says so on stdout.
+            if !q { write("No probes to attach\n") }
+            throw ExitCode(1)
         }
         do {
             try session.attach()
@@ -190,20 +208,14 @@ struct TraceInvocation {
     }
 
     func list(_ pattern: String) throws {
-        if pattern.hasPrefix("usdt:") || pattern.hasPrefix("U:") {
-            do {
-                for line in try USDTProbes.list(pattern, processID: p) { print(line) }
-            } catch let error as TraceError {
-                FileHandle.standardError.write(Data(error.description.utf8))
-                throw ExitCode(1)
-            }
-            return
-        }
-        var glob = pattern
-        for prefix in ["tracepoint:", "t:"] where glob.hasPrefix(prefix) { glob.removeFirst(prefix.count) }
-        if !glob.contains(":") { glob = glob == "*" ? "*:*" : "*:" + glob }
-        for (category, name) in try Tracefs.tracepoints(matching: glob.replacingOccurrences(of: ":", with: ":")) {
-            print("tracepoint:\(category):\(name)")
+        do {
+            for line in try ProbeListing.lines(matching: pattern, verbose: v, processID: p) { print(line) }
+        } catch let error as TraceError {
+            FileHandle.standardError.write(Data(error.description.utf8))
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write(Data("ERROR: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

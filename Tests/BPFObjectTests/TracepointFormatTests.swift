@@ -110,6 +110,25 @@ struct TracepointFormatTests {
         #expect(format.fields.last?.kind == .array(count: nil))
     }
 
+    /// ext4_fc_stats's print format has a newline inside its quoted string; the lines after
+    /// "print fmt:" belong to it, not to the field list.
+    @Test func printFormatMaySpanLines() throws {
+        let format = try TracepointFormat(parsing: """
+            name: ext4_fc_stats
+            ID: 1159
+            format:
+            \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+
+            \tfield:dev_t dev;\toffset:8;\tsize:4;\tsigned:0;
+            \tfield:unsigned int fc_ineligible_rc[10];\toffset:12;\tsize:40;\tsigned:0;
+
+            print fmt: "dev %d,%d fc ineligible reasons:
+            %s:%u, num_commits:%lu", REC->dev, REC->fc_ineligible_rc[0]
+            """)
+        #expect(format.fields.map(\.name) == ["dev", "fc_ineligible_rc"])
+        #expect(format.printFormat == "\"dev %d,%d fc ineligible reasons:\n%s:%u, num_commits:%lu\", REC->dev, REC->fc_ineligible_rc[0]")
+    }
+
     @Test(arguments: [
         ("", "no 'name:' line"),
         ("name: x\nID: twelve\n", "ID 'twelve' is not a number"),

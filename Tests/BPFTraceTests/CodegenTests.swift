@@ -56,9 +56,50 @@ func compileErrors(_ text: String) -> [String] {
             ["Struct/union of type 'struct sys_enter_openat_args' does not contain a field named 'nothing'"])
     }
 
-    @Test func kprobeAndKfuncSayWhichKernelFeatureIsMissing() {
-        #expect(compileErrors("kprobe:vfs_read { }").first?.contains("CONFIG_KPROBES") == true)
-        #expect(compileErrors("kfunc:vfs_read { }").first?.contains("EPERM") == true)
+    /// kprobes read arguments from `struct pt_regs` like uprobes; when the kernel cannot attach
+    /// them the compiler says which feature is missing before anything loads.
+    @Test func kprobesCompileToRegisterReads() throws {
+        let script = try compile("kprobe:vfs_read+4 { @[arg1] = count(); } kretprobe:vfs_read { @r = hist(retval); }")
+        #expect(script.probes.map(\.programType) == [.kprobe, .kprobe])
+        #expect(script.probes.map(\.attachment) == [.kprobe(function: "vfs_read", offset: 4, isReturn: false),
+                                                    .kprobe(function: "vfs_read", offset: 0, isReturn: true)])
+        let text = Disassembler().text(script.probes[0].instructions)
+        #expect(text.contains("*(u64 *)(r9 +104)"), "arg1 is rsi in pt_regs: \(text)")
+        var options = TraceCompileOptions()
+        options.kprobesUnavailable = { "CONFIG_KPROBES, which this kernel lacks" }
+        let program = try #require(Parser.parse("kprobe:vfs_read { }").program)
+        #expect(throws: TraceCompiler.Failure.self) { try TraceCompiler.compile(program, formats: FixedFormats(), options: options) }
+        do { _ = try TraceCompiler.compile(program, formats: FixedFormats(), options: options) } catch let failure as TraceCompiler.Failure {
+            #expect(failure.diagnostics.first?.message == "kprobe probes need CONFIG_KPROBES, which this kernel lacks; use tracepoint: or rawtracepoint: instead")
+        }
+    }
+
+    /// kfunc/kretfunc: `args->NAME` and `retval` are the u64 context slots of the BTF prototype
+    /// (vfs_read(file, buf, count, pos) → count at +16, retval at +32), struct pointers read on.
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: "/sys/kernel/btf/vmlinux")))
+    func kfuncArgumentsComeFromBTF() throws {
+        let btf = try BTF([UInt8](Data(contentsOf: URL(fileURLWithPath: "/sys/kernel/btf/vmlinux"))))
+        func compileKfunc(_ text: String) throws -> CompiledScript {
+            let program = try #require(Parser.parse(text).program)
+            return try TraceCompiler.compile(program, formats: FixedFormats(), kernelTypes: { btf })
+        }
+        let script = try compileKfunc("kretfunc:vfs_read { @[args->count] = hist(retval); @p = args->file->f_pos; }")
+        let probe = try #require(script.probes.first)
+        #expect(probe.programType == .tracing)
+        #expect(probe.attachment == .kfunc(function: "vfs_read", btfID: try #require(btf.typeIDs(named: "vfs_read", kind: .function).first), isReturn: true))
+        let text = Disassembler().text(probe.instructions)
+        #expect(text.contains("= *(u64 *)(r9 +16)") && text.contains("= *(u64 *)(r9 +32)") && text.contains("= *(u64 *)(r9 +0)"), "\(text)")
+        #expect(try compileKfunc("kfunc:vfs_* { @[func] = count(); }").probes.count > 5)
+        for (bad, message) in [("kfunc:vfs_read { @ = args->nope; }", "Can't find function parameter nope"),
+                               ("kfunc:no_such_function_sbpf { }", "No BTF found for no_such_function_sbpf"),
+                               ("kfunc:vfs_read { @ = retval; }", "The retval builtin can only be used")] {
+            do {
+                _ = try compileKfunc(bad)
+                Issue.record("accepted \(bad)")
+            } catch let failure as TraceCompiler.Failure {
+                #expect(failure.diagnostics.first?.message.hasPrefix(message) == true, "\(failure.diagnostics)")
+            }
+        }
     }
 
     @Test func mapTypesMustAgreeAcrossProbes() {
@@ -105,9 +146,12 @@ func compileErrors(_ text: String) -> [String] {
         #expect(decoded.contains("call bpf_get_current_comm"))
         #expect(decoded.contains("call bpf_map_lookup_elem"))
         #expect(decoded.contains("lock *(u64 *)"))
-        // The first instruction saves the context, the last returns 0.
-        #expect(probe.instructions.first?.opcode == 0xbf && probe.instructions.first?.dst == 9 && probe.instructions.first?.src == 1)
+        // This program never reads its context, so it does not keep it in r9; the last returns 0.
+        #expect(!probe.instructions.contains { $0.opcode == 0xbf && $0.dst == 9 })
         #expect(probe.instructions.last?.opcode == 0x95)
+        // A program reading the tracepoint record saves its context in r9 first.
+        let reading = try #require(try compile("t:syscalls:sys_enter_openat { @[args->dfd] = count(); }").probes.first)
+        #expect(reading.instructions.first?.opcode == 0xbf && reading.instructions.first?.dst == 9 && reading.instructions.first?.src == 1)
         #expect(probe.sourceRanges.count == probe.instructions.count)
     }
 
@@ -135,7 +179,8 @@ func compileErrors(_ text: String) -> [String] {
     }
 
     @Test func stackOverflowIsADiagnosticNotATrap() {
-        let many = (0..<12).map { #"printf("%s\n", str($x\#($0)));"# }.joined()
+        // One statement's temporaries (statements after it reuse their stack): 12 strings of 64 bytes.
+        let many = "printf(\"" + String(repeating: "%s", count: 12) + "\", " + (0..<12).map { "str($x\($0))" }.joined(separator: ", ") + ");"
         let errors = compileErrors("BEGIN { " + (0..<12).map { "$x\($0) = 1; " }.joined() + many + " }")
         #expect(errors.first?.contains("bytes of BPF stack") == true)
     }

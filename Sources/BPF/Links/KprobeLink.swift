@@ -1,3 +1,4 @@
+import Foundation
 import BPFObject
 
 extension Program {
@@ -25,5 +26,16 @@ extension Program {
     /// `attachKprobe(function:isReturn: true)`.
     public func attachKretprobe(function: String, mechanism: ProbeMechanism = .automatic) throws -> PerfEventLink {
         try attachKprobe(function: function, isReturn: true, mechanism: mechanism)
+    }
+}
+
+/// Whether this kernel can attach kprobes at all.
+public enum Kprobes {
+    /// True when there is a kprobe PMU or a tracefs `kprobe_events` file; kernels built
+    /// without CONFIG_KPROBES have neither.
+    public static var areAvailable: Bool {
+        if FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type") { return true }
+        guard let root = try? Tracefs.root() else { return false }
+        return FileManager.default.fileExists(atPath: root + "/kprobe_events")
     }
 }

@@ -96,7 +96,7 @@ extension Program {
             var eventAttr = attr
             let event = try PerfEvent.open(&eventAttr, pid: processID ?? -1, cpu: Int32(cpu), label: cpuLabel) { errno in
                 switch errno {
-                case .ENOENT, .EOPNOTSUPP: "this machine has no \(kind) event (virtual machines often lack hardware counters; use .cpuClock)"
+                case .ENOENT, .EOPNOTSUPP: "this machine has no \(kind) event (virtual machines often lack hardware counters; software events such as cpu-clock work)"
                 case .EINVAL: "the kernel refused the sampling parameters (\(rate)); a frequency above /proc/sys/kernel/perf_event_max_sample_rate is refused"
                 case .ENODEV: "CPU \(cpu) is not online"
                 default: nil

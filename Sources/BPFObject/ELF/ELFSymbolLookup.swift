@@ -68,3 +68,20 @@ extension ELFFile {
         return fileOffset
     }
 }
+
+extension ELFFile {
+    /// The names of the functions this file defines (`STT_FUNC` and `STT_GNU_IFUNC` entries of
+    /// `.symtab` and `.dynsym`), sorted and without duplicates: what a uprobe can attach to by
+    /// name and what wildcard uprobes and `-l uprobe:` expand against.
+    public func functionNames() throws -> [String] {
+        var names = Set<String>()
+        for kind in [ELFSectionType.symtab, .dynsym] {
+            guard let table = sections.first(where: { $0.type == kind }) else { continue }
+            for symbol in try symbols(in: table)
+            where symbol.isDefined && !symbol.name.isEmpty && (symbol.type == .function || symbol.type == .indirectFunction) {
+                names.insert(symbol.name)
+            }
+        }
+        return names.sorted()
+    }
+}

@@ -50,7 +50,8 @@ public struct TracepointFormat: Hashable, Sendable {
         var sawFormat = false
         // The common fields come first, all named `common_*`, ended by a blank line.
         var pastCommonBlock = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, rawLine) in lines.enumerated() {
             let lineNumber = index + 1
             let line = rawLine.trimmingWhitespace()
             if line.isEmpty {
@@ -68,7 +69,10 @@ public struct TracepointFormat: Hashable, Sendable {
             } else if line == "format:" {
                 sawFormat = true
             } else if line.hasPrefix("print fmt:") {
-                printFormat = String(line.dropFirst(10)).trimmingWhitespace()
+                // The last section; its quoted format may itself contain newlines (ext4_fc_stats).
+                let rest = [Substring(line.dropFirst(10))] + lines[(index + 1)...]
+                printFormat = rest.joined(separator: "\n").trimmingWhitespace()
+                break
             } else if line.hasPrefix("field:") {
                 let field = try TracepointField(parsingLine: line, lineNumber: lineNumber)
                 if field.name.hasPrefix("common_") && !pastCommonBlock {

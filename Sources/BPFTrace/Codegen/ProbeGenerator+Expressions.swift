@@ -12,6 +12,7 @@ extension ProbeGenerator {
 
     /// Evaluates an integer expression into r0.
     mutating func integer(_ expression: Expression) throws {
+        if try integerThroughMemory(expression) { return }
         switch expression.kind {
         case .integer(let value):
             if let small = Int32(exactly: value) { asm.mov(.r0, small) } else { asm.loadImmediate64(.r0, UInt64(bitPattern: value)) }
@@ -46,6 +47,12 @@ extension ProbeGenerator {
                 asm.loadImmediate64(.r0, 0)
             case "cpu":
                 asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
+            case "jiffies":
+                asm.call(helperID: HelperFunction.jiffies64.rawValue)
+            case "username":
+                // The uid; the runtime names it.
+                asm.call(helperID: HelperFunction.getCurrentUidGid.rawValue)
+                asm.mov32(.r0, .r0)
             case "rand":
                 asm.call(helperID: HelperFunction.getPrandomU32.rawValue)
             case "numaid":
@@ -57,11 +64,19 @@ extension ProbeGenerator {
             case "kstack", "ustack":
                 try stackID(user: name == "ustack", TraceStack())
             case "retval":
-                asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+                if case .kernelFunction(let parameters, _, let returnValue) = context.arguments {
+                    // fexit's context: the parameters' u64 slots, then the return value.
+                    asm.load(.doubleWord, .r0, .r9, Int16(parameters.count * 8))
+                    if case .integer(let size, let signed)? = returnValue { extendInRegister(size: size, signed: signed) }
+                } else {
+                    asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
+                }
+            case _ where name.hasPrefix("sarg") && Int(name.dropFirst(4)) != nil:
+                try stackArgument(Int(name.dropFirst(4))!)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
                 let index = Int(name.dropFirst(3))!
                 switch context.arguments {
-                case .rawTracepoint: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
+                case .rawTracepoint, .kernelFunction: asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
                 case .registers: asm.load(.doubleWord, .r0, .r9, TraceCompiler.argumentRegisterOffsets[index])
                 case .usdt(let arguments, _): try usdtArgument(arguments[index])
                 case .none: try fail("\(name) is not available in this probe", expression.range)
@@ -121,41 +136,27 @@ extension ProbeGenerator {
                 return false
             }()
             try integer(lhs)
-            let left = try slot(8)
-            asm.store(.doubleWord, .r10, left, .r0)
-            try integer(rhs)
-            asm.mov(.r2, .r0)
-            asm.load(.doubleWord, .r0, .r10, left)
-            switch op {
-            case .add: asm.add(.r0, .r2)
-            case .subtract: asm.sub(.r0, .r2)
-            case .multiply: asm.alu(.mul, .r0, .r2)
-            case .divide, .modulo:
-                // bpftrace 0.17 always emits BPF's unsigned div/mod (so -5 / 2 is 2^63 - 3, with a
-                // warning); division by zero does not fault in BPF, it yields 0 (mod: the dividend).
-                asm.alu(op == .divide ? .div : .mod, .r0, .r2)
-            case .bitAnd: asm.alu(.and, .r0, .r2)
-            case .bitOr: asm.alu(.or, .r0, .r2)
-            case .bitXor: asm.alu(.xor, .r0, .r2)
-            case .shiftLeft: asm.alu(.lsh, .r0, .r2)
-            case .shiftRight: asm.alu(signed ? .arsh : .rsh, .r0, .r2)
-            case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
-                let condition: JumpCondition
-                switch op {
-                case .equal: condition = .eq
-                case .notEqual: condition = .ne
-                case .less: condition = signed ? .slt : .lt
-                case .lessEqual: condition = signed ? .sle : .le
-                case .greater: condition = signed ? .sgt : .gt
-                default: condition = signed ? .sge : .ge
-                }
-                let yes = newLabel("cmp.true")
-                asm.mov(.r1, .r0)
-                asm.mov(.r0, 1)
-                asm.jump(condition, .r1, .r2, to: yes)
-                asm.mov(.r0, 0)
-                asm.label(yes)
-            case .logicalAnd, .logicalOr: break
+            if let immediate = immediateOperand(op, rhs) {
+                binaryOperation(op, signed: signed, left: .r0, right: .immediate(immediate))
+                return
+            }
+            if case .integer(let value) = rhs.kind {
+                // A literal too wide for an immediate: lddw into r2 (binaryOperation uses r1).
+                asm.loadImmediate64(.r2, UInt64(bitPattern: value))
+                binaryOperation(op, signed: signed, left: .r0, right: .register(.r2))
+                return
+            }
+            let saved = try save()
+            switch saved {
+            case .register(let left):
+                try integer(rhs)
+                release(saved)
+                binaryOperation(op, signed: signed, left: left, right: .register(.r0))
+            case .slot(let left):
+                try integer(rhs)
+                asm.mov(.r2, .r0)
+                asm.load(.doubleWord, .r0, .r10, left)
+                binaryOperation(op, signed: signed, left: .r0, right: .register(.r2))
             }
         case .unary(let op, let operand, _):
             try integer(operand)
@@ -171,9 +172,8 @@ extension ProbeGenerator {
             case .negate: asm.neg(.r0)
             case .dereference:
                 // `*addr` reads 8 bytes: user memory in uprobes, kernel memory elsewhere (bpftrace's
-                // address spaces); a failed read yields 0 like bpftrace's zeroed buffer.
+                // address spaces); a failed read yields 0 (bpf_probe_read_* zeroes the buffer).
                 let value = try slot(8)
-                asm.store(.doubleWord, .r10, value, immediate: 0)
                 asm.mov(.r3, .r0)
                 asm.mov(.r1, .r10)
                 asm.add(.r1, Int32(value))
@@ -192,25 +192,11 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read \(name)", expression.range) }
-            let address = try memberAddress(chain, access)
-            let (size, signed): (Int, Bool)
-            switch access.result {
-            case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
-            case .structPointer: (size, signed) = (8, false)
-            case .string: try fail("\(name) is not an integer", expression.range)
-            }
-            let value = try slot(8)
-            zero(value, 8)
-            read(into: value, size: size, from: address, user: chain.pointee.isUser)
-            asm.load(.doubleWord, .r0, .r10, value)
-            if signed && size < 8 {
-                let bits = Int32(64 - size * 8)
-                asm.alu(.lsh, .r0, bits)
-                asm.alu(.arsh, .r0, bits)
-            }
+        case .field(_, let name, _) where context.kernelFunctionParameter(named: name) != nil:
+            // kfunc `args->name`: the parameter's u64 slot in the context.
+            let (index, parameter) = context.kernelFunctionParameter(named: name)!
+            asm.load(.doubleWord, .r0, .r9, Int16(index * 8))
+            if case .integer(let size, let signed) = parameter.kind { extendInRegister(size: size, signed: signed) }
         case .field(_, let name, _):
             guard let field = context.tracepoint?.field(named: name), let size = AccessSize(byteCount: field.size) else {
                 try fail("cannot read field '\(name)' as an integer", expression.range)
@@ -273,10 +259,168 @@ extension ProbeGenerator {
             }
             // r9 holds the probe's context, the `struct pt_regs` of the probed task.
             asm.load(.doubleWord, .r0, .r9, offset)
+        case .call(let name, let arguments) where Self.checkedIntegerFunctions.contains(name):
+            try checkedInteger(name, arguments, expression)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:
             try fail("swiftbpf trace does not support this expression yet", expression.range)
+        }
+    }
+
+    /// Jumps to `label` when `condition` is false. Integer comparisons (and `&&` of them, `!x`)
+    /// become the conditional jump itself instead of a 0/1 value tested against 0.
+    mutating func branch(unless condition: Expression, to label: String) throws {
+        switch condition.kind {
+        case .binary(.logicalAnd, let lhs, let rhs):
+            try branch(unless: lhs, to: label)
+            try branch(unless: rhs, to: label)
+            return
+        case .unary(.logicalNot, let operand, _) where try type(of: operand).isRegisterValue:
+            try integer(operand)
+            asm.jump(.ne, .r0, 0, to: label)
+            return
+        case .binary(let op, let lhs, let rhs):
+            if try branchOnLiteralComparison(op, lhs, rhs, unlessTo: label) { return }
+            if try branchOnIntegerComparison(op, lhs, rhs, unlessTo: label) { return }
+        default:
+            break
+        }
+        try integer(condition)
+        asm.jump(.eq, .r0, 0, to: label)
+    }
+
+    /// An integer comparison as one conditional jump to `label` when it is false; false (and
+    /// nothing emitted) for any other operator or operand type.
+    mutating func branchOnIntegerComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, unlessTo label: String) throws -> Bool {
+        let leftType = try type(of: lhs), rightType = try type(of: rhs)
+        guard leftType.isRegisterValue, rightType.isRegisterValue else { return false }
+        let signed: Bool = if case .integer(let a) = leftType, case .integer(let b) = rightType { a && b } else { false }
+        guard let condition = comparisonCondition(op, signed: signed), let otherwise = Self.inverse(condition) else { return false }
+        try integer(lhs)
+        if let immediate = immediateOperand(op, rhs) {
+            asm.jump(otherwise, .r0, immediate, to: label)
+            return true
+        }
+        if case .integer(let value) = rhs.kind {
+            asm.loadImmediate64(.r2, UInt64(bitPattern: value))
+            asm.jump(otherwise, .r0, .r2, to: label)
+            return true
+        }
+        let saved = try save()
+        switch saved {
+        case .register(let left):
+            try integer(rhs)
+            release(saved)
+            asm.jump(otherwise, left, .r0, to: label)
+        case .slot(let left):
+            try integer(rhs)
+            asm.mov(.r2, .r0)
+            asm.load(.doubleWord, .r0, .r10, left)
+            asm.jump(otherwise, .r0, .r2, to: label)
+        }
+        return true
+    }
+
+    /// A string compared with a literal (`==`/`!=`): each byte decides at once, up to the
+    /// literal's NUL, jumping to `label` when the comparison is false. False when not that case.
+    mutating func branchOnLiteralComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression, unlessTo label: String) throws -> Bool {
+        let leftType = try type(of: lhs), rightType = try type(of: rhs)
+        guard op == .equal || op == .notEqual, leftType.isString,
+              let (other, otherType, literal) = literalComparison(lhs, leftType, rhs, rightType) else { return false }
+        let size = min(leftType.storageSize, rightType.storageSize)
+        let buffer = try string(other, size: otherType.storageSize)
+        let mismatch = op == .equal ? label : newLabel("strne.true")
+        for index in 0..<size {
+            let byte = index < literal.count ? literal[index] : 0
+            asm.load(.byte, .r1, .r10, buffer + Int16(index))
+            asm.jump(.ne, .r1, Int32(byte), to: mismatch)
+            if byte == 0 { break }
+        }
+        if op == .notEqual {
+            asm.jump(to: label)
+            asm.label(mismatch)
+        }
+        return true
+    }
+
+    /// The condition that holds exactly when `condition` does not.
+    static func inverse(_ condition: JumpCondition) -> JumpCondition? {
+        switch condition {
+        case .eq: .ne
+        case .ne: .eq
+        case .gt: .le
+        case .le: .gt
+        case .ge: .lt
+        case .lt: .ge
+        case .sgt: .sle
+        case .sle: .sgt
+        case .sge: .slt
+        case .slt: .sge
+        case .always, .set: nil
+        }
+    }
+
+    /// `rhs` as an instruction immediate, when it is a literal the verifier accepts there
+    /// (no division by a zero immediate, shifts below 64).
+    func immediateOperand(_ op: BinaryOperator, _ rhs: Expression) -> Int32? {
+        guard case .integer(let value) = rhs.kind, let immediate = Int32(exactly: value) else { return nil }
+        switch op {
+        case .divide, .modulo: return immediate == 0 ? nil : immediate
+        case .shiftLeft, .shiftRight: return (0..<64).contains(immediate) ? immediate : nil
+        default: return immediate
+        }
+    }
+
+    /// r0 = left op right, for the arithmetic, bitwise and comparison operators.
+    mutating func binaryOperation(_ op: BinaryOperator, signed: Bool, left: Register, right: Operand) {
+        func alu(_ operation: ALUOperation) {
+            switch right {
+            case .immediate(let value): asm.alu(operation, left, value)
+            case .register(let register): asm.alu(operation, left, register)
+            }
+            if left != .r0 { asm.mov(.r0, left) }
+        }
+        switch op {
+        case .add: alu(.add)
+        case .subtract: alu(.sub)
+        case .multiply: alu(.mul)
+        // bpftrace 0.17 always emits BPF's unsigned div/mod (so -5 / 2 is 2^63 - 3, with a
+        // warning); division by zero does not fault in BPF, it yields 0 (mod: the dividend).
+        case .divide: alu(.div)
+        case .modulo: alu(.mod)
+        case .bitAnd: alu(.and)
+        case .bitOr: alu(.or)
+        case .bitXor: alu(.xor)
+        case .shiftLeft: alu(.lsh)
+        case .shiftRight: alu(signed ? .arsh : .rsh)
+        case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
+            let condition = comparisonCondition(op, signed: signed)!
+            let yes = newLabel("cmp.true")
+            // Neither operand may live in r0 once r0 is set to the result.
+            var (left, right) = (left, right)
+            if left == .r0 { asm.mov(.r1, .r0); left = .r1 }
+            if right == .register(.r0) { asm.mov(.r1, .r0); right = .register(.r1) }
+            asm.mov(.r0, 1)
+            switch right {
+            case .immediate(let value): asm.jump(condition, left, value, to: yes)
+            case .register(let register): asm.jump(condition, left, register, to: yes)
+            }
+            asm.mov(.r0, 0)
+            asm.label(yes)
+        case .logicalAnd, .logicalOr: break
+        }
+    }
+
+    func comparisonCondition(_ op: BinaryOperator, signed: Bool) -> JumpCondition? {
+        switch op {
+        case .equal: .eq
+        case .notEqual: .ne
+        case .less: signed ? .slt : .lt
+        case .lessEqual: signed ? .sle : .le
+        case .greater: signed ? .sgt : .gt
+        case .greaterEqual: signed ? .sge : .ge
+        default: nil
         }
     }
 
@@ -303,6 +447,30 @@ extension ProbeGenerator {
     /// Evaluates a string expression into a fresh zeroed stack buffer of `size` bytes.
     mutating func string(_ expression: Expression, size: Int) throws -> Int16 {
         let buffer = try slot(size)
+        try string(expression, into: buffer, size: size)
+        return buffer
+    }
+
+    /// Evaluates a string expression into the stack buffer at `buffer` (8-byte aligned), zeroed
+    /// first so that every one of its `size` bytes is defined.
+    mutating func string(_ expression: Expression, into buffer: Int16, size: Int) throws {
+        if size % 8 == 0, let bytes = try constantBytes(expression, size: size) {
+            storeConstantBytes(bytes, at: buffer, size: size)
+            mark()
+            return
+        }
+        if case .field = expression.kind, let chain = memberChain(expression),
+           let access = compiler.memberAccess(chain, range: expression.range), case .string(let count) = access.result {
+            // A char array at least as long as the buffer: copied whole, as bpftrace does, so no
+            // zeroing is needed (a failed bpf_probe_read_* zeroes the buffer itself). Other
+            // arrays and shorter strings take the general path below.
+            if count >= size {
+                let address = try memberAddress(chain, access)
+                read(into: buffer, size: size, from: address, user: chain.pointee.isUser)
+                mark()
+                return
+            }
+        }
         zero(buffer, size)
         switch expression.kind {
         case .string(let bytes):
@@ -336,26 +504,30 @@ extension ProbeGenerator {
             let done = newLabel("strmap.done")
             lookup(Int32(index + 1), key: key)
             asm.jump(.eq, .r0, 0, to: done)
+            // 8 bytes at a time (the buffer is 8-aligned; map values may be read unaligned), then bytes.
             var at = 0
             let count = min(size, map.kind.valueSize)
+            while at + 8 <= count {
+                asm.load(.doubleWord, .r1, .r0, Int16(at))
+                asm.store(.doubleWord, .r10, buffer + Int16(at), .r1)
+                at += 8
+            }
             while at < count {
                 asm.load(.byte, .r1, .r0, Int16(at))
                 asm.store(.byte, .r10, buffer + Int16(at), .r1)
                 at += 1
             }
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range),
-                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
-            let address = try memberAddress(chain, access)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(min(size, count)))
-            asm.load(.doubleWord, .r3, .r10, address)
-            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
-        case .field(_, let name, _):
-            try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .field, .index, .unary(.dereference, _, _):
+            if case .field(_, let name, _) = expression.kind, memberChain(expression) == nil {
+                if case .integerArray(let elementSize, _, let count) = try type(of: expression) {
+                    try copyTracepointArray(name, into: buffer, size: min(size, elementSize * count), range: expression.range)
+                    break
+                }
+                try readStringField(name, into: buffer, size: size, range: expression.range)
+            } else {
+                try readThroughMemory(expression, into: buffer, size: size)
+            }
         case .tuple(let elements):
             var offset = 0
             for element in elements {
@@ -381,7 +553,9 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer + 8))
             asm.mov(.r2, Int32(capacity))
             let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
-            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            // Elsewhere bpf_probe_read, as bpftrace: a tracepoint's pointer may be a user one
+            // (syscall arguments), and x86-64 user and kernel addresses do not overlap.
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeRead).rawValue)
             asm.mov(.r1, Int32(capacity))
             asm.store(.doubleWord, .r10, buffer, .r1)
         case .call("pton", let arguments):
@@ -422,21 +596,15 @@ extension ProbeGenerator {
             guard let argument = arguments.first else { try fail("str() needs an argument", expression.range) }
             if case .field(_, let name, _) = argument.kind, let field = context.tracepoint?.field(named: name), field.kind != .scalar {
                 try readStringField(name, into: buffer, size: size, range: argument.range)
-                return buffer
+                return
             }
             let argumentType = try type(of: argument)
             if argumentType.isString {
                 let source = try string(argument, size: size)
                 copy(from: source, to: buffer, size: size)
-                return buffer
+                return
             }
-            try integer(argument)
-            asm.mov(.r3, .r0)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(size))
-            // bpf_probe_read_str reads user or kernel addresses on x86-64 (non-overlapping spaces).
-            asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+            try readString(argument, length: arguments.count > 1 ? arguments[1] : nil, into: buffer, size: size)
         case .ternary(let condition, let then, let otherwise):
             let elseLabel = newLabel("sternary.else"), done = newLabel("sternary.done")
             try integer(condition)
@@ -452,7 +620,40 @@ extension ProbeGenerator {
             try fail("swiftbpf trace does not support this string expression yet", expression.range)
         }
         mark()
-        return buffer
+    }
+
+    /// The bytes of a string known at compile time (literals, positional parameters, `probe`,
+    /// `func`, `pton`), cut as the code that stores them byte by byte would.
+    mutating func constantBytes(_ expression: Expression, size: Int) throws -> [UInt8]? {
+        switch expression.kind {
+        case .string(let bytes):
+            return Array(bytes.prefix(size - 1))
+        case .positionalParameter(let index):
+            let text = index > 0 && index <= compiler.options.positionalParameters.count ? compiler.options.positionalParameters[index - 1] : ""
+            return Array(Array(text.utf8).prefix(size - 1))
+        case .builtin("probe"), .builtin("func"):
+            let text = expression.kind == .builtin("probe") ? context.probeName : context.function ?? ""
+            return Array(Array(text.utf8).prefix(size - 1))
+        case .call("pton", let arguments):
+            guard case .string(let bytes) = arguments.first?.kind, let address = TraceCompiler.networkAddress(String(decoding: bytes, as: UTF8.self)) else {
+                try fail("pton() expects an IPv4/IPv6 address", expression.range)
+            }
+            return Array(address.prefix(size))
+        default:
+            return nil
+        }
+    }
+
+    /// Fills the `size` bytes (a multiple of 8) at `buffer` with `bytes` and zeros, 8 at a time:
+    /// one ST for a chunk whose value sign-extends from 32 bits, else lddw + STX.
+    mutating func storeConstantBytes(_ bytes: [UInt8], at buffer: Int16, size: Int) {
+        for start in stride(from: 0, to: size, by: 8) {
+            var chunk: UInt64 = 0
+            for index in 0..<8 where start + index < bytes.count {
+                chunk |= UInt64(bytes[start + index]) << (8 * UInt64(index))
+            }
+            storeConstant(chunk, at: buffer + Int16(start))
+        }
     }
 
     /// `tuple.N`: the tuple evaluated into a stack buffer, the element's offset in it and its type.
@@ -467,28 +668,6 @@ extension ProbeGenerator {
     mutating func memberChain(_ expression: Expression) -> MemberChain? {
         var inferScope = scope
         return compiler.memberChain(expression, &inferScope)
-    }
-
-    /// Walks a member chain from its struct pointer; returns the stack slot holding the final
-    /// member's address. Pointers met on the way are read from the chain's address space.
-    mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
-        let address = try slot(8)
-        switch chain.root {
-        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
-        case .value(let pointer): try integer(pointer)
-        }
-        asm.store(.doubleWord, .r10, address, .r0)
-        for step in access.steps {
-            switch step {
-            case .add(let offset):
-                asm.load(.doubleWord, .r0, .r10, address)
-                asm.add(.r0, Int32(offset))
-                asm.store(.doubleWord, .r10, address, .r0)
-            case .loadPointer:
-                read(into: address, size: 8, from: address, user: chain.pointee.isUser)
-            }
-        }
-        return address
     }
 
     /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
@@ -540,10 +719,39 @@ extension ProbeGenerator {
         asm.label(done)
     }
 
+    /// For a comparison of a string with a literal: the other operand, its type, and the literal's
+    /// bytes (as stored: at most its storage size less the NUL).
+    func literalComparison(_ lhs: Expression, _ leftType: TraceValueType, _ rhs: Expression, _ rightType: TraceValueType) -> (Expression, TraceValueType, [UInt8])? {
+        switch (lhs.kind, rhs.kind) {
+        case (.string, .string): return nil
+        default: break
+        }
+        if case .string(let bytes) = rhs.kind { return (lhs, leftType, Array(bytes.prefix(rightType.storageSize - 1))) }
+        if case .string(let bytes) = lhs.kind { return (rhs, rightType, Array(bytes.prefix(leftType.storageSize - 1))) }
+        return nil
+    }
+
     /// `a == b` / `a != b` on strings: byte by byte up to the first NUL, result in r0.
     mutating func stringComparison(_ op: BinaryOperator, _ lhs: Expression, _ rhs: Expression) throws {
         let leftType = try type(of: lhs), rightType = try type(of: rhs)
         let size = min(leftType.storageSize, rightType.storageSize)
+        // Against a literal, each byte of the other side is compared with an immediate.
+        if let (other, otherType, literal) = literalComparison(lhs, leftType, rhs, rightType) {
+            let buffer = try string(other, size: otherType.storageSize)
+            let differ = newLabel("streq.differ"), done = newLabel("streq.done")
+            for index in 0..<size {
+                let byte = index < literal.count ? literal[index] : 0
+                asm.load(.byte, .r1, .r10, buffer + Int16(index))
+                asm.jump(.ne, .r1, Int32(byte), to: differ)
+                if byte == 0 { break }
+            }
+            asm.mov(.r0, op == .equal ? 1 : 0)
+            asm.jump(to: done)
+            asm.label(differ)
+            asm.mov(.r0, op == .equal ? 0 : 1)
+            asm.label(done)
+            return
+        }
         let left = try string(lhs, size: leftType.storageSize)
         let right = try string(rhs, size: rightType.storageSize)
         let equal = newLabel("streq.equal"), differ = newLabel("streq.differ"), done = newLabel("streq.done")
@@ -559,5 +767,22 @@ extension ProbeGenerator {
         asm.label(differ)
         asm.mov(.r0, op == .equal ? 0 : 1)
         asm.label(done)
+    }
+
+    /// Truncates r0 to `size` bytes, sign- or zero-extended (a narrow value in a u64 slot).
+    mutating func extendInRegister(size: Int, signed: Bool) {
+        guard size < 8 else { return }
+        let bits = Int32(64 - size * 8)
+        asm.alu(.lsh, .r0, bits)
+        asm.alu(signed ? .arsh : .rsh, .r0, bits)
+    }
+}
+
+extension TraceCompiler.ProbeContext {
+    /// The position and type of kfunc parameter `name`, when this is a kfunc/kretfunc probe.
+    func kernelFunctionParameter(named name: String) -> (Int, KernelFunctionParameter)? {
+        guard case .kernelFunction(let parameters, _, _) = arguments,
+              let index = parameters.firstIndex(where: { $0.name == name }) else { return nil }
+        return (index, parameters[index])
     }
 }

@@ -2,7 +2,9 @@ import BPFObject
 import Foundation
 
 /// Generates one probe's program. Values: integers in r0, strings in stack buffers (offsets
-/// from r10). r9 holds the context for the whole program.
+/// from r10), each evaluated straight into its destination (map key, event record) where it has
+/// one. r9 holds the context for the whole program; r6–r8 hold values that must survive helper
+/// calls (`save()`/`release()`). The assembled program then goes through `PeepholeOptimizer`.
 struct ProbeGenerator {
     var compiler: TraceCompiler
     let context: TraceCompiler.ProbeContext
@@ -19,6 +21,12 @@ struct ProbeGenerator {
     var childProcessSlots: [Int] = []
     /// Labels of the enclosing while loops, for continue/break.
     var loops: [(next: String, end: String)] = []
+    /// Slots the peephole pass may treat as unaliased (see `privateSlot()`).
+    var privateSlots: Set<Int16> = []
+    /// Stack offsets (8-byte granules) some non-private allocation covered.
+    var sharedSlots: Set<Int16> = []
+    /// How many of `calleeSaved` hold live values.
+    var savedRegisters = 0
 
     /// The kernel limit on a BPF program's stack (MAX_BPF_STACK).
     static let stackLimit = 512
@@ -38,40 +46,87 @@ struct ProbeGenerator {
         asm.mov(.r9, .r1)
         if let predicate = probe.predicate {
             currentRange = predicate.range
-            try integer(predicate)
-            asm.jump(.eq, .r0, 0, to: "return")
+            try branch(unless: predicate, to: "return")
         }
         try block(probe.body)
         asm.label("return")
         asm.mov(.r0, 0)
         asm.exit()
-        let instructions = try asm.assemble()
+        let assembled = try asm.assemble()
         // Ranges were recorded per emitted instruction count; pad for the epilogue.
-        while ranges.count < instructions.count { ranges.append(nil) }
-        return (instructions, ranges)
+        while ranges.count < assembled.count { ranges.append(nil) }
+        let optimized = PeepholeOptimizer.optimize(assembled, privateSlots: privateSlots.subtracting(sharedSlots))
+        // Slots patched at load time (lddw, never removed) move with their instructions.
+        startTimeSlots = startTimeSlots.compactMap { optimized.newIndex[$0] }
+        childProcessSlots = childProcessSlots.compactMap { optimized.newIndex[$0] }
+        return (optimized.instructions, optimized.remap(ranges))
     }
 
     // MARK: Stack
 
     mutating func slot(_ size: Int) throws -> Int16 {
+        try slot(size, isPrivate: false)
+    }
+
+    private mutating func slot(_ size: Int, isPrivate: Bool) throws -> Int16 {
         let rounded = (size + 7) & ~7
         stackUsed += rounded
         guard stackUsed <= Self.stackLimit else {
             compiler.diagnostics.error("the probe needs more than \(Self.stackLimit) bytes of BPF stack (strings and map keys take stack space)", at: currentRange ?? SourceRange(at: .start))
             throw TraceCompiler.Failure(diagnostics: compiler.diagnostics.errors)
         }
+        // Statements reuse the stack of the ones before them, so an offset that is private in
+        // one statement may be a buffer passed to a helper in another: such offsets are not
+        // private for the peephole pass.
+        if !isPrivate {
+            for granule in stride(from: -stackUsed, to: -stackUsed + rounded, by: 8) { sharedSlots.insert(Int16(granule)) }
+        }
         return Int16(-stackUsed)
     }
 
     mutating func zero(_ offset: Int16, _ size: Int) {
-        asm.mov(.r1, 0)
         var at = 0
         while at < size {
-            asm.store(.doubleWord, .r10, offset + Int16(at), .r1)
+            asm.store(.doubleWord, .r10, offset + Int16(at), immediate: 0)
             at += 8
         }
         mark()
     }
+
+    /// An 8-byte slot only ever reached as `r10 + offset` (never passed to a helper), which the
+    /// peephole pass may drop once no load reads it.
+    mutating func privateSlot() throws -> Int16 {
+        let offset = try slot(8, isPrivate: true)
+        privateSlots.insert(offset)
+        return offset
+    }
+
+    /// Keeps `r0` across code that may call helpers: in the next free callee-saved register
+    /// (r6–r8; r9 holds the context) or else a private stack slot. Balance with `release`.
+    mutating func save() throws -> SavedValue {
+        if savedRegisters < Self.calleeSaved.count {
+            let register = Self.calleeSaved[savedRegisters]
+            savedRegisters += 1
+            asm.mov(register, .r0)
+            return .register(register)
+        }
+        let offset = try privateSlot()
+        asm.store(.doubleWord, .r10, offset, .r0)
+        return .slot(offset)
+    }
+
+    /// Ends the life of a saved value (frees its register for the next `save()`).
+    mutating func release(_ saved: SavedValue) {
+        if case .register = saved { savedRegisters -= 1 }
+    }
+
+    enum SavedValue {
+        case register(Register)
+        case slot(Int16)
+    }
+
+    /// BPF's callee-saved registers that the generator hands out (r9 is the context).
+    static let calleeSaved: [Register] = [.r6, .r7, .r8]
 
     mutating func newLabel(_ stem: String) -> String {
         labelCounter += 1
@@ -99,7 +154,11 @@ struct ProbeGenerator {
         defer { mark() }
         switch statement.kind {
         case .expression(let expression):
+            // An expression statement declares no variable, so its temporaries are dead once it
+            // has run and the next statement reuses their stack (e.g. a run of print() calls).
+            let stackBefore = stackUsed
             try expressionStatement(expression)
+            stackUsed = stackBefore
         case .assignVariable(let variable, let value, _):
             guard case .variable(let name) = variable.kind else { return }
             var inferScope = scope
@@ -124,8 +183,7 @@ struct ProbeGenerator {
             try assignMap(target, value)
         case .if(let condition, let then, let otherwise):
             let elseLabel = newLabel("else"), endLabel = newLabel("endif")
-            try integer(condition)
-            asm.jump(.eq, .r0, 0, to: elseLabel)
+            try branch(unless: condition, to: elseLabel)
             try block(then)
             asm.jump(to: endLabel)
             asm.label(elseLabel)
@@ -143,8 +201,7 @@ struct ProbeGenerator {
             let top = newLabel("while.top"), end = newLabel("while.end")
             asm.label(top)
             currentRange = condition.range
-            try integer(condition)
-            asm.jump(.eq, .r0, 0, to: end)
+            try branch(unless: condition, to: end)
             loops.append((next: top, end: end))
             try block(body)
             loops.removeLast()
@@ -179,20 +236,23 @@ struct ProbeGenerator {
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])
                 leaveProbe()
+            case "print" where arguments.count == 1 && !{ if case .map = arguments[0].kind { true } else { false } }():
+                try printValue(arguments[0])
             case "print", "clear", "zero":
                 guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind, keys.isEmpty,
                       let index = compiler.mapIndex[mapName] else {
                     try fail("\(name)() expects a map without keys", expression.range)
                 }
                 let id = name == "print" ? TraceEventID.printMap : name == "clear" ? TraceEventID.clearMap : TraceEventID.zeroMap
-                // print(@map, top, divisor): both must be integer literals, as in bpftrace.
+                // print(@map, top, divisor): both must be integer literals, as in bpftrace, which
+                // keeps them as u32 (so print(@m, -1) prints every element).
                 var extra: [UInt64] = []
                 if name == "print" {
                     for argument in arguments.dropFirst().prefix(2) {
-                        guard case .integer(let value) = argument.kind, value >= 0 else {
+                        guard case .integer(let value) = argument.kind else {
                             try fail("print() expects integer literals for top and divisor", argument.range)
                         }
-                        extra.append(UInt64(value))
+                        extra.append(UInt64(UInt32(truncatingIfNeeded: value)))
                     }
                 }
                 try emitEvent(id: id, payload: [UInt64(index)] + extra)
@@ -238,8 +298,7 @@ struct ProbeGenerator {
     mutating func emitEvent(id: UInt64, payload: [UInt64]) throws {
         let record = try slot(8 * (payload.count + 1))
         for (index, value) in ([id] + payload).enumerated() {
-            asm.loadImmediate64(.r1, value)
-            asm.store(.doubleWord, .r10, record + Int16(index * 8), .r1)
+            storeConstant(value, at: record + Int16(index * 8))
         }
         try submit(record, size: 8 * (payload.count + 1))
     }
@@ -259,9 +318,11 @@ struct ProbeGenerator {
         let count = TraceEventID.joinArguments, size = TraceEventID.joinArgumentSize
         let recordSize = 24 + count * size
 
+        // The array's address and the record stay in callee-saved registers across the helper
+        // calls (a statement starts with none in use, so these are r6 and r7).
         try integer(array)
-        let base = try slot(8), pointer = try slot(8), record = try slot(8)
-        asm.store(.doubleWord, .r10, base, .r0)
+        let base = try save()
+        let pointer = try slot(8)
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, Int32(recordSize))
         asm.mov(.r3, 0)
@@ -271,38 +332,65 @@ struct ProbeGenerator {
         try countLostEvent()
         asm.jump(to: skip)
         asm.label(reserved)
-        asm.store(.doubleWord, .r10, record, .r0)
-        asm.loadImmediate64(.r1, TraceEventID.join)
-        asm.store(.doubleWord, .r0, 0, .r1)
-        asm.loadImmediate64(.r1, UInt64(separatorIndex))
-        asm.store(.doubleWord, .r0, 8, .r1)
+        let record = try save()
+        func loadRecord(_ target: Register) {
+            switch record {
+            case .register(let register): asm.mov(target, register)
+            case .slot(let offset): asm.load(.doubleWord, target, .r10, offset)
+            }
+        }
+        /// A register holding the record's address, to store through.
+        func recordBase() -> Register {
+            switch record {
+            case .register(let register): return register
+            case .slot(let offset):
+                asm.load(.doubleWord, .r1, .r10, offset)
+                return .r1
+            }
+        }
+        storeConstant(TraceEventID.join, base: .r0, at: 0)
+        storeConstant(UInt64(separatorIndex), base: .r0, at: 8)
         for index in 0..<count {
             // Record how many strings are complete before trying the next one.
-            asm.load(.doubleWord, .r1, .r10, record)
-            asm.store(.doubleWord, .r1, 16, immediate: Int32(index))
+            asm.store(.doubleWord, recordBase(), 16, immediate: Int32(index))
             asm.mov(.r1, .r10)
             asm.add(.r1, Int32(pointer))
             asm.mov(.r2, 8)
-            asm.load(.doubleWord, .r3, .r10, base)
-            asm.add(.r3, Int32(index * 8))
+            switch base {
+            case .register(let register): asm.mov(.r3, register)
+            case .slot(let offset): asm.load(.doubleWord, .r3, .r10, offset)
+            }
+            if index > 0 { asm.add(.r3, Int32(index * 8)) }
             asm.call(helperID: HelperFunction.probeReadUser.rawValue)
-            asm.jump(.ne, .r0, 0, to: done)
+            // A failed read zeroes the pointer (bpf_probe_read_user), so the NULL test covers it.
             asm.load(.doubleWord, .r3, .r10, pointer)
             asm.jump(.eq, .r3, 0, to: done)
-            asm.load(.doubleWord, .r1, .r10, record)
+            loadRecord(.r1)
             asm.add(.r1, Int32(24 + index * size))
             asm.mov(.r2, Int32(size))
             asm.call(helperID: HelperFunction.probeReadUserStr.rawValue)
             if index == count - 1 {
-                asm.load(.doubleWord, .r1, .r10, record)
-                asm.store(.doubleWord, .r1, 16, immediate: Int32(count))
+                asm.store(.doubleWord, recordBase(), 16, immediate: Int32(count))
             }
         }
         asm.label(done)
-        asm.load(.doubleWord, .r1, .r10, record)
+        loadRecord(.r1)
         asm.mov(.r2, 0)
         asm.call(helperID: HelperFunction.ringbufSubmit.rawValue)
         asm.label(skip)
+        release(record)
+        release(base)
+    }
+
+    /// `*(u64 *)(base + offset) = value` (offset 8-aligned): one ST when the value sign-extends
+    /// from 32 bits, else two 32-bit STs (fewer than lddw + STX; x86-64 and arm64 are little-endian).
+    mutating func storeConstant(_ value: UInt64, base: Register = .r10, at offset: Int16) {
+        if let small = Int32(exactly: Int64(bitPattern: value)) {
+            asm.store(.doubleWord, base, offset, immediate: small)
+        } else {
+            asm.store(.word, base, offset, immediate: Int32(bitPattern: UInt32(truncatingIfNeeded: value)))
+            asm.store(.word, base, offset + 4, immediate: Int32(bitPattern: UInt32(truncatingIfNeeded: value >> 32)))
+        }
     }
 
     mutating func submit(_ record: Int16, size: Int) throws {
@@ -321,17 +409,11 @@ struct ProbeGenerator {
     /// The ring buffer was full (bpf_ringbuf_output/reserve failed): count the lost event in the
     /// one-element counter array, which the runtime reports as bpftrace's "Lost N events".
     mutating func countLostEvent() throws {
-        let key = try slot(8)
-        asm.store(.doubleWord, .r10, key, immediate: 0)
-        asm.loadMapIndex(.r1, compiler.lostEventsMapReference)
-        asm.mov(.r2, .r10)
-        asm.add(.r2, Int32(key))
-        asm.call(helperID: HelperFunction.mapLookupElem.rawValue)
-        let missing = newLabel("lost.missing")
-        asm.jump(.eq, .r0, 0, to: missing)
-        asm.mov(.r1, 1)
-        asm.atomicAdd(.doubleWord, .r0, 0, .r1)
-        asm.label(missing)
+        // The counter is element 0 of an array map, addressed directly (BPF_PSEUDO_MAP_IDX_VALUE):
+        // no key, no lookup, no NULL check.
+        asm.loadMapIndexValue(.r1, index: compiler.lostEventsMapReference, offset: 0)
+        asm.mov(.r2, 1)
+        asm.atomicAdd(.doubleWord, .r1, 0, .r2)
     }
 
     mutating func printf(_ arguments: [Expression], range: SourceRange, action: TraceFormatAction = .print) throws {
@@ -347,32 +429,40 @@ struct ProbeGenerator {
             types.append(type)
         }
         if let problem = PrintfFormat.check(format, argumentTypes: types) { try fail(problem, range) }
-        compilerFormats.append(TraceFormat(format: format, argumentTypes: types, action: action))
+        try emitFormatted(TraceFormat(format: format, argumentTypes: types, action: action), values)
+    }
+
+    /// Sends one record `[format index, values...]`, each value packed as its type's storage,
+    /// for the runtime to format (printf, system, cat, print of a value).
+    mutating func emitFormatted(_ format: TraceFormat, _ values: [Expression]) throws {
+        let types = format.argumentTypes
+        compilerFormats.append(format)
         let id = UInt64(compilerFormats.count - 1)
         let size = 8 + types.reduce(0) { $0 + $1.storageSize }
-        // Arguments are evaluated before the record is reserved so their temporaries come first.
-        var parts: [(Int16?, TraceValueType)] = []
-        var integerSlots: [Int16] = []
-        for (value, type) in zip(values, types) {
-            if !type.isRegisterValue {
-                parts.append((try string(value, size: type.storageSize), type))
-            } else {
-                try integer(value)
-                let temporary = try slot(8)
-                asm.store(.doubleWord, .r10, temporary, .r0)
-                integerSlots.append(temporary)
-                parts.append((temporary, type))
-            }
-        }
+        // Each argument is evaluated straight into its place in the record.
         let record = try slot(size)
-        asm.loadImmediate64(.r1, id)
-        asm.store(.doubleWord, .r10, record, .r1)
         var offset = 8
-        for (source, type) in parts {
-            copy(from: source!, to: record + Int16(offset), size: type.storageSize)
+        for (value, type) in zip(values, types) {
+            try evaluate(value, type, into: record + Int16(offset))
             offset += type.storageSize
         }
+        storeConstant(id, at: record)
         try submit(record, size: size)
+    }
+
+    /// Evaluates `expression` of `type` into the stack at `target` (`type.storageSize` bytes).
+    mutating func evaluate(_ expression: Expression, _ type: TraceValueType, into target: Int16) throws {
+        if type.isRegisterValue {
+            try integer(expression)
+            asm.store(.doubleWord, .r10, target, .r0)
+        } else if target % 8 == 0 && type.storageSize % 8 == 0 {
+            try string(expression, into: target, size: type.storageSize)
+        } else {
+            // Stack accesses must be aligned (the verifier is strict for the stack): odd-sized
+            // parts go through their own buffer and are copied byte by byte.
+            let buffer = try string(expression, size: type.storageSize)
+            copy(from: buffer, to: target, size: type.storageSize)
+        }
     }
 
     /// Copies `size` bytes between stack buffers (8-byte steps, then single bytes).
@@ -396,23 +486,14 @@ struct ProbeGenerator {
     mutating func mapKey(_ map: TraceMap, _ keys: [Expression], range: SourceRange, extra: Int = 0) throws -> Int16 {
         let size = map.scriptKeySize + extra
         let key = try slot(size)
-        var values: [(Int16, Int)] = []
-        for (expression, type) in zip(keys, map.keyTypes) {
-            if !type.isRegisterValue {
-                values.append((try string(expression, size: type.storageSize), type.storageSize))
-            } else {
-                try integer(expression)
-                let temporary = try slot(8)
-                asm.store(.doubleWord, .r10, temporary, .r0)
-                values.append((temporary, 8))
-            }
-        }
-        zero(key, size)
+        // Every part fills its whole storage (strings are zero-padded), so the key needs no
+        // separate zeroing; the extra tail is the caller's to fill.
         var offset = 0
-        for (source, bytes) in values {
-            copy(from: source, to: key + Int16(offset), size: bytes)
-            offset += bytes
+        for (expression, type) in zip(keys, map.keyTypes) {
+            try evaluate(expression, type, into: key + Int16(offset))
+            offset += type.storageSize
         }
+        if offset < map.scriptKeySize { zero(key + Int16(offset), map.scriptKeySize - offset) }
         return key
     }
 
@@ -423,7 +504,7 @@ struct ProbeGenerator {
         let map = compiler.maps[index]
         let mapReference = Int32(index + 1)
         var argumentSlot: Int16 = 0
-        if case .call(_, let arguments) = value.kind, map.kind != .value(.integer(signed: true)), !isPlainValue(map.kind), let argument = arguments.first {
+        if case .call(_, let arguments) = value.kind, map.kind != .value(.integer(signed: true)), !isPlainValue(map.kind), !isHistogram(map.kind), let argument = arguments.first {
             try integer(argument)
             argumentSlot = try slot(8)
             asm.store(.doubleWord, .r10, argumentSlot, .r0)
@@ -440,12 +521,10 @@ struct ProbeGenerator {
             }
             let key = try mapKey(map, keys, range: target.range)
             update(mapReference, key: key, value: valueSlot)
-        case .count, .sum:
-            if map.kind == .count {
-                argumentSlot = try slot(8)
-                asm.mov(.r1, 1)
-                asm.store(.doubleWord, .r10, argumentSlot, .r1)
-            }
+        case .count:
+            let key = try mapKey(map, keys, range: target.range)
+            try incrementValue(mapReference, key: key)
+        case .sum:
             let key = try mapKey(map, keys, range: target.range)
             try addToValue(mapReference, key: key, amounts: [argumentSlot])
         case .avg, .stats:
@@ -459,32 +538,49 @@ struct ProbeGenerator {
         case .min(let signed), .max(let signed):
             let key = try mapKey(map, keys, range: target.range)
             let isMax = { if case .max = map.kind { true } else { false } }()
-            let store = newLabel("minmax.store"), done = newLabel("minmax.done")
+            let store = newLabel("minmax.store"), set = newLabel("minmax.set"), done = newLabel("minmax.done")
+            // The per-CPU value is [value, set]: this CPU's slot of an element another CPU
+            // created is zeroed and unset, so it takes the new value whatever it is.
+            let pair = try slot(16)
+            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            asm.store(.doubleWord, .r10, pair, .r1)
+            asm.store(.doubleWord, .r10, pair + 8, immediate: 1)
             lookup(mapReference, key: key)
             asm.jump(.eq, .r0, 0, to: store)
-            asm.load(.doubleWord, .r1, .r0, 0)
             asm.load(.doubleWord, .r2, .r10, argumentSlot)
+            asm.load(.doubleWord, .r1, .r0, 8)
+            asm.jump(.eq, .r1, 0, to: set)
+            asm.load(.doubleWord, .r1, .r0, 0)
             // Keep the current value unless the new one beats it.
             let keep: JumpCondition = isMax ? (signed ? .sge : .ge) : (signed ? .sle : .le)
             asm.jump(keep, .r1, .r2, to: done)
+            asm.label(set)
             asm.store(.doubleWord, .r0, 0, .r2)
+            asm.store(.doubleWord, .r0, 8, immediate: 1)
             asm.jump(to: done)
             asm.label(store)
-            update(mapReference, key: key, value: argumentSlot)
+            update(mapReference, key: key, value: pair)
             asm.label(done)
         case .hist, .lhist:
+            // The key's parts first, then the value straight into the bucket word after them.
             let key = try mapKey(map, keys, range: target.range, extra: 8)
-            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            guard case .call(_, let arguments) = value.kind, let argument = arguments.first else { try fail("\(name) needs a value", value.range) }
+            try integer(argument)
+            asm.mov(.r1, .r0)
             if case .lhist(let low, let high, let step) = map.kind {
                 linearBucket(low: low, high: high, step: step)
             } else {
                 log2Bucket()
             }
             asm.store(.doubleWord, .r10, key + Int16(map.scriptKeySize), .r0)
-            let one = try slot(8)
-            asm.mov(.r1, 1)
-            asm.store(.doubleWord, .r10, one, .r1)
-            try addToValue(mapReference, key: key, amounts: [one])
+            try incrementValue(mapReference, key: key)
+        }
+    }
+
+    func isHistogram(_ kind: TraceMapKind) -> Bool {
+        switch kind {
+        case .hist, .lhist: true
+        default: false
         }
     }
 
@@ -526,22 +622,42 @@ struct ProbeGenerator {
         asm.label(done)
     }
 
+    /// Adds 1 to the u64 value, creating the element as 1 when it is missing (count(), hist()).
+    mutating func incrementValue(_ map: Int32, key: Int16) throws {
+        let create = newLabel("inc.create"), done = newLabel("inc.done")
+        lookup(map, key: key)
+        asm.jump(.eq, .r0, 0, to: create)
+        asm.mov(.r1, 1)
+        asm.atomicAdd(.doubleWord, .r0, 0, .r1)
+        asm.jump(to: done)
+        asm.label(create)
+        let one = try slot(8)
+        asm.store(.doubleWord, .r10, one, immediate: 1)
+        update(map, key: key, value: one)
+        asm.label(done)
+    }
+
     /// r1 (value) → r0 (bucket): 0 for negatives, 1 for 0, 2 + floor(log2(v)) otherwise.
     mutating func log2Bucket() {
-        let done = newLabel("hist.done"), positive = newLabel("hist.positive")
+        let done = newLabel("hist.done")
         asm.mov(.r0, 0)
         asm.jump(.slt, .r1, 0, to: done)
         asm.mov(.r0, 1)
         asm.jump(.eq, .r1, 0, to: done)
-        asm.jump(to: positive)
-        asm.label(positive)
         asm.mov(.r0, 2)
-        for shift in [32, 16, 8, 4, 2, 1] {
+        // Binary search for the highest set bit; v is positive here, so unsigned compares work.
+        // 1 << 32 does not fit an immediate: that step tests the shifted value instead.
+        let skip32 = newLabel("hist.skip")
+        asm.mov(.r2, .r1)
+        asm.alu(.rsh, .r2, 32)
+        asm.jump(.eq, .r2, 0, to: skip32)
+        asm.mov(.r1, .r2)
+        asm.add(.r0, 32)
+        asm.label(skip32)
+        for shift in [16, 8, 4, 2, 1] {
             let skip = newLabel("hist.skip")
-            asm.mov(.r2, .r1)
-            asm.alu(.rsh, .r2, Int32(shift))
-            asm.jump(.eq, .r2, 0, to: skip)
-            asm.mov(.r1, .r2)
+            asm.jump(.lt, .r1, Int32(1) << Int32(shift), to: skip)
+            asm.alu(.rsh, .r1, Int32(shift))
             asm.add(.r0, Int32(shift))
             asm.label(skip)
         }

@@ -24,6 +24,8 @@ public struct TraceCompiler {
 
     /// Kernel types for `curtask->...`; loaded only when a script uses them.
     let kernelTypes: (() throws -> BTF)?
+    /// Kernel enum constants by name, for identifiers such as `BPF_MAP_TYPE_HASH`.
+    let enumConstants = EnumConstantTable()
 
     public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
                 kernelTypes: (() throws -> BTF)? = nil) {
@@ -116,6 +118,9 @@ public struct TraceCompiler {
         /// A USDT probe's arguments, as its note's argument specs locate them (`probe` names
         /// the probe in errors).
         case usdt([USDTArgument], probe: String)
+        /// kfunc/kretfunc: the context is an array of u64 slots, one per parameter of the BTF
+        /// prototype, then (kretfunc) the return value.
+        case kernelFunction([KernelFunctionParameter], isReturn: Bool, returnValue: KernelFunctionParameter.Kind?)
     }
 
     /// Offsets in x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h) of the argument
@@ -128,7 +133,10 @@ public struct TraceCompiler {
     /// bpftrace does; a probe's action is then compiled once per expanded point. Other
     /// specifiers pass through unchanged (wildcards elsewhere are reported by `resolve`).
     mutating func expand(_ point: AttachPoint) -> [AttachPoint] {
-        guard point.needsExpansion, point.problem == nil, point.provider == "tracepoint" else { return [point] }
+        guard point.needsExpansion, point.problem == nil else { return [point] }
+        if point.provider == "uprobe" || point.provider == "uretprobe" { return expandUprobe(point) }
+        if point.provider == "kfunc" || point.provider == "kretfunc" { return expandKernelFunction(point) }
+        guard point.provider == "tracepoint" else { return [point] }
         let matches: [(category: String, name: String)]
         do { matches = try formats.tracepoints(matching: point.target + ":" + point.function) } catch {
             diagnostics.error("cannot list tracepoints for '\(point.raw)': \(error)", at: point.reportRange)
@@ -147,13 +155,33 @@ public struct TraceCompiler {
         }
     }
 
+    /// `uprobe:BINARY:PATTERN`: one attach point per function of the binary whose name matches
+    /// (shell glob rules). Wildcards in the binary itself are refused, as in bpftrace.
+    mutating func expandUprobe(_ point: AttachPoint) -> [AttachPoint] {
+        guard !point.target.contains(where: { "*?[".contains($0) }), point.namespace.isEmpty else {
+            diagnostics.error("wildcards in the binary of probe '\(point.raw)' are not supported", at: point.reportRange)
+            return []
+        }
+        guard let names = options.userFunctionNames?(point.target) else {
+            diagnostics.error("\(point.provider) target file '\(point.target)' does not exist or is not executable", at: point.reportRange)
+            return []
+        }
+        let pattern = point.function
+        return names.filter { fnmatch(pattern, $0, 0) == 0 }.map { name in
+            var concrete = point
+            concrete.function = name
+            concrete.raw = "\(point.provider):\(point.target):\(name)"
+            return concrete
+        }
+    }
+
     mutating func resolve(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
         if let problem = point.problem {
             diagnostics.error(problem, at: point.reportRange)
             return nil
         }
         // Probe types this kernel cannot attach at all are reported as such, wildcard or not.
-        if point.needsExpansion && !["kprobe", "kretprobe", "kfunc", "kretfunc"].contains(point.provider) {
+        if point.needsExpansion && !["kprobe", "kretprobe"].contains(point.provider) {
             diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
             return nil
         }
@@ -190,17 +218,45 @@ public struct TraceCompiler {
             guard point.frequency > 0 else { diagnostics.error("interval rate must be positive", at: point.reportRange); return nil }
             return (point, .interval(nanoseconds: point.frequency * multiplier), ProbeContext(programType: .perfEvent, probeName: name))
         case "profile":
-            guard point.target == "hz", point.frequency > 0 else {
-                diagnostics.error("swiftbpf trace supports profile:hz:N only", at: point.reportRange)
+            guard point.frequency > 0 else {
+                diagnostics.error("profile frequency should be a positive integer", at: point.reportRange)
                 return nil
             }
-            return (point, .profile(hertz: point.frequency), ProbeContext(programType: .perfEvent, probeName: name))
+            let nanosecondsPerUnit: UInt64
+            switch point.target {
+            case "hz": return (point, .profile(hertz: point.frequency), ProbeContext(programType: .perfEvent, probeName: name))
+            case "s": nanosecondsPerUnit = 1_000_000_000
+            case "ms": nanosecondsPerUnit = 1_000_000
+            default: nanosecondsPerUnit = 1_000
+            }
+            // profile:s|ms|us:N samples cpu-clock on every CPU once per period, as bpftrace does.
+            let (period, overflow) = point.frequency.multipliedReportingOverflow(by: nanosecondsPerUnit)
+            guard !overflow else { diagnostics.error("profile period is too large", at: point.reportRange); return nil }
+            return (point, .perfEvent(type: 1, config: 0, period: period), ProbeContext(programType: .perfEvent, probeName: name))
+        case "software", "hardware":
+            guard let event = PerfEventProbe.named(point.target, provider: point.provider) else {
+                diagnostics.error("\(point.target) is not a \(point.provider) probe", at: point.reportRange)
+                return nil
+            }
+            // A count of 0 falls back to the default, as in bpftrace (perf refuses a zero period).
+            let period = point.frequency > 0 ? point.frequency : event.defaultPeriod
+            return (point, .perfEvent(type: event.type, config: event.config, period: period), ProbeContext(programType: .perfEvent, probeName: name))
         case "kprobe", "kretprobe":
-            diagnostics.error("\(point.provider) probes need CONFIG_KPROBES, which this kernel lacks; use tracepoint: or rawtracepoint: instead", at: point.reportRange)
-            return nil
+            if let reason = options.kprobesUnavailable?() {
+                diagnostics.error("\(point.provider) probes need \(reason); use tracepoint: or rawtracepoint: instead", at: point.reportRange)
+                return nil
+            }
+            if point.needsExpansion {
+                diagnostics.error("wildcards in probe '\(point.raw)' are not supported by swiftbpf trace yet", at: point.reportRange)
+                return nil
+            }
+            let isReturn = point.provider == "kretprobe"
+            return (point, .kprobe(function: point.function, offset: point.offset, isReturn: isReturn),
+                    ProbeContext(programType: .kprobe, probeName: name, function: point.function, arguments: .registers(isReturn: isReturn)))
         case "kfunc", "kretfunc":
-            diagnostics.error("\(point.provider) probes need fentry/fexit (BPF trampolines), which this kernel refuses (EPERM); use tracepoint: or rawtracepoint: instead", at: point.reportRange)
-            return nil
+            return resolveKernelFunction(point)
+        case "watchpoint", "asyncwatchpoint":
+            return resolveWatchpoint(point)
         default:
             diagnostics.error("swiftbpf trace does not support \(point.provider) probes yet", at: point.reportRange)
             return nil
@@ -214,6 +270,9 @@ public struct TraceCompiler {
         var variables: [String: TraceValueType] = [:]
         /// Variables whose assigned value had an error already reported; their uses stay quiet.
         var failedVariables: Set<String> = []
+        /// Variables holding a tracepoint array field (`$a = args->args`): bpftrace keeps them
+        /// in the context, so they cannot go into maps.
+        var contextVariables: Set<String> = []
     }
 
     mutating func inferBlock(_ block: Block, _ scope: inout Scope) {
@@ -231,6 +290,7 @@ public struct TraceCompiler {
             _ = inferType(expression, &scope)
         case .assignMap(let map, let value, _):
             guard case .map(let name, _) = map.kind else { return }
+            guard !refusesContextInMap(map, value, statement, scope) else { return }
             if case .call(let function, let arguments) = value.kind, BPFTraceLanguage.functions[function]?.kind == .mapAggregation {
                 var kind: TraceMapKind
                 let argumentType = arguments.first.flatMap { inferType($0, &scope) }
@@ -276,6 +336,7 @@ public struct TraceCompiler {
                 if scope.variables[name] == nil { scope.failedVariables.insert(name) }
                 return
             }
+            if isContextArray(value, scope) { scope.contextVariables.insert(name) }
             if let existing = scope.variables[name], !existing.isCompatible(with: type) {
                 diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(type)' when variable already contains a value of type '\(existing)'", at: statement.range)
                 return
@@ -464,7 +525,8 @@ public struct TraceCompiler {
         case .parameterCount: return .integer(signed: false)
         case .builtin(let name):
             switch name {
-            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
+            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid", "jiffies": return .integer(signed: false)
+            case "username": return .userName
             case "comm": return .string(size: 16)
             case "probe": return .string(size: alignedStringSize(scope.context.probeName.utf8.count + 1))
             case "func":
@@ -474,7 +536,8 @@ public struct TraceCompiler {
                     return nil
                 }
                 return .string(size: alignedStringSize(function.utf8.count + 1))
-            case "curtask": return .integer(signed: false)
+            // bpftrace types curtask as `struct task_struct *` (printed signed, in hex as a map key).
+            case "curtask": return .pointer(TracePointee(structName: "task_struct", isUser: false))
             case "kstack": return .kernelStack(useStackMap(TraceStack()))
             case "ustack": return .userStack(useStackMap(TraceStack()))
             case "cpid":
@@ -485,12 +548,17 @@ public struct TraceCompiler {
                 return .integer(signed: false)
             case "retval":
                 if case .registers(true) = scope.context.arguments { return .integer(signed: true) }
+                if case .kernelFunction(_, true, let returnValue?) = scope.context.arguments { return returnValue.traceType }
                 diagnostics.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes", at: expression.range)
                 return nil
             default:
                 if name.hasPrefix("arg"), let index = Int(name.dropFirst(3)) {
                     switch scope.context.arguments {
                     case .rawTracepoint: return .integer(signed: false)
+                    case .kernelFunction(let parameters, _, _) where index < parameters.count: return .integer(signed: false)
+                    case .kernelFunction:
+                        diagnostics.error("\(name) is past the function's \(scope.context.function ?? "") parameters", at: expression.range)
+                        return nil
                     case .registers where index < Self.argumentRegisterOffsets.count: return .integer(signed: false)
                     case .registers:
                         diagnostics.error("\(name) is not in a register on x86-64 (only arg0-arg5 are)", at: expression.range)
@@ -502,6 +570,7 @@ public struct TraceCompiler {
                     case .none: break
                     }
                 }
+                if let type = inferContextBuiltin(name, expression, scope) { return type }
                 if name.hasPrefix("arg") || name.hasPrefix("sarg") {
                     diagnostics.error("The \(name) builtin can only be used with uprobe and kprobe probes", at: expression.range)
                     return nil
@@ -551,6 +620,15 @@ public struct TraceCompiler {
                 return nil
             }
             return elements[index]
+        case _ where Self.isTypeConstant(expression):
+            return typeConstant(expression, &scope).map { _ in .integer(signed: false) }
+        case .index:
+            return indexType(expression, &scope)
+        case .call("uptr", _), .call("kptr", _):
+            return addressSpaceCastType(expression, &scope)
+        case .unary(.dereference, let operand, _) where !isArgs(operand) && quietType(operand, &scope)?.isPointer == true:
+            guard let chain = memberChain(expression, &scope) else { return nil }
+            return memberType(chain, range: expression.range)
         case .call("buf", let arguments):
             guard arguments.count == 2 else {
                 diagnostics.error("buf() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
@@ -678,7 +756,13 @@ public struct TraceCompiler {
             return valid ? .integer(signed: false) : nil
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
+        case .call(let name, let arguments) where Self.checkedFunctions.contains(name):
+            return inferCheckedCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
+            if name == "print", let problem = unprintableArgument(arguments, &scope) {
+                diagnostics.error(problem, at: expression.range)
+                return nil
+            }
             for argument in arguments {
                 // print/clear/zero/delete take the map itself, whatever it holds.
                 if ["print", "clear", "zero", "delete"].contains(name), case .map(let mapName, let keys) = argument.kind {
@@ -742,6 +826,7 @@ public struct TraceCompiler {
             let left = inferType(lhs, &scope)
             let right = inferType(rhs, &scope)
             guard let left, let right else { return nil }
+            if let pointerResult = pointerBinaryType(op, left, right, expression) { return pointerResult }
             // bpftrace compares arrays of one size byte by byte: `$a == pton("10.0.0.1")`.
             if case .byteArray(let a) = left, case .byteArray(let b) = right {
                 guard a == b else {
@@ -789,7 +874,7 @@ public struct TraceCompiler {
             return widen(a, b)
         case .field(let base, let name, let arrow):
             if let chain = memberChain(expression, &scope) {
-                if chain.fields.count == 1, !chain.fields[0].arrow, case .value = chain.root {
+                if chain.accessors.count == 1, case .field(_, arrow: false) = chain.accessors[0], case .value = chain.root {
                     diagnostics.error("Can not access field '\(name)' on type '\(chain.pointee.typeName) *'. Try dereferencing it first, or using '->'", at: expression.range)
                     return nil
                 }
@@ -801,6 +886,13 @@ public struct TraceCompiler {
                 if case .unary(.dereference, let inner, _) = base.kind, case .variable(let variable) = inner.kind, scope.failedVariables.contains(variable) { return nil }
                 diagnostics.error("swiftbpf trace supports field access on args only", at: expression.range)
                 return nil
+            }
+            if case .kernelFunction(let parameters, _, _) = scope.context.arguments {
+                guard let parameter = parameters.first(where: { $0.name == name }) else {
+                    diagnostics.error("Can't find function parameter \(name)", at: expression.range)
+                    return nil
+                }
+                return parameter.kind.traceType
             }
             guard let format = scope.context.tracepoint else {
                 diagnostics.error("The args builtin can only be used with tracepoint probes", at: base.range)
@@ -814,11 +906,17 @@ public struct TraceCompiler {
             case .scalar: return .integer(signed: field.isSigned)
             case .array, .dataLocation, .relativeLocation:
                 if field.type.hasPrefix("char") || field.type.contains(" char") { return .string(size: stringSize(of: field)) }
+                if case .array(let count?) = field.kind, count > 0 {
+                    return .integerArray(elementSize: field.size / count, signed: field.isSigned, count: count)
+                }
                 diagnostics.error("swiftbpf trace reads only integer and char-array tracepoint fields", at: expression.range)
                 return nil
             }
         case .cast(let type, let operand):
             guard let operandType = inferType(operand, &scope) else { return nil }
+            if let pointer = castToPointer(type, operandType, expression, scope) {
+                return pointer.isPointer ? pointer : nil
+            }
             if let pointer = castToStructPointer(type, operandType, expression, scope) {
                 return pointer.isPointer ? pointer : nil
             }
@@ -880,3 +978,34 @@ func castWidth(_ name: String) -> (bytes: Int, signed: Bool)? {
     default: nil
     }
 }
+
+extension TraceCompiler {
+    /// `watchpoint:ADDRESS:LENGTH:MODE` with bpftrace's checks and messages. Watching the address
+    /// a function argument holds (`watchpoint:func+1:8:w`, `asyncwatchpoint:`) is not supported.
+    mutating func resolveWatchpoint(_ point: AttachPoint) -> (AttachPoint, TraceAttachment, ProbeContext)? {
+        guard point.provider == "watchpoint", point.function.isEmpty else {
+            diagnostics.error("swiftbpf trace supports watchpoints on fixed addresses only (watchpoint:ADDRESS:LENGTH:MODE)", at: point.reportRange)
+            return nil
+        }
+        guard [1, 2, 4, 8].contains(point.length) else {
+            diagnostics.error("watchpoint length must be one of (1,2,4,8)", at: point.reportRange)
+            return nil
+        }
+        guard !point.mode.isEmpty, point.mode.allSatisfy({ "rwx".contains($0) }) else {
+            diagnostics.error("watchpoint mode must be combination of (r,w,x)", at: point.reportRange)
+            return nil
+        }
+        // x86 debug registers trap writes, reads-or-writes and instruction fetches.
+        var access: UInt32 = 0
+        if point.mode.contains("r") { access |= 1 }
+        if point.mode.contains("w") { access |= 2 }
+        if point.mode.contains("x") { access |= 4 }
+        guard [2, 3, 4].contains(access), Set(point.mode).count == point.mode.count else {
+            diagnostics.error("invalid watchpoint mode: \(point.mode)", at: point.reportRange)
+            return nil
+        }
+        return (point, .watchpoint(address: point.address, length: Int(point.length), access: access),
+                ProbeContext(programType: .perfEvent, probeName: point.name))
+    }
+}
+

@@ -29,17 +29,28 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// `pton("addr")`: the address's bytes in network order (4 for IPv4, 16 for IPv6),
     /// bpftrace's int8 array, printed `[1,2,3,255]` (bytes as unsigned numbers).
     case byteArray(count: Int)
+    /// A kernel array of wider integers read whole (`curtask->numa_faults_locality`), printed
+    /// `[0,0,0]` as bpftrace prints arrays.
+    case integerArray(elementSize: Int, signed: Bool, count: Int)
     /// `macaddr(ptr)`: 6 bytes (in a u64 register, memory order), printed `XX:XX:XX:XX:XX:XX`.
     case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
     indirect case tuple([TraceValueType])
+    /// `username`: the u64 uid, printed as its user name (getpwuid(3)), as bpftrace.
+    case userName
+    /// `strerror(errno)`: the u64 error number, printed as strerror(3) words it.
+    case errorText
+    /// `cgroup_path(id[, filter])`: the u64 cgroup id, printed as its paths in the mounted
+    /// cgroup hierarchies whose names match `filter`.
+    case cgroupPath(filter: String?)
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .userName, .errorText, .cgroupPath: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
+        case .integerArray(let size, _, let count): alignedStringSize(size * count)
         case .string(let size): size
         case .userSymbol: 16
         case .tuple(let elements): elements.reduce(0) { $0 + $1.storageSize }
@@ -60,6 +71,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// The value fits a register (r0) rather than living in a stack buffer.
     public var isRegisterValue: Bool {
         if case .byteArray = self { return false }
+        if case .integerArray = self { return false }
         return storageSize == 8 && !isString
     }
 
@@ -76,7 +88,11 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .buffer(let capacity): "buffer[\(capacity)]"
         case .inet: "inet"
         case .byteArray(let count): "int8[\(count)]"
+        case .integerArray(let size, let signed, let count): "\(signed ? "int" : "uint")\(size * 8)[\(count)]"
         case .macAddress: "macaddr"
+        case .userName: "username"
+        case .errorText: "strerror"
+        case .cgroupPath: "cgroup_path"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -96,7 +112,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     var argumentKindName: String {
         switch self {
         case .integer, .pointer: "integer"
-        case .byteArray: "array"
+        case .byteArray, .integerArray: "array"
         default: bpftraceName
         }
     }
@@ -108,8 +124,10 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
-        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress): true
+        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.userName, .userName), (.errorText, .errorText): true
+        case (.cgroupPath(let a), .cgroupPath(let b)): a == b
         case (.byteArray(let a), .byteArray(let b)): a == b
+        case (.integerArray(let a, let b, let c), .integerArray(let x, let y, let z)): a == x && b == y && c == z
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
         default: false
@@ -117,19 +135,31 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a BTF struct pointer points to, and in which address space it lives.
+/// What a pointer points to, and in which address space it lives: a BTF struct or union
+/// (`(struct task_struct *)curtask`, `args->rqtp`), an integer (`(int32 *)p`) or a pointer.
 public struct TracePointee: Hashable, Sendable {
-    /// The BTF struct or union name (`task_struct`).
-    public var structName: String
-    public var isUnion: Bool = false
+    /// The pointed-to type; its size scales pointer arithmetic and `[i]`.
+    public var target: TraceCType
     /// User memory (read with bpf_probe_read_user): pointers from syscall arguments and uprobes.
     public var isUser: Bool
     public init(structName: String, isUnion: Bool = false, isUser: Bool) {
-        self.structName = structName
-        self.isUnion = isUnion
+        self.target = .record(name: structName, isUnion: isUnion)
         self.isUser = isUser
     }
-    public var typeName: String { (isUnion ? "union " : "struct ") + structName }
+    public init(target: TraceCType, isUser: Bool) {
+        self.target = target
+        self.isUser = isUser
+    }
+    /// The BTF struct or union name (`task_struct`); empty when the target is not a record.
+    public var structName: String {
+        if case .record(let name, _) = target { return name }
+        return ""
+    }
+    public var isUnion: Bool {
+        if case .record(_, let isUnion) = target { return isUnion }
+        return false
+    }
+    public var typeName: String { target.description }
 }
 
 /// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.
@@ -154,6 +184,8 @@ public enum TraceMapKind: Hashable, Sendable {
     case value(TraceValueType)
     case count
     case sum(signed: Bool)
+    /// Value: [value, set] (two u64); `set` is 1 once this CPU stored a value (a per-CPU
+    /// element's other CPUs start zeroed, and 0 must not win a min).
     case min(signed: Bool)
     case max(signed: Bool)
     /// Value: [sum, count] (two u64); `avg` prints sum/count, `stats` all three.
@@ -166,7 +198,7 @@ public enum TraceMapKind: Hashable, Sendable {
     var valueSize: Int {
         switch self {
         case .value(let type): type.storageSize
-        case .avg, .stats: 16
+        case .avg, .stats, .min, .max: 16
         default: 8
         }
     }
@@ -210,11 +242,12 @@ public struct TraceMap: Hashable, Sendable {
     /// Bytes of the script's own key parts (without the histogram bucket).
     var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
 
-    /// count() and sum() keep one counter per CPU, as bpftrace's per-CPU hash maps do: no
-    /// cache line bounces between CPUs; user space adds the CPUs' shares when printing.
+    /// Aggregations keep one value per CPU, as bpftrace's per-CPU hash maps do: no cache line
+    /// bounces between CPUs; user space merges the CPUs' shares when printing
+    /// (`TraceSession.mergeCPUs`). Histograms and plain values are shared.
     public var isPerCPU: Bool {
         switch kind {
-        case .count, .sum: true
+        case .count, .sum, .min, .max, .avg, .stats: true
         default: false
         }
     }
@@ -241,6 +274,9 @@ public enum TraceFormatAction: Hashable, Sendable {
     case system
     /// cat(): the named file's contents written.
     case cat
+    /// print(value) of a non-map value: the one argument alone on a line (`-f json`: a
+    /// `{"type": "value", ...}` event).
+    case value
 }
 
 /// How a probe attaches; resolved from its attach point during compilation.
@@ -253,6 +289,17 @@ public enum TraceAttachment: Hashable, Sendable {
     case interval(nanoseconds: UInt64)
     /// `profile:` fires on every CPU, `hertz` times a second.
     case profile(hertz: UInt64)
+    /// `software:`, `hardware:` and `profile:s|ms|us:`: a perf event (`perf_event_attr.type` and
+    /// `.config`) sampled on every CPU once per `period` events (nanoseconds for cpu-clock).
+    case perfEvent(type: UInt32, config: UInt64, period: UInt64)
+    /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`access`: HW_BREAKPOINT_* bits)
+    /// in the traced process (`-p`/`-c`), or in every process when there is none.
+    case watchpoint(address: UInt64, length: Int, access: UInt32)
+    /// `kprobe:function[+offset]` / `kretprobe:function`.
+    case kprobe(function: String, offset: UInt64, isReturn: Bool)
+    /// `kfunc:function` / `kretfunc:function` (fentry/fexit): a tracing program loaded for the
+    /// vmlinux BTF function `btfID`.
+    case kfunc(function: String, btfID: UInt32, isReturn: Bool)
     /// `uprobe:binary:function[+offset]` / `uretprobe:` (also `uprobe:binary:address`).
     case uprobe(binary: String, function: String, offset: UInt64, address: UInt64, isReturn: Bool)
     /// `usdt:binary:provider:name`: a uprobe at each of the probe's sites (file offsets), each
@@ -315,18 +362,21 @@ public struct CompiledScript: Sendable {
     /// stack maps (`fd_array[1 + maps.count + stackMapLimits.count]`).
 }
 
-/// Event records start with a u64 identifier: a format index, or one of these.
+/// Event records start with a u64 identifier: a format index, or one of these. They are small
+/// negative numbers so that one BPF store of a sign-extended 32-bit immediate writes them.
 public enum TraceEventID {
-    public static let exit: UInt64 = 0xFFFF_FFFF_0000_0001
+    public static let exit: UInt64 = 0xFFFF_FFFF_FFFF_FF01
     /// `print(@map)`: followed by a u64 map index.
-    public static let printMap: UInt64 = 0xFFFF_FFFF_0000_0002
-    public static let clearMap: UInt64 = 0xFFFF_FFFF_0000_0003
-    public static let zeroMap: UInt64 = 0xFFFF_FFFF_0000_0004
+    public static let printMap: UInt64 = 0xFFFF_FFFF_FFFF_FF02
+    public static let clearMap: UInt64 = 0xFFFF_FFFF_FFFF_FF03
+    public static let zeroMap: UInt64 = 0xFFFF_FFFF_FFFF_FF04
     /// `time(fmt)`: followed by a u64 format index.
-    public static let time: UInt64 = 0xFFFF_FFFF_0000_0005
+    public static let time: UInt64 = 0xFFFF_FFFF_FFFF_FF05
     /// `join(argv, sep)`: u64 separator format index, u64 number of strings, then
     /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
-    public static let join: UInt64 = 0xFFFF_FFFF_0000_0006
+    public static let join: UInt64 = 0xFFFF_FFFF_FFFF_FF06
+    /// `unwatch(addr)`: followed by the u64 address whose watchpoints to detach.
+    public static let unwatch: UInt64 = 0xFFFF_FFFF_FFFF_FF07
     /// bpftrace reads at most 16 elements of the array (its join_argnum).
     public static let joinArguments = 16
     public static let joinArgumentSize = 256
@@ -359,6 +409,12 @@ public struct TraceCompileOptions: Sendable {
     public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
     /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
     public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
+    /// Why kprobes cannot be attached on this machine (no CONFIG_KPROBES), or nil when they can;
+    /// asked before anything is loaded so such scripts fail early with the reason.
+    public var kprobesUnavailable: (@Sendable () -> String?)?
+    /// The function symbols of a uprobe's `binary`, for wildcard uprobes (`uprobe:libc:str*`);
+    /// nil when the binary cannot be found or read.
+    public var userFunctionNames: (@Sendable (_ binary: String) -> [String]?)?
     /// `-p PID`: `usdt:` binaries and libraries are looked up in this process.
     public var processID: Int32?
 

@@ -42,6 +42,9 @@ public final class TraceSession {
         public var json = false
         /// `-v`: load with the verifier's statistics (BPF_LOG_STATS) so `verboseReport` can show them.
         public var verifierStatistics = false
+        /// The types struct casts and member chains resolve against (default: the running
+        /// kernel's BTF); tests hand in BTF of their own.
+        public var kernelTypes: (() throws -> BTF)?
         public init() {}
     }
 
@@ -61,6 +64,9 @@ public final class TraceSession {
     public private(set) lazy var symbols = TraceSymbolizer { [unowned self] limit, id in self.stackAddresses(limit: limit, id: id) }
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
+    /// The links of each watched address, for `unwatch(addr)` (they stay in `links` too; a
+    /// second close of a link is harmless there).
+    private var watchpointLinks: [UInt64: [any Link]] = [:]
     private var reader: RingBufferReader?
     /// Set by `attach()`; `run()` needs it.
     private var attached = false
@@ -88,8 +94,15 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            if compileOptions.kprobesUnavailable == nil {
+                compileOptions.kprobesUnavailable = { Kprobes.areAvailable ? nil : "CONFIG_KPROBES, which this kernel lacks" }
+            }
+            if compileOptions.userFunctionNames == nil {
+                let processID = options.processID
+                compileOptions.userFunctionNames = { UprobeFunctions.names(in: $0, processID: processID) }
+            }
             compileOptions.processID = compileOptions.processID ?? options.processID
-            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
+            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: options.kernelTypes ?? { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
         }
@@ -166,6 +179,10 @@ public final class TraceSession {
         for (probe, instructions) in zip(script.probes, instructions) {
             var spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: instructions)
             if uprobeMulti, Self.attachesUprobes(probe.attachment) { spec.expectedAttachType = .traceUprobeMulti }
+            if case .kfunc(_, let btfID, let isReturn) = probe.attachment {
+                spec.expectedAttachType = isReturn ? .traceFexit : .traceFentry
+                spec.attachBTFID = btfID
+            }
             programs.append((probe, try load(spec, probe: probe, options: loadOptions)))
         }
         if let ring { reader = try RingBufferReader(ring) { [unowned self] record in self.handle(record) } }
@@ -193,6 +210,18 @@ public final class TraceSession {
                                      semaphores: semaphoreOffsets, loadOptions: loadOptions)
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
+                case .watchpoint(let address, let length, let access):
+                    let watching = try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
+                                                                processID: options.childProcessID ?? options.processID)
+                    links += watching
+                    watchpointLinks[address, default: []] += watching
+                case .kprobe(let function, let offset, let isReturn):
+                    links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
+                case .kfunc(let function, _, _):
+                    links.append(try program.attachTracing(target: function))
+                case .perfEvent(let type, let config, let period):
+                    let kind = PerfEventKind(type: type, config: config, name: probe.name)
+                    links.append(try program.attachPerfEvent(kind, rate: .period(period)))
                 }
             } catch {
                 throw TraceError("ERROR: Error attaching probe: '\(probe.name)': \(error)")
@@ -212,6 +241,10 @@ public final class TraceSession {
             return try BPF.Program(spec, options: loadOptions)
         } catch BPFError.verifierRejected(let rejection) {
             throw TraceError(explain(rejection, probe: probe))
+        } catch let error as BPFError where error.errno == .EPERM || error.errno == .ENOTSUPP || error.errno == .EOPNOTSUPP {
+            guard case .kfunc = probe.attachment else { throw error }
+            // Loading fentry/fexit needs BPF trampolines; some kernels and configurations refuse them.
+            throw TraceError("ERROR: \(probe.name): the kernel refused the fentry/fexit program (\(error.errno.map { "\($0)" } ?? "")): kfunc/kretfunc probes need BPF trampolines, which this kernel does not allow; use tracepoint: or rawtracepoint: instead")
         }
     }
 
@@ -353,20 +386,12 @@ public final class TraceSession {
         let map = maps[index]
         var result: [(key: [UInt8], value: [UInt8])] = []
         var key: [UInt8]? = nil
-        let perCPU = script.maps[index].isPerCPU
+        let scriptMap = script.maps[index]
         while let next = try map.nextKey(after: key) {
-            if let value = try map.lookup(next) { result.append((next, perCPU ? Self.sumOfCPUs(value) : value)) }
+            if let value = try map.lookup(next) { result.append((next, scriptMap.isPerCPU ? Self.mergeCPUs(value, kind: scriptMap.kind) : value)) }
             key = next
         }
         return result
-    }
-
-    /// A per-CPU u64 value (one 8-byte slot per possible CPU) as the sum of its slots.
-    static func sumOfCPUs(_ value: [UInt8]) -> [UInt8] {
-        let total = value.withUnsafeBytes { bytes in
-            stride(from: 0, to: bytes.count - 7, by: 8).reduce(UInt64(0)) { $0 &+ bytes.loadUnaligned(fromByteOffset: $1, as: UInt64.self) }
-        }
-        return withUnsafeBytes(of: total) { [UInt8]($0) }
     }
 
     /// The integer value stored in a map under no key (a convenience for tests and tools).
@@ -392,9 +417,11 @@ public final class TraceSession {
             let divisor = record.count >= 32 ? record.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 1
             if top == 0 && divisor <= 1 {
                 if let text = try? renderMap(Int(argument)) { write(text) }
-            } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
-                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
-            } else if let text = try? renderMap(Int(argument)) { write(text) }
+            } else if Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) {
+                let map = script.maps[Int(argument)]
+                write(options.json ? JSONOutput.render(map, elements: elements, top: top, divisor: divisor, symbols: symbols)
+                      : MapPrinter.render(map, elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
+            }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
             for element in elements {
@@ -404,6 +431,10 @@ public final class TraceSession {
                     try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: maps[Int(argument)].valueBufferSize))
                 }
             }
+        case TraceEventID.unwatch:
+            // Events the watchpoint raised before this one was handled still count, as in
+            // bpftrace (its detach is asynchronous too).
+            for link in watchpointLinks.removeValue(forKey: argument) ?? [] { try? link.close() }
         case TraceEventID.join:
             guard Int(argument) < script.formats.count, record.count >= 24 else { return }
             let separator = script.formats[Int(argument)].format
@@ -415,7 +446,8 @@ public final class TraceSession {
                 let bytes = UnsafeRawBufferPointer(rebasing: record[start..<(start + TraceEventID.joinArgumentSize)])
                 parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
             }
-            write(parts.joined(separator: separator) + "\n")
+            let joined = parts.joined(separator: separator)
+            write(options.json ? JSONOutput.event("join", JSONOutput.string(joined)) : joined + "\n")
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
             let text = Self.formatTime(script.formats[Int(argument)].format)
@@ -433,13 +465,22 @@ public final class TraceSession {
             switch format.action {
             case .print:
                 write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            case .value:
+                // print(value): the value alone on its line; formats carry its one type.
+                guard let type = format.argumentTypes.first, let value = values.first else { return }
+                write(options.json ? JSONOutput.event("value", JSONOutput.value(type, record, at: 8, symbols: symbols)) : value.text + "\n")
             case .system:
-                write(Self.runShell(text))
+                // bpftrace's JSON names system()'s output "syscall".
+                let output = Self.runShell(text)
+                write(options.json ? JSONOutput.event("syscall", JSONOutput.string(output)) : output)
             case .cat:
                 if let contents = FileManager.default.contents(atPath: text) {
-                    write(String(decoding: contents, as: UTF8.self))
+                    let output = String(decoding: contents, as: UTF8.self)
+                    write(options.json ? JSONOutput.event("cat", JSONOutput.string(output)) : output)
                 } else {
-                    write("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n")
+                    // bpftrace reports this on stderr; JSON output still gets an empty `cat` event.
+                    FileHandle.standardError.write(Data("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n".utf8))
+                    if options.json { write(JSONOutput.event("cat", JSONOutput.string(""))) }
                 }
             }
         }

@@ -168,7 +168,7 @@ public struct AttachPoint: Sendable, Equatable {
             }
             frequency = rate
             let units: Set<String> = type == "profile" ? ["hz", "s", "ms", "us"] : ["s", "ms", "us", "hz"]
-            if !units.contains(target) { problem = "\(parts[1]) is not an accepted unit" }
+            if !units.contains(target) { problem = "\(parts[1]) is not an accepted unit of time" }
         case "software", "hardware":
             guard requireCount(2...3) else { return }
             target = parts[1]
