@@ -175,9 +175,10 @@ public final class TraceSession {
         // The kernel reads only the entries the programs reference (BPF_PSEUDO_MAP_IDX); -1
         // stands for the maps not created.
         loadOptions.fdArray = [ring?.fd.rawValue ?? -1] + maps.map(\.fd.rawValue) + stackMapFDs + [lost?.fd.rawValue ?? -1]
-        // Uprobes and USDT probes attach through one uprobe-multi link each (6.6+) unless an
-        // earlier attach found the kernel without them; such programs must say so at load.
-        let uprobeMulti = UprobeMultiSupport.mayBeAvailable
+        // Uprobes and USDT probes attach through one uprobe-multi link each (6.6+; with -p,
+        // 6.10+) unless an earlier attach found the kernel without them; such programs must say
+        // so at load.
+        let uprobeMulti = UprobeMultiSupport.mayBeAvailable && (options.processID == nil || UprobeMultiSupport.filtersWholeProcess)
         for (probe, instructions) in zip(script.probes, instructions) {
             var spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: instructions)
             if uprobeMulti, Self.attachesUprobes(probe.attachment) { spec.expectedAttachType = .traceUprobeMulti }
