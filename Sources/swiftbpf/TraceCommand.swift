@@ -124,6 +124,9 @@ struct TraceInvocation {
         }
         defer { if let child, child.isRunning { kill(child.processIdentifier, SIGCONT); child.terminate() } }
 
+        if v, let program = Parser.parse(text, fileName: fileName).program {
+            FileHandle.standardError.write(Data("INFO: node count: \(program.nodeCount)\n".utf8))
+        }
         let session: TraceSession
         do {
             session = try TraceSession(text: text, fileName: fileName, options: options, write: write)

@@ -261,6 +261,166 @@ nonisolated(unsafe) private var traceTestSignals: sig_atomic_t = 0
     }
 }
 
+/// print(value), string functions, printf specifiers, print()'s top/div and per-CPU
+/// aggregations: the same scripts through bpftrace 0.17 and through TraceSession.
+@Suite(.kernel, .serialized) struct TraceValueFunctionKernelTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func valuesAndFunctionsPrintAsBpftrace() throws {
+        let scripts = [
+            #"BEGIN { print(1); print(-5); print((uint8)300); print("abc"); print((1, "x", -2)); $t = (3, "y"); print($t); print(((uint8)1, (2, "y"))); print(ntop(0x0100007f)); print(pton("1.2.3.4")); print(macaddr(0)); print(ksym(0)); print(strerror(2)); print(username); print((int8)-1); print(0xffffffffffffffff); print(strftime("%Y", 0)); @s = "str"; print(@s); exit(); }"#,
+            #"BEGIN { printf("%d %d %d %d %d %d\n", strcontains("hello", "ll"), strcontains("hello", ""), strcontains("", ""), strcontains("he", "hello"), strcontains("hello", "lox"), strcontains("hello", "lo")); $h = "a-b-c-d"; @c = strcontains($h, "c-d"); printf("%d %d %d\n", strncmp("hello", "help", 3), strncmp("hello", "help", 4), strncmp("ab", "ab", 10)); print(bswap((uint16)0x1234)); print(bswap((uint32)1)); print(bswap(1)); print(kptr(5)); print(uptr(6)); exit(); }"#,
+            #"BEGIN { printf("%-10s|%10s|%.2s|%5.1s|\n", "abc", "de", "xyz", "pq"); printf("%08d|%-8d|%x|%X|%lu|%ld|%hhd|%hd|%lld|%+d|%#x\n", 42, 42, 255, 255, -1, -1, 300, 70000, -5); printf("%5c|%-3c|%%|%10.4d|%-6u|%y|%s\n", 65, 66, 7, 3, strerror(1)); exit(); }"#,
+            "BEGIN { @h[2] = hist(5); @h[2] = hist(10); @h[2] = hist(100); @h[2] = hist(100); @h[2] = hist(100); print(@h, 0, 2); @y[1] = avg(10); @y[2] = avg(20); @y[3] = avg(30); print(@y, 2, 3); @z = 5; print(@z, 0, -1); print(@z, -2, 1); @x = 1; print(@x, 1, 0); @s[1] = stats(4); @s[2] = stats(5); print(@s, 1, 2); exit(); }",
+        ]
+        let jsonScript = #"BEGIN { print(1); print(-3); print("a\"b"); print((1, "x", (2, "y"))); print(pton("1.2.3.4")); print(ntop(0x0100007f)); print(ksym(0)); print(username); @t = (1, "a"); @u[1] = ((int8)-1, "q"); @h[2] = hist(5); @h[2] = hist(10); @h[3] = hist(100); print(@h, 1, 2); @z[1] = 5; @z[2] = 7; print(@z, 1, 2); @v[1] = avg(10); @v[2] = avg(20); print(@v, 1, 3); exit(); }"#
+        try expectSameOutputAsBpftrace(scripts, json: jsonScript)
+    }
+
+    /// min/max/avg/stats/count/sum on per-CPU maps, with events on CPU 0 and then CPU 1 (the
+    /// second CPU meets elements the first created, its own slots zeroed and unset): the printed
+    /// results must be bpftrace's.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && PossibleCPUs.online.count >= 2))
+    func perCPUAggregationsMergeAsBpftrace() throws {
+        let workload = "/tmp/sbpf_trace_percpu.py"
+        try """
+        import os
+        with open('/proc/self/comm', 'w') as comm:
+            comm.write('sbpf_percpu')
+        for cpu, calls in ((0, 1), (1, 2)):
+            os.sched_setaffinity(0, {cpu})
+            for _ in range(calls):
+                os.getppid()
+        os.getpgid(0)
+        """.write(toFile: workload, atomically: true, encoding: .utf8)
+        // max() of negative values is left out: bpftrace 0.17 prints such a map as empty.
+        let script = #"tracepoint:syscalls:sys_enter_getppid /comm == "sbpf_percpu"/ { @min = min(10 - cpu * 3); @max = max(cpu * 10 + 3); @avg = avg(cpu * 10); @stats = stats(cpu * 10 + 1); @neg = min(-(int64)cpu - 2); @per[cpu] = count(); @k[cpu] = max(cpu); @sum = sum(cpu + 1); } tracepoint:syscalls:sys_enter_getpgid /comm == "sbpf_percpu"/ { exit(); }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) { try runToCompletion("/usr/bin/python3", [workload]) }
+        #expect(ours == theirs)
+        #expect(ours.hasSuffix("\n\n@avg: 6\n\n@k[0]: 0\n@k[1]: 1\n@max: 13\n@min: 7\n@neg: -3\n@per[0]: 1\n@per[1]: 2\n@stats: count 3, average 7, total 23\n\n@sum: 5\n"), "\(ours)")
+    }
+
+    /// cat() and time() output in JSON as bpftrace types them; a file cat() cannot open is an
+    /// error on stderr (and, in JSON, an empty `cat` event), not output.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func outputEventsAsBpftrace() throws {
+        try expectSameOutputAsBpftrace([#"BEGIN { cat("/nonexistent/sbpf"); printf("x\n"); exit(); }"#],
+                                       json: #"BEGIN { cat("/proc/sys/kernel/ostype"); cat("/nonexistent/sbpf"); time("%Y\n"); printf("a\tb\n"); exit(); }"#)
+    }
+
+    /// str(ptr, n) keeps n characters (constant or run-time n), as bpftrace 0.17 does; buf()
+    /// reads a syscall's user pointer from a tracepoint as bpftrace does (bpf_probe_read).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func stringLengthsAsBpftrace() throws {
+        let workload = "/tmp/sbpf_trace_strlen.py"
+        try """
+        import os
+        with open('/proc/self/comm', 'w') as comm:
+            comm.write('sbpf_strlen')
+        os.close(os.open('/etc/hostname', os.O_RDONLY))
+        os.getpgid(0)
+        """.write(toFile: workload, atomically: true, encoding: .utf8)
+        let script = #"tracepoint:syscalls:sys_enter_openat /comm == "sbpf_strlen"/ { $n = 3; printf("%s|%s|%s|%s|%s\n", str(args->filename, 5), str(args->filename, 1), str(args->filename), str(args->filename, $n), str(args->filename, 0)); print(buf(args->filename, 4)); printf("%r|\n", buf(args->filename, 3)); } tracepoint:syscalls:sys_enter_getpgid /comm == "sbpf_strlen"/ { exit(); }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) { try runToCompletion("/usr/bin/python3", [workload]) }
+        #expect(ours == theirs)
+        #expect(ours.contains("/etc/|/|/etc/hostname|/et|\n/etc\n/et|\n"), "\(ours)")
+    }
+
+    /// sargN in a uprobe: stack-passed arguments (the 7th and 8th of a SysV call), as bpftrace.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.isExecutableFile(atPath: "/usr/bin/gcc")))
+    func stackArgumentsAsBpftrace() throws {
+        let directory = "/tmp/sbpf_trace_sarg_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+        __attribute__((noinline)) long eight(long a, long b, long c, long d, long e, long f, long g, long h) {
+            __asm__ volatile("" ::: "memory");
+            return a + b + c + d + e + f + g + h;
+        }
+        int main(void) { return (int)eight(1, 2, 3, 4, 5, 6, 70, -80) & 1; }
+        """.write(toFile: directory + "/eight.c", atomically: true, encoding: .utf8)
+        let build = try CommandRunner.run("/usr/bin/gcc", ["-O1", directory + "/eight.c", "-o", directory + "/eight"])
+        try #require(build.status == 0, "gcc failed: \(build.stderr)")
+        let script = #"uprobe:\#(directory)/eight:eight { printf("%d %d %d\n", arg5, sarg0, (int64)sarg1); exit(); }"#
+        let (ours, theirs) = try traceAlongsideBpftrace(script) { try runToCompletion(directory + "/eight", []) }
+        #expect(ours == theirs)
+        #expect(ours.hasPrefix("6 70 -80\n"), "\(ours)")
+    }
+
+    /// unwatch(addr) detaches the address's watchpoint: later writes (100 ms apart, well after
+    /// the detach) are not counted, as with bpftrace (whose detach is asynchronous too).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cc")))
+    func unwatchDetachesTheWatchpoint() throws {
+        let directory = "/tmp/sbpf_trace_unwatch_\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "#include <unistd.h>\nvolatile long watched;\nint main(void) { usleep(200000); for (int i = 0; i < 5; i++) { watched = i; usleep(100000); } return 0; }\n"
+            .write(toFile: directory + "/wp.c", atomically: true, encoding: .utf8)
+        let build = try CommandRunner.run("/usr/bin/cc", ["-O0", "-no-pie", directory + "/wp.c", "-o", directory + "/wp"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let symbols = try CommandRunner.run("/usr/bin/nm", [directory + "/wp"])
+        let address = try #require(symbols.stdout.split(separator: "\n").first { $0.hasSuffix(" watched") }?.split(separator: " ").first)
+        func count(_ action: String) throws -> Int {
+            let result = try CommandRunner.swiftbpf("trace", "-c", directory + "/wp", "-e", "watchpoint:0x\(address):8:w { @c = count(); \(action) }")
+            #expect(result.status == 0, "\(result.stderr)")
+            return Int(result.stdout.split(separator: "\n").first { $0.hasPrefix("@c: ") }?.dropFirst(4) ?? "") ?? 0
+        }
+        let all = try count(""), unwatched = try count("unwatch(0x\(address));")
+        // main()'s five writes are among the watched ones; after unwatch none of them is seen.
+        #expect(all >= 5 && unwatched >= 1 && unwatched <= all - 4, "\(unwatched) of \(all)")
+    }
+
+    /// cgroup_path() walks each mounted hierarchy for the cgroup's inode, like bpftrace: a cgroup
+    /// of our own (two levels deep) and the root, with and without a hierarchy filter.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs")))
+    func cgroupPathsAsBpftrace() throws {
+        let outer = "/sys/fs/cgroup/unified/sbpf_funcs_cg_\(getpid())"
+        try FileManager.default.createDirectory(atPath: outer + "/inner", withIntermediateDirectories: true)
+        defer { rmdir(outer + "/inner"); rmdir(outer) }
+        var info = stat()
+        #expect(stat(outer + "/inner", &info) == 0)
+        let script = #"BEGIN { print(cgroup_path(\#(info.st_ino))); print(cgroup_path(\#(info.st_ino), "unif*")); printf("%s|%s\n", cgroup_path(cgroupid("\#(outer)")), cgroup_path(1, "cpu*")); print(cgroup_path(cgroup)); exit(); }"#
+        try expectSameOutputAsBpftrace([script], json: #"BEGIN { print(cgroupid("\#(outer)/inner")); exit(); }"#)
+        let (session, output) = try runTrace(script)
+        session.close()
+        #expect(output.contains("unified:/sbpf_funcs_cg_\(getpid())/inner\nunified:/sbpf_funcs_cg_\(getpid())/inner\nunified:/sbpf_funcs_cg_\(getpid())|"), "\(output)")
+        // bpftrace 0.17 writes cgroup_path values unquoted in JSON; they are JSON strings here.
+        let (jsonSession, json) = try runTrace(#"BEGIN { print(cgroup_path(\#(info.st_ino), "unified")); exit(); }"#, json: true)
+        jsonSession.close()
+        #expect(json.hasPrefix(#"{"type": "value", "data": "unified:/sbpf_funcs_cg_\#(getpid())/inner"}"#), "\(json)")
+    }
+
+    /// debugf() goes to the kernel's trace buffer through bpf_trace_vprintk, read here from a
+    /// private tracefs instance (its own copy of every bpf_trace_printk line, so neither the
+    /// global trace_pipe's reader nor other tests' printk floods get in the way).
+    @Test func debugfWritesTheTraceBuffer() throws {
+        let instance = try PrintkTraceInstance(namePrefix: "sbpf_funcs_")
+        defer { instance.close() }
+        let marker = "sbpf-debugf-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let (session, _) = try runTrace(#"BEGIN { debugf("\#(marker) %d %s|%x\n", 7, "zz", 255); unwatch(1); exit(); }"#)
+        session.close()
+        var found: String?
+        let deadline = Date().addingTimeInterval(5)
+        while found == nil, Date() < deadline, let line = try instance.pipe().readLine(timeout: .milliseconds(500)) {
+            if line.contains(marker) { found = line }
+        }
+        #expect(found?.hasSuffix("bpf_trace_printk: \(marker) 7 zz|ff") == true, "\(found ?? "no line")")
+    }
+
+    /// has_key() and nsecs(boot|tai) are later bpftrace's (0.17 lacks them): known values.
+    @Test func hasKeyAndClocks() throws {
+        let (session, output) = try runTrace(#"BEGIN { @m[1, "a"] = 1; @k[2] = 3; @c[7] = count(); printf("%d %d %d %d ", has_key(@m, (1, "a")), has_key(@m, (1, "b")), has_key(@k, 2), has_key(@c, 7)); delete(@k[2]); printf("%d\n", has_key(@k, 2)); $m = nsecs(monotonic); $b = nsecs(boot); $t = nsecs(tai); printf("%d %d %d %d\n", $b >= $m, $t > $b, nsecs >= $m, jiffies > 0); @tai = $t - $b; exit(); }"#)
+        defer { session.close() }
+        #expect(output.hasPrefix("1 0 1 1 0\n1 1 1 1\n"), "\(output)")
+        // CLOCK_TAI - CLOCK_BOOTTIME in the program and here agree to well within a second.
+        var tai = timespec(), boot = timespec()
+        clock_gettime(CLOCK_TAI, &tai)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        let expected = (Int64(tai.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(tai.tv_nsec) - Int64(boot.tv_nsec)
+        let measured = try #require(try session.value(ofMap: "@tai"))
+        #expect(abs(Int64(bitPattern: measured) - expected) < 500_000_000, "\(measured) vs \(expected)")
+    }
+}
+
 @Suite(.kernel, .serialized) struct TraceVerifierMappingTests {
     /// A real rejection (reading r2 before it is set) mapped back to the statement that made the
     /// failing instruction.
@@ -297,5 +457,25 @@ func expectSameOutputAsBpftrace(_ scripts: [String], json jsonScript: String, so
         session.close()
         #expect(ours == theirs, "\(script)", sourceLocation: sourceLocation)
         #expect(!theirs.isEmpty, "bpftrace printed nothing for \(script)", sourceLocation: sourceLocation)
+    }
+}
+
+extension TraceKernelTests {
+    /// Pointer casts and arithmetic, `[i]` and `*p` on typed pointers and kernel arrays,
+    /// sizeof, enum constants and pointer map keys, against bpftrace. BEGIN runs in each tool's
+    /// own process, so only values alike in every process are read: constants, BTF sizes and
+    /// the auxiliary vector's tags (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ, AT_PAGESZ 4096, ...).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")))
+    func pointerAndTypeFeaturesMatchBpftrace() throws {
+        let scripts = [
+            #"BEGIN { $p = (int32 *)0; printf("%d %d %d\n", $p + 1, $p - 1, 3 + $p); $p += 2; $p++; @p = $p; @q = (uint64*)8 + 2; @r = (int16 *)2 - 1; printf("%d\n", (struct task_struct *)0 + 1); @k[(int8*)255, 3] = 2; @t[(struct task_struct *)16] = 1; printf("%d %d\n", (int32 *)8 == (int32 *)8, (int8 *)8 < (int8 *)9); exit(); }"#,
+            #"BEGIN { printf("%d %d %d %d %d %d\n", sizeof(struct task_struct), sizeof(uint32), sizeof(union bpf_attr), sizeof(int8), BPF_MAP_TYPE_HASH, PERF_EVENT_STATE_DEAD); @a = sizeof(int8) - 2; @e = PERF_EVENT_STATE_DEAD; @b[BPF_MAP_TYPE_ARRAY] = 1; $t = (struct task_struct *)curtask; printf("%d %d %d %d %d\n", sizeof($t->pid), sizeof($t->comm), sizeof(*$t), sizeof($t->mm->saved_auxv), sizeof("abc")); exit(); }"#,
+            #"BEGIN { $t = (struct task_struct *)curtask; printf("%d %d %d %d %d\n", $t->mm->saved_auxv[0], $t->mm->saved_auxv[2], curtask->mm->saved_auxv[6], $t->mm->saved_auxv[7], $t->perf_recursion[1]); @x = $t->perf_recursion; $p = (int32 *)curtask; printf("%d %d %d\n", $p[1] == *($p + 1), $t[0].pid == (*$t).pid, *(int8 *)$t->comm == *(int8 *)curtask->comm); exit(); }"#,
+            // Whole int arrays (the network namespace's TCP buffer sysctls: both tools run in the
+            // same namespace), an element of an array held in a variable, an anonymous union member.
+            #"BEGIN { $n = curtask->nsproxy->net_ns; @w = $n->ipv4.sysctl_tcp_wmem; @k[$n->ipv4.sysctl_tcp_rmem] = 1; $r = $n->ipv4.sysctl_tcp_rmem; printf("%d %d %d\n", $r[0], $n->ipv4.sysctl_tcp_wmem[2], curtask->rcu_read_unlock_special.b.blocked); @f = curtask->numa_faults_locality; exit(); }"#,
+        ]
+        let jsonScript = #"BEGIN { @k[(int8*)16] = 1; @s = sizeof(struct file); @e = BPF_MAP_TYPE_HASH; @p = (uint32 *)4 + 1; @r = curtask->nsproxy->net_ns->ipv4.sysctl_tcp_rmem; exit(); }"#
+        try expectSameOutputAsBpftrace(scripts, json: jsonScript)
     }
 }

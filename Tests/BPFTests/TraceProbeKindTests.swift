@@ -132,4 +132,21 @@ import TestSupport
         #expect(try CommandRunner.swiftbpf("trace", "-e", "watchpoint:0x1000:8:r { }").stderr.contains("ERROR: invalid watchpoint mode: r"))
         #expect(try CommandRunner.swiftbpf("trace", "-e", "watchpoint:0x1000:8:q { }").stderr.contains("ERROR: watchpoint mode must be combination of (r,w,x)"))
     }
+
+    /// `#include`d headers' integer macros, read without a C preprocessor, print what bpftrace
+    /// prints; Debian's tcpdrop.bt (which takes `AF_INET` from <sys/socket.h> and
+    /// `SKB_DROP_REASON_*` from BTF) starts, which bpftrace 0.17 cannot do here.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: bpftrace)))
+    func headerMacrosMatchBpftrace() throws {
+        let script = "#include <sys/socket.h>\n#define MINE (AF_INET6 + 1)\nBEGIN { printf(\"%d %d %d %d\\n\", AF_INET, AF_INET6, MINE, SOCK_STREAM); exit(); }"
+        let theirs = try ChildProcess.run(Self.bpftrace, ["-e", script])
+        let ours = try CommandRunner.swiftbpf("trace", "-e", script)
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(ours.stdout == theirs.stdout && ours.stdout.contains("2 10 11 1\n"), "\(ours.stdout) vs \(theirs.stdout)")
+        guard FileManager.default.fileExists(atPath: "/usr/sbin/tcpdrop.bt") else { return }
+        var environment = ProcessInfo.processInfo.environment
+        environment["BPFTRACE_MAX_PROBES"] = "512"
+        let tcpdrop = try ChildProcess.run("/usr/bin/timeout", ["-s", "INT", "2", try CommandRunner.swiftbpfPath(), "trace", "/usr/sbin/tcpdrop.bt"], environment: environment)
+        #expect(tcpdrop.stdout.hasPrefix("Attaching 3 probes...\nTracing tcp drops. Hit Ctrl-C to end.\n"), "\(tcpdrop.stdout)\(tcpdrop.stderr)")
+    }
 }

@@ -108,3 +108,78 @@ struct TracingUprobeMultiTests {
         try link.close()
     }
 }
+
+/// libbpf's `uprobe.multi`/`uretprobe.multi` sections attach from their names.
+@Suite(.kernel, .serialized)
+struct UprobeMultiObjectTests {
+    @Test func sectionsAutoAttachToEveryMatchingFunction() throws {
+        let fixture = try UprobeFixture.shared.get()
+        let object = LoaderFixtures.output + "/uprobe_multi.bpf.o"
+        let compiled = try CommandRunner.run(LoaderFixtures.clang, [
+            "-target", "bpf", "-g", "-O2", "-I", LoaderFixtures.directory, "-DUPROBE_BINARY=\"\(fixture.pie)\"",
+            "-c", LoaderFixtures.directory + "/uprobe_multi.bpf.c", "-o", object])
+        try #require(compiled.status == 0, "clang: \(compiled.stderr)")
+        let loaded = try ObjectLoader(path: object).load()
+        let (links, skipped) = try loaded.attachAll()
+        #expect(Set(links.keys) == ["count_entries", "count_returns"])
+        #expect(Set(skipped.keys) == ["explicit_only"])
+        let entryLink = try #require(links["count_entries"] as? KernelLink)
+        guard case .uprobeMulti(let path, let count, let flags, _) = try entryLink.info().details else {
+            Issue.record("not a uprobe-multi link")
+            return
+        }
+        #expect(path == fixture.pie && count == 1 && flags == 0)
+        let returnLink = try #require(links["count_returns"] as? KernelLink)
+        if case .uprobeMulti(_, _, let returnFlags, _) = try returnLink.info().details { #expect(returnFlags == 1) }
+        try UprobeFixture.run(fixture.pie, calls: 7)
+        #expect(try loaded.global("entries", as: UInt64.self) == 7)
+        #expect(try loaded.global("returns", as: UInt64.self) == 7)
+        for (_, link) in links { try link.close() }
+        try UprobeFixture.run(fixture.pie, calls: 3)
+        #expect(try loaded.global("entries", as: UInt64.self) == 7)
+        #expect(throws: BPFError.self) { try UprobeTarget.functionOffsets(matching: "swiftbpf_no_such_*", in: fixture.pie) }
+        #expect(try UprobeTarget.functionOffsets(matching: "swiftbpf_trace?", in: fixture.pie).count == 1)
+    }
+}
+
+extension TracingUprobeMultiTests {
+    @Test func pidFiltersWholeProcessesOnThisKernel() {
+        // Linux 6.10+ filters a uprobe-multi link's pid by process; this machine runs a newer kernel.
+        #expect(UprobeMultiSupport.filtersWholeProcess)
+    }
+}
+
+/// The compact symbol-table image uprobes resolve symbols in answers as the whole file does.
+@Suite struct UprobeSymbolFileTests {
+    @Test func compactImageResolvesLikeTheWholeFile() throws {
+        let fixture = try UprobeFixture.shared.get()
+        var binaries = [fixture.nonPIE, fixture.pie, fixture.library]
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        if FileManager.default.fileExists(atPath: libc) { binaries.append(libc) }
+        for binary in binaries {
+            let whole = try UprobeTarget.readELF(binary)
+            let compact = try UprobeTarget.readSymbolTables(binary)
+            #expect(compact.bytes.count < whole.bytes.count, "\(binary)")
+            #expect(compact.segments == whole.segments)
+            let symbols = try whole.symbols() + whole.dynamicSymbols()
+            #expect(try compact.symbols() + compact.dynamicSymbols() == symbols)
+            var checked = 0
+            for symbol in symbols where symbol.isDefined && symbol.type == .function && !symbol.name.isEmpty {
+                let expected = try whole.definedSymbol(named: symbol.name).map { try whole.fileOffset(of: $0) }
+                let got = try compact.definedSymbol(named: symbol.name).map { try compact.fileOffset(of: $0) }
+                #expect(got == expected, "\(binary): \(symbol.name)")
+                checked += 1
+                if checked == 400 { break }
+            }
+            #expect(checked > 0)
+        }
+    }
+
+    @Test func filesItCannotCompactAreReadWhole() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-trc-notelf-\(getpid())").path
+        try Data("not an ELF file at all, just text".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: BPFError.self) { try UprobeTarget.readSymbolTables(path) }
+        #expect(throws: BPFError.self) { try UprobeTarget.readSymbolTables("/nonexistent/swiftbpf-trc") }
+    }
+}

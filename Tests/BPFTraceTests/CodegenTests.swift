@@ -179,7 +179,8 @@ func compileErrors(_ text: String) -> [String] {
     }
 
     @Test func stackOverflowIsADiagnosticNotATrap() {
-        let many = (0..<12).map { #"printf("%s\n", str($x\#($0)));"# }.joined()
+        // One statement's temporaries (statements after it reuse their stack): 12 strings of 64 bytes.
+        let many = "printf(\"" + String(repeating: "%s", count: 12) + "\", " + (0..<12).map { "str($x\($0))" }.joined(separator: ", ") + ");"
         let errors = compileErrors("BEGIN { " + (0..<12).map { "$x\($0) = 1; " }.joined() + many + " }")
         #expect(errors.first?.contains("bytes of BPF stack") == true)
     }

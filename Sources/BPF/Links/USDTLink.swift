@@ -115,7 +115,9 @@ extension LoadedObject {
         var specIDs: [UInt32] = []
         var specOfText: [String: UInt32] = [:]
         if let specMap = maps[Self.usdtSpecMapName] {
-            guard PerfLinkSupport.isAvailable else {
+            // Known only once an attach has answered; otherwise the first attach with a cookie
+            // reports missing perf links itself (PerfEventLink), without a probe program here.
+            guard PerfLinkSupport.mayHaveLinks else {
                 throw BPFError.unsupported(feature: "USDT arguments (\(label))", detail: "they are passed as BPF cookies, which need perf links (Linux 5.15+)")
             }
             let layout = try usdtSpecLayout(map: specMap)

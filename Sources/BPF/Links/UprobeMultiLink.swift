@@ -94,7 +94,7 @@ extension UprobeTarget {
         if locations.allSatisfy({ if case .fileOffset = $0 { true } else { false } }) {
             return (path, locations.map { if case .fileOffset(let offset) = $0 { offset } else { 0 } })
         }
-        let file = try readELF(path)
+        let file = try readSymbolTables(path)
         let offsets = try locations.map { location -> UInt64 in
             switch location {
             case .fileOffset(let offset): return offset
@@ -121,6 +121,32 @@ extension UprobeTarget {
     }
 }
 
+extension UprobeTarget {
+    /// The file offsets of the defined functions of `binary` whose names match the shell glob
+    /// `pattern` (`*`, `?`, `[...]`; a symbol version `@...` is ignored), from .symtab and
+    /// .dynsym, each place once: what libbpf's `uprobe.multi/<binary>:<pattern>` sections attach to.
+    public static func functionOffsets(matching pattern: String, in binary: String, processID: Int32? = nil) throws -> [UInt64] {
+        let path = try resolveBinary(binary, processID: processID)
+        let file = try readSymbolTables(path)
+        var offsets: [UInt64] = []
+        do {
+            for symbol in try file.symbols() + file.dynamicSymbols()
+            where symbol.isDefined && (symbol.type == .function || symbol.type == .indirectFunction) && symbol.value != 0 {
+                let name = symbol.name.split(separator: "@", maxSplits: 1).first.map(String.init) ?? symbol.name
+                guard Tracefs.globMatches(pattern, name) else { continue }
+                let offset = try file.fileOffset(of: symbol)
+                if !offsets.contains(offset) { offsets.append(offset) }
+            }
+        } catch let error as ELFError {
+            throw BPFError.invalidArgument("\(path): \(error)")
+        }
+        guard !offsets.isEmpty else {
+            throw BPFError.notFound(what: "functions matching '\(pattern)' in \(path)", detail: "no defined function symbol in .symtab or .dynsym matches")
+        }
+        return offsets
+    }
+}
+
 /// Whether the kernel has uprobe-multi links (BPF_TRACE_UPROBE_MULTI, Linux 6.6+), probed once
 /// and cached. Attaching code tries the link first and asks this only when the link failed,
 /// to tell "unsupported, fall back to perf-event uprobes" from a real error.
@@ -142,6 +168,13 @@ public enum UprobeMultiSupport {
     /// False once the kernel was found without uprobe-multi links; true while unknown, so
     /// callers can prepare for them (load programs with `.traceUprobeMulti`) without a probe.
     public static var mayBeAvailable: Bool { state.load(ordering: .relaxed) != 2 }
+
+    /// Whether a uprobe-multi link's pid filters a whole process. Before the fix "bpf: fix
+    /// multi-uprobe PID filtering logic" (Linux 6.10, 2024) the kernel compared the running
+    /// task with the pid's task, so the process's other threads were missed; perf-event uprobes
+    /// are the safer choice there. Decided from the release, which is all that tells them apart
+    /// without running a multi-threaded probe.
+    public static var filtersWholeProcess: Bool { TracingSupport.kernelVersionCode >= 6 << 16 | 10 << 8 }
 
     /// Records a uprobe-multi link that was created, so later failures are real errors.
     static func learnedAvailable() { state.store(1, ordering: .relaxed) }

@@ -52,13 +52,13 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
         case .fileOffset(let offset):
             return (path, offset)
         case .address(let address):
-            let file = try Self.readELF(path)
+            let file = try Self.readSymbolTables(path)
             guard let offset = file.fileOffset(ofVirtualAddress: address) else {
                 throw BPFError.notFound(what: "address 0x\(String(address, radix: 16)) in \(path)", detail: "no loadable segment of the file maps it")
             }
             return (path, offset)
         case .symbol(let name, let extra):
-            let file = try Self.readELF(path)
+            let file = try Self.readSymbolTables(path)
             do {
                 guard let symbol = try file.definedSymbol(named: name) else {
                     let hasSymtab = file.sections.contains { $0.type == .symtab }

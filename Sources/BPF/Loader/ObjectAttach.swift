@@ -5,7 +5,9 @@ extension LoadedObject {
     /// raw tracepoint, tp_btf/fentry/fexit/fmod_ret/lsm/iter (BTF target chosen at load),
     /// kprobe/kretprobe (`kprobe/func+off`), ksyscall, uprobe/uretprobe with a binary in the
     /// section (`uprobe//usr/lib/libc.so.6:malloc+0x10`), usdt with binary, provider and probe
-    /// (`usdt//usr/bin/app:provider:probe`, see `attachUSDT`). Sections that need more (an
+    /// (`usdt//usr/bin/app:provider:probe`, see `attachUSDT`), uprobe.multi/uretprobe.multi with a
+    /// binary and a function glob (`uprobe.multi//usr/lib/libc.so.6:str*`, one uprobe-multi link
+    /// for every matching function). Sections that need more (an
     /// interface, a cgroup, a PID, a perf event) throw `BPFError.unsupported` saying what.
     public func attach(program name: String) throws -> any Link {
         let program = try self.program(named: name)
@@ -58,6 +60,17 @@ extension LoadedObject {
                                   provider: String(parts[parts.count - 2]), name: String(parts[parts.count - 1]))
         case .kprobeMulti:
             throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "kprobe.multi sections are not auto-attached yet")
+        case .none where objectProgram.section.expectedAttachType == .traceUprobeMulti:
+            // uprobe.multi/<binary>:<function glob>, as libbpf: every defined function of the
+            // binary whose name matches, through one link.
+            guard let colon = target.lastIndex(of: ":"), colon != target.startIndex, target.index(after: colon) != target.endIndex else {
+                throw BPFError.unsupported(feature: "auto-attach of '\(section)'", detail: "a uprobe.multi section needs 'uprobe.multi/<binary>:<function pattern>' to attach automatically; attach it with attachUprobeMulti")
+            }
+            let binary = String(target[..<colon])
+            let pattern = String(target[target.index(after: colon)...])
+            let offsets = try UprobeTarget.functionOffsets(matching: pattern, in: binary)
+            return try program.attachUprobeMulti(binary: binary, locations: offsets.map { .fileOffset($0) },
+                                                 isReturn: section.hasPrefix("uretprobe.multi"))
         case .none where program.type == .structOps:
             let table = spec.structOps(using: name)?.0.name ?? "<table>"
             throw BPFError.unsupported(feature: "attaching struct_ops program '\(name)' on its own", detail: "struct_ops programs run through their table: call attachStructOps(\"\(table)\")")
@@ -72,12 +85,13 @@ extension LoadedObject {
         var links: [String: any Link] = [:]
         var skipped: [String: String] = [:]
         for program in spec.programs where programs[program.name] != nil {
-            if program.section.autoAttach == .none {
+            if program.section.autoAttach == .none && program.section.expectedAttachType != .traceUprobeMulti {
                 skipped[program.name] = "section '\(program.sectionName)' is not auto-attachable"
                 continue
             }
             // Like libbpf, bare `uprobe`/`usdt` sections are for explicit attaches only.
-            if [.uprobe, .uretprobe, .usdt].contains(program.section.autoAttach), program.attachTarget.isEmpty {
+            if [.uprobe, .uretprobe, .usdt].contains(program.section.autoAttach) || program.section.expectedAttachType == .traceUprobeMulti,
+               program.attachTarget.isEmpty {
                 skipped[program.name] = "section '\(program.sectionName)' names no target; attach it explicitly"
                 continue
             }

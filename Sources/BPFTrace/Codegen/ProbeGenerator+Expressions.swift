@@ -12,6 +12,7 @@ extension ProbeGenerator {
 
     /// Evaluates an integer expression into r0.
     mutating func integer(_ expression: Expression) throws {
+        if try integerThroughMemory(expression) { return }
         switch expression.kind {
         case .integer(let value):
             if let small = Int32(exactly: value) { asm.mov(.r0, small) } else { asm.loadImmediate64(.r0, UInt64(bitPattern: value)) }
@@ -49,6 +50,12 @@ extension ProbeGenerator {
                 asm.loadImmediate64(.r0, 0)
             case "cpu":
                 asm.call(helperID: HelperFunction.getSmpProcessorId.rawValue)
+            case "jiffies":
+                asm.call(helperID: HelperFunction.jiffies64.rawValue)
+            case "username":
+                // The uid; the runtime names it.
+                asm.call(helperID: HelperFunction.getCurrentUidGid.rawValue)
+                asm.mov32(.r0, .r0)
             case "rand":
                 asm.call(helperID: HelperFunction.getPrandomU32.rawValue)
             case "numaid":
@@ -67,6 +74,8 @@ extension ProbeGenerator {
                 } else {
                     asm.load(.doubleWord, .r0, .r9, TraceCompiler.returnValueOffset)
                 }
+            case _ where name.hasPrefix("sarg") && Int(name.dropFirst(4)) != nil:
+                try stackArgument(Int(name.dropFirst(4))!)
             case _ where name.hasPrefix("arg") && Int(name.dropFirst(3)) != nil:
                 let index = Int(name.dropFirst(3))!
                 switch context.arguments {
@@ -186,32 +195,6 @@ extension ProbeGenerator {
             asm.label(elseLabel)
             try integer(otherwise)
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range) else { try fail("cannot read \(name)", expression.range) }
-            let address = try memberAddress(chain, access)
-            let (size, signed): (Int, Bool)
-            switch access.result {
-            case .integer(let bytes, let isSigned): (size, signed) = (bytes, isSigned)
-            case .structPointer: (size, signed) = (8, false)
-            case .string: try fail("\(name) is not an integer", expression.range)
-            }
-            let value = try slot(8)
-            // A failed bpf_probe_read_* zeroes its destination, so reading exactly `size` bytes
-            // and loading them zero-extended needs no zeroing first.
-            if let accessSize = AccessSize(byteCount: size) {
-                read(into: value, size: size, from: address, user: chain.pointee.isUser)
-                asm.load(accessSize, .r0, .r10, value)
-            } else {
-                zero(value, 8)
-                read(into: value, size: size, from: address, user: chain.pointee.isUser)
-                asm.load(.doubleWord, .r0, .r10, value)
-            }
-            if signed && size < 8 {
-                let bits = Int32(64 - size * 8)
-                asm.alu(.lsh, .r0, bits)
-                asm.alu(.arsh, .r0, bits)
-            }
         case .field(_, let name, _) where context.kernelFunctionParameter(named: name) != nil:
             // kfunc `args->name`: the parameter's u64 slot in the context.
             let (index, parameter) = context.kernelFunctionParameter(named: name)!
@@ -294,6 +277,8 @@ extension ProbeGenerator {
             asm.mov(.r3, 0)
             asm.mov(.r4, 0)
             asm.call(helperID: HelperFunction.forEachMapElem.rawValue)
+        case .call(let name, let arguments) where Self.checkedIntegerFunctions.contains(name):
+            try checkedInteger(name, arguments, expression)
         case .call(let name, _):
             try fail("\(name)() does not return an integer", expression.range)
         default:
@@ -492,11 +477,11 @@ extension ProbeGenerator {
             mark()
             return
         }
-        if case .field(_, let name, _) = expression.kind, let chain = memberChain(expression) {
-            guard let access = compiler.memberAccess(chain, range: expression.range),
-                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
+        if case .field = expression.kind, let chain = memberChain(expression),
+           let access = compiler.memberAccess(chain, range: expression.range), case .string(let count) = access.result {
             // A char array at least as long as the buffer: copied whole, as bpftrace does, so no
-            // zeroing is needed (a failed bpf_probe_read_* zeroes the buffer itself).
+            // zeroing is needed (a failed bpf_probe_read_* zeroes the buffer itself). Other
+            // arrays and shorter strings take the general path below.
             if count >= size {
                 let address = try memberAddress(chain, access)
                 read(into: buffer, size: size, from: address, user: chain.pointee.isUser)
@@ -551,18 +536,16 @@ extension ProbeGenerator {
                 at += 1
             }
             asm.label(done)
-        case .field(_, let name, _) where memberChain(expression) != nil:
-            let chain = memberChain(expression)!
-            guard let access = compiler.memberAccess(chain, range: expression.range),
-                  case .string(let count) = access.result else { try fail("\(name) is not a string", expression.range) }
-            let address = try memberAddress(chain, access)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(min(size, count)))
-            asm.load(.doubleWord, .r3, .r10, address)
-            asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUserStr : HelperFunction.probeReadKernelStr).rawValue)
-        case .field(_, let name, _):
-            try readStringField(name, into: buffer, size: size, range: expression.range)
+        case .field, .index, .unary(.dereference, _, _):
+            if case .field(_, let name, _) = expression.kind, memberChain(expression) == nil {
+                if case .integerArray(let elementSize, _, let count) = try type(of: expression) {
+                    try copyTracepointArray(name, into: buffer, size: min(size, elementSize * count), range: expression.range)
+                    break
+                }
+                try readStringField(name, into: buffer, size: size, range: expression.range)
+            } else {
+                try readThroughMemory(expression, into: buffer, size: size)
+            }
         case .tuple(let elements):
             var offset = 0
             for element in elements {
@@ -588,7 +571,9 @@ extension ProbeGenerator {
             asm.add(.r1, Int32(buffer + 8))
             asm.mov(.r2, Int32(capacity))
             let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
-            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            // Elsewhere bpf_probe_read, as bpftrace: a tracepoint's pointer may be a user one
+            // (syscall arguments), and x86-64 user and kernel addresses do not overlap.
+            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeRead).rawValue)
             asm.mov(.r1, Int32(capacity))
             asm.store(.doubleWord, .r10, buffer, .r1)
         case .call("pton", let arguments):
@@ -637,13 +622,7 @@ extension ProbeGenerator {
                 copy(from: source, to: buffer, size: size)
                 return
             }
-            try integer(argument)
-            asm.mov(.r3, .r0)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(buffer))
-            asm.mov(.r2, Int32(size))
-            // bpf_probe_read_str reads user or kernel addresses on x86-64 (non-overlapping spaces).
-            asm.call(helperID: HelperFunction.probeReadStr.rawValue)
+            try readString(argument, length: arguments.count > 1 ? arguments[1] : nil, into: buffer, size: size)
         case .ternary(let condition, let then, let otherwise):
             let elseLabel = newLabel("sternary.else"), done = newLabel("sternary.done")
             try integer(condition)
@@ -707,38 +686,6 @@ extension ProbeGenerator {
     mutating func memberChain(_ expression: Expression) -> MemberChain? {
         var inferScope = scope
         return compiler.memberChain(expression, &inferScope)
-    }
-
-    /// Walks a member chain from its struct pointer; returns the stack slot holding the final
-    /// member's address. Pointers met on the way are read from the chain's address space.
-    mutating func memberAddress(_ chain: MemberChain, _ access: KernelMemberAccess) throws -> Int16 {
-        switch chain.root {
-        case .currentTask: asm.call(helperID: HelperFunction.getCurrentTask.rawValue)
-        case .value(let pointer): try integer(pointer)
-        }
-        // The address stays in r0; only pointers read on the way go through the stack.
-        var pending: Int64 = 0
-        for step in access.steps {
-            switch step {
-            case .add(let offset):
-                pending += Int64(offset)
-            case .loadPointer:
-                if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
-                pending = 0
-                let pointer = try slot(8)
-                asm.mov(.r3, .r0)
-                asm.mov(.r1, .r10)
-                asm.add(.r1, Int32(pointer))
-                asm.mov(.r2, 8)
-                asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
-                asm.load(.doubleWord, .r0, .r10, pointer)
-            }
-        }
-        if pending != 0 { asm.add(.r0, Int32(truncatingIfNeeded: pending)) }
-        // Callers read it back from a private slot; the peephole pass forwards that reload.
-        let address = try privateSlot()
-        asm.store(.doubleWord, .r10, address, .r0)
-        return address
     }
 
     /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).

@@ -23,6 +23,8 @@ struct ProbeGenerator {
     var loops: [(next: String, end: String)] = []
     /// Slots the peephole pass may treat as unaliased (see `privateSlot()`).
     var privateSlots: Set<Int16> = []
+    /// Stack offsets (8-byte granules) some non-private allocation covered.
+    var sharedSlots: Set<Int16> = []
     /// How many of `calleeSaved` hold live values.
     var savedRegisters = 0
     /// `lddw` slots (emitted as `lddw rX, 0`) that `generate` turns into references to the
@@ -58,7 +60,7 @@ struct ProbeGenerator {
         let assembled = try asm.assemble()
         // Ranges were recorded per emitted instruction count; pad for the epilogue.
         while ranges.count < assembled.count { ranges.append(nil) }
-        let optimized = PeepholeOptimizer.optimize(assembled, privateSlots: privateSlots)
+        let optimized = PeepholeOptimizer.optimize(assembled, privateSlots: privateSlots.subtracting(sharedSlots))
         // Slots patched at load time (lddw, never removed) move with their instructions.
         startTimeSlots = startTimeSlots.compactMap { optimized.newIndex[$0] }
         childProcessSlots = childProcessSlots.compactMap { optimized.newIndex[$0] }
@@ -88,11 +90,21 @@ struct ProbeGenerator {
     // MARK: Stack
 
     mutating func slot(_ size: Int) throws -> Int16 {
+        try slot(size, isPrivate: false)
+    }
+
+    private mutating func slot(_ size: Int, isPrivate: Bool) throws -> Int16 {
         let rounded = (size + 7) & ~7
         stackUsed += rounded
         guard stackUsed <= Self.stackLimit else {
             compiler.diagnostics.error("the probe needs more than \(Self.stackLimit) bytes of BPF stack (strings and map keys take stack space)", at: currentRange ?? SourceRange(at: .start))
             throw TraceCompiler.Failure(diagnostics: compiler.diagnostics.errors)
+        }
+        // Statements reuse the stack of the ones before them, so an offset that is private in
+        // one statement may be a buffer passed to a helper in another: such offsets are not
+        // private for the peephole pass.
+        if !isPrivate {
+            for granule in stride(from: -stackUsed, to: -stackUsed + rounded, by: 8) { sharedSlots.insert(Int16(granule)) }
         }
         return Int16(-stackUsed)
     }
@@ -109,7 +121,7 @@ struct ProbeGenerator {
     /// An 8-byte slot only ever reached as `r10 + offset` (never passed to a helper), which the
     /// peephole pass may drop once no load reads it.
     mutating func privateSlot() throws -> Int16 {
-        let offset = try slot(8)
+        let offset = try slot(8, isPrivate: true)
         privateSlots.insert(offset)
         return offset
     }
@@ -167,7 +179,11 @@ struct ProbeGenerator {
         defer { mark() }
         switch statement.kind {
         case .expression(let expression):
+            // An expression statement declares no variable, so its temporaries are dead once it
+            // has run and the next statement reuses their stack (e.g. a run of print() calls).
+            let stackBefore = stackUsed
             try expressionStatement(expression)
+            stackUsed = stackBefore
         case .assignVariable(let variable, let value, _):
             guard case .variable(let name) = variable.kind else { return }
             var inferScope = scope
@@ -245,20 +261,23 @@ struct ProbeGenerator {
             case "exit":
                 try emitEvent(id: TraceEventID.exit, payload: [])
                 leaveProbe()
+            case "print" where arguments.count == 1 && !{ if case .map = arguments[0].kind { true } else { false } }():
+                try printValue(arguments[0])
             case "print", "clear", "zero":
                 guard let argument = arguments.first, case .map(let mapName, let keys) = argument.kind, keys.isEmpty,
                       let index = compiler.mapIndex[mapName] else {
                     try fail("\(name)() expects a map without keys", expression.range)
                 }
                 let id = name == "print" ? TraceEventID.printMap : name == "clear" ? TraceEventID.clearMap : TraceEventID.zeroMap
-                // print(@map, top, divisor): both must be integer literals, as in bpftrace.
+                // print(@map, top, divisor): both must be integer literals, as in bpftrace, which
+                // keeps them as u32 (so print(@m, -1) prints every element).
                 var extra: [UInt64] = []
                 if name == "print" {
                     for argument in arguments.dropFirst().prefix(2) {
-                        guard case .integer(let value) = argument.kind, value >= 0 else {
+                        guard case .integer(let value) = argument.kind else {
                             try fail("print() expects integer literals for top and divisor", argument.range)
                         }
-                        extra.append(UInt64(value))
+                        extra.append(UInt64(UInt32(truncatingIfNeeded: value)))
                     }
                 }
                 try emitEvent(id: id, payload: [UInt64(index)] + extra)
@@ -416,7 +435,14 @@ struct ProbeGenerator {
             types.append(type)
         }
         if let problem = PrintfFormat.check(format, argumentTypes: types) { try fail(problem, range) }
-        compilerFormats.append(TraceFormat(format: format, argumentTypes: types, action: action))
+        try emitFormatted(TraceFormat(format: format, argumentTypes: types, action: action), values)
+    }
+
+    /// Sends one record `[format index, values...]`, each value packed as its type's storage,
+    /// for the runtime to format (printf, system, cat, print of a value).
+    mutating func emitFormatted(_ format: TraceFormat, _ values: [Expression]) throws {
+        let types = format.argumentTypes
+        compilerFormats.append(format)
         let id = UInt64(compilerFormats.count - 1)
         let size = 8 + types.reduce(0) { $0 + $1.storageSize }
         // Each argument is evaluated straight into its place in the record.
@@ -518,18 +544,28 @@ struct ProbeGenerator {
         case .min(let signed), .max(let signed):
             let key = try mapKey(map, keys, range: target.range)
             let isMax = { if case .max = map.kind { true } else { false } }()
-            let store = newLabel("minmax.store"), done = newLabel("minmax.done")
+            let store = newLabel("minmax.store"), set = newLabel("minmax.set"), done = newLabel("minmax.done")
+            // The per-CPU value is [value, set]: this CPU's slot of an element another CPU
+            // created is zeroed and unset, so it takes the new value whatever it is.
+            let pair = try slot(16)
+            asm.load(.doubleWord, .r1, .r10, argumentSlot)
+            asm.store(.doubleWord, .r10, pair, .r1)
+            asm.store(.doubleWord, .r10, pair + 8, immediate: 1)
             lookup(mapReference, key: key)
             asm.jump(.eq, .r0, 0, to: store)
-            asm.load(.doubleWord, .r1, .r0, 0)
             asm.load(.doubleWord, .r2, .r10, argumentSlot)
+            asm.load(.doubleWord, .r1, .r0, 8)
+            asm.jump(.eq, .r1, 0, to: set)
+            asm.load(.doubleWord, .r1, .r0, 0)
             // Keep the current value unless the new one beats it.
             let keep: JumpCondition = isMax ? (signed ? .sge : .ge) : (signed ? .sle : .le)
             asm.jump(keep, .r1, .r2, to: done)
+            asm.label(set)
             asm.store(.doubleWord, .r0, 0, .r2)
+            asm.store(.doubleWord, .r0, 8, immediate: 1)
             asm.jump(to: done)
             asm.label(store)
-            update(mapReference, key: key, value: argumentSlot)
+            update(mapReference, key: key, value: pair)
             asm.label(done)
         case .hist, .lhist:
             // The key's parts first, then the value straight into the bucket word after them.

@@ -26,6 +26,10 @@ public struct TraceCompiler {
 
     /// Kernel types for `curtask->...`; loaded only when a script uses them.
     let kernelTypes: (() throws -> BTF)?
+    /// Kernel enum constants by name, for identifiers such as `BPF_MAP_TYPE_HASH`.
+    let enumConstants = EnumConstantTable()
+    /// `#define` constants of the script and the headers it includes, read on first use.
+    var headerMacros: HeaderMacros?
 
     public init(program: Program, formats: TracepointFormatSource, options: TraceCompileOptions = TraceCompileOptions(),
                 kernelTypes: (() throws -> BTF)? = nil) {
@@ -276,6 +280,9 @@ public struct TraceCompiler {
         var variables: [String: TraceValueType] = [:]
         /// Variables whose assigned value had an error already reported; their uses stay quiet.
         var failedVariables: Set<String> = []
+        /// Variables holding a tracepoint array field (`$a = args->args`): bpftrace keeps them
+        /// in the context, so they cannot go into maps.
+        var contextVariables: Set<String> = []
     }
 
     mutating func inferBlock(_ block: Block, _ scope: inout Scope) {
@@ -293,6 +300,7 @@ public struct TraceCompiler {
             _ = inferType(expression, &scope)
         case .assignMap(let map, let value, _):
             guard case .map(let name, _) = map.kind else { return }
+            guard !refusesContextInMap(map, value, statement, scope) else { return }
             if case .call(let function, let arguments) = value.kind, BPFTraceLanguage.functions[function]?.kind == .mapAggregation {
                 var kind: TraceMapKind
                 let argumentType = arguments.first.flatMap { inferType($0, &scope) }
@@ -338,6 +346,7 @@ public struct TraceCompiler {
                 if scope.variables[name] == nil { scope.failedVariables.insert(name) }
                 return
             }
+            if isContextArray(value, scope) { scope.contextVariables.insert(name) }
             if let existing = scope.variables[name], !existing.isCompatible(with: type) {
                 diagnostics.error("Type mismatch for \(name): trying to assign value of type '\(type)' when variable already contains a value of type '\(existing)'", at: statement.range)
                 return
@@ -529,7 +538,8 @@ public struct TraceCompiler {
         case .parameterCount: return .integer(signed: false)
         case .builtin(let name):
             switch name {
-            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid": return .integer(signed: false)
+            case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "rand", "cgroup", "numaid", "jiffies": return .integer(signed: false)
+            case "username": return .userName
             case "comm": return .string(size: 16)
             case "probe": return .probeName
             case "func":
@@ -539,7 +549,8 @@ public struct TraceCompiler {
                     return nil
                 }
                 return .string(size: alignedStringSize(function.utf8.count + 1))
-            case "curtask": return .integer(signed: false)
+            // bpftrace types curtask as `struct task_struct *` (printed signed, in hex as a map key).
+            case "curtask": return .pointer(TracePointee(structName: "task_struct", isUser: false))
             case "kstack": return .kernelStack(useStackMap(TraceStack()))
             case "ustack": return .userStack(useStackMap(TraceStack()))
             case "cpid":
@@ -572,6 +583,7 @@ public struct TraceCompiler {
                     case .none: break
                     }
                 }
+                if let type = inferContextBuiltin(name, expression, scope) { return type }
                 if name.hasPrefix("arg") || name.hasPrefix("sarg") {
                     diagnostics.error("The \(name) builtin can only be used with uprobe and kprobe probes", at: expression.range)
                     return nil
@@ -621,6 +633,15 @@ public struct TraceCompiler {
                 return nil
             }
             return elements[index]
+        case _ where Self.isTypeConstant(expression):
+            return typeConstant(expression, &scope).map { _ in .integer(signed: false) }
+        case .index:
+            return indexType(expression, &scope)
+        case .call("uptr", _), .call("kptr", _):
+            return addressSpaceCastType(expression, &scope)
+        case .unary(.dereference, let operand, _) where !isArgs(operand) && quietType(operand, &scope)?.isPointer == true:
+            guard let chain = memberChain(expression, &scope) else { return nil }
+            return memberType(chain, range: expression.range)
         case .call("buf", let arguments):
             guard arguments.count == 2 else {
                 diagnostics.error("buf() requires 2 arguments (\(arguments.count) provided)", at: expression.range)
@@ -748,7 +769,13 @@ public struct TraceCompiler {
             return valid ? .integer(signed: false) : nil
         case .call(let name, let arguments) where ["kstack", "ustack", "ksym", "usym", "kaddr", "uaddr"].contains(name):
             return inferSymbolCall(name, arguments, expression, &scope)
+        case .call(let name, let arguments) where Self.checkedFunctions.contains(name):
+            return inferCheckedCall(name, arguments, expression, &scope)
         case .call(let name, let arguments):
+            if name == "print", let problem = unprintableArgument(arguments, &scope) {
+                diagnostics.error(problem, at: expression.range)
+                return nil
+            }
             for argument in arguments {
                 // print/clear/zero/delete take the map itself, whatever it holds.
                 if ["print", "clear", "zero", "delete", "len"].contains(name), case .map(let mapName, let keys) = argument.kind {
@@ -823,6 +850,7 @@ public struct TraceCompiler {
             let left = inferType(lhs, &scope)
             let right = inferType(rhs, &scope)
             guard let left, let right else { return nil }
+            if let pointerResult = pointerBinaryType(op, left, right, expression) { return pointerResult }
             // bpftrace compares arrays of one size byte by byte: `$a == pton("10.0.0.1")`.
             if case .byteArray(let a) = left, case .byteArray(let b) = right {
                 guard a == b else {
@@ -870,7 +898,7 @@ public struct TraceCompiler {
             return widen(a, b)
         case .field(let base, let name, let arrow):
             if let chain = memberChain(expression, &scope) {
-                if chain.fields.count == 1, !chain.fields[0].arrow, case .value = chain.root {
+                if chain.accessors.count == 1, case .field(_, arrow: false) = chain.accessors[0], case .value = chain.root {
                     diagnostics.error("Can not access field '\(name)' on type '\(chain.pointee.typeName) *'. Try dereferencing it first, or using '->'", at: expression.range)
                     return nil
                 }
@@ -902,11 +930,17 @@ public struct TraceCompiler {
             case .scalar: return .integer(signed: field.isSigned)
             case .array, .dataLocation, .relativeLocation:
                 if field.type.hasPrefix("char") || field.type.contains(" char") { return .string(size: stringSize(of: field)) }
+                if case .array(let count?) = field.kind, count > 0 {
+                    return .integerArray(elementSize: field.size / count, signed: field.isSigned, count: count)
+                }
                 diagnostics.error("swiftbpf trace reads only integer and char-array tracepoint fields", at: expression.range)
                 return nil
             }
         case .cast(let type, let operand):
             guard let operandType = inferType(operand, &scope) else { return nil }
+            if let pointer = castToPointer(type, operandType, expression, scope) {
+                return pointer.isPointer ? pointer : nil
+            }
             if let pointer = castToStructPointer(type, operandType, expression, scope) {
                 return pointer.isPointer ? pointer : nil
             }

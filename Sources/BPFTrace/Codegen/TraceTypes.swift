@@ -29,6 +29,9 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// `pton("addr")`: the address's bytes in network order (4 for IPv4, 16 for IPv6),
     /// bpftrace's int8 array, printed `[1,2,3,255]` (bytes as unsigned numbers).
     case byteArray(count: Int)
+    /// A kernel array of wider integers read whole (`curtask->numa_faults_locality`), printed
+    /// `[0,0,0]` as bpftrace prints arrays.
+    case integerArray(elementSize: Int, signed: Bool, count: Int)
     /// `macaddr(ptr)`: 6 bytes (in a u64 register, memory order), printed `XX:XX:XX:XX:XX:XX`.
     case macAddress
     /// `(a, b, ...)`: the elements back to back, printed `(a, b)`.
@@ -36,13 +39,21 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// `probe`: a u64 index into `CompiledScript.probeNames`, named when printed (bpftrace's
     /// `probe` type: an id, not a string, so it does not compare with strings either).
     case probeName
+    /// `username`: the u64 uid, printed as its user name (getpwuid(3)), as bpftrace.
+    case userName
+    /// `strerror(errno)`: the u64 error number, printed as strerror(3) words it.
+    case errorText
+    /// `cgroup_path(id[, filter])`: the u64 cgroup id, printed as its paths in the mounted
+    /// cgroup hierarchies whose names match `filter`.
+    case cgroupPath(filter: String?)
 
     /// Bytes the value takes in a map key, map value or event record.
     public var storageSize: Int {
         switch self {
-        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .probeName: 8
+        case .integer, .kernelStack, .userStack, .kernelSymbol, .pointer, .timestamp, .macAddress, .userName, .errorText, .cgroupPath, .probeName: 8
         case .inet: 24
         case .byteArray(let count): alignedStringSize(count)
+        case .integerArray(let size, _, let count): alignedStringSize(size * count)
         case .string(let size): size
         case .userSymbol: 16
         case .tuple(let elements): elements.reduce(0) { $0 + $1.storageSize }
@@ -63,6 +74,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     /// The value fits a register (r0) rather than living in a stack buffer.
     public var isRegisterValue: Bool {
         if case .byteArray = self { return false }
+        if case .integerArray = self { return false }
         return storageSize == 8 && !isString
     }
 
@@ -79,8 +91,12 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case .buffer(let capacity): "buffer[\(capacity)]"
         case .inet: "inet"
         case .byteArray(let count): "int8[\(count)]"
+        case .integerArray(let size, let signed, let count): "\(signed ? "int" : "uint")\(size * 8)[\(count)]"
         case .macAddress: "macaddr"
         case .probeName: "probe"
+        case .userName: "username"
+        case .errorText: "strerror"
+        case .cgroupPath: "cgroup_path"
         case .tuple(let elements): "(" + elements.map(\.description).joined(separator: ", ") + ")"
         }
     }
@@ -100,7 +116,7 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     var argumentKindName: String {
         switch self {
         case .integer, .pointer: "integer"
-        case .byteArray: "array"
+        case .byteArray, .integerArray: "array"
         default: bpftraceName
         }
     }
@@ -112,8 +128,10 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
         case (.kernelStack(let a), .kernelStack(let b)), (.userStack(let a), .userStack(let b)): a == b
         case (.pointer(let a), .pointer(let b)): a == b
         case (.timestamp(let a), .timestamp(let b)): a == b
-        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.probeName, .probeName): true
+        case (.buffer, .buffer), (.inet, .inet), (.macAddress, .macAddress), (.userName, .userName), (.errorText, .errorText), (.probeName, .probeName): true
+        case (.cgroupPath(let a), .cgroupPath(let b)): a == b
         case (.byteArray(let a), .byteArray(let b)): a == b
+        case (.integerArray(let a, let b, let c), .integerArray(let x, let y, let z)): a == x && b == y && c == z
         case (.tuple(let a), .tuple(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.isCompatible(with: $1) }
         case (.pointer, .integer), (.integer, .pointer): true
         default: false
@@ -121,19 +139,31 @@ public enum TraceValueType: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a BTF struct pointer points to, and in which address space it lives.
+/// What a pointer points to, and in which address space it lives: a BTF struct or union
+/// (`(struct task_struct *)curtask`, `args->rqtp`), an integer (`(int32 *)p`) or a pointer.
 public struct TracePointee: Hashable, Sendable {
-    /// The BTF struct or union name (`task_struct`).
-    public var structName: String
-    public var isUnion: Bool = false
+    /// The pointed-to type; its size scales pointer arithmetic and `[i]`.
+    public var target: TraceCType
     /// User memory (read with bpf_probe_read_user): pointers from syscall arguments and uprobes.
     public var isUser: Bool
     public init(structName: String, isUnion: Bool = false, isUser: Bool) {
-        self.structName = structName
-        self.isUnion = isUnion
+        self.target = .record(name: structName, isUnion: isUnion)
         self.isUser = isUser
     }
-    public var typeName: String { (isUnion ? "union " : "struct ") + structName }
+    public init(target: TraceCType, isUser: Bool) {
+        self.target = target
+        self.isUser = isUser
+    }
+    /// The BTF struct or union name (`task_struct`); empty when the target is not a record.
+    public var structName: String {
+        if case .record(let name, _) = target { return name }
+        return ""
+    }
+    public var isUnion: Bool {
+        if case .record(_, let isUnion) = target { return isUnion }
+        return false
+    }
+    public var typeName: String { target.description }
 }
 
 /// How a `kstack`/`ustack` is collected and printed: bpftrace's modes and frame limit.
@@ -158,6 +188,8 @@ public enum TraceMapKind: Hashable, Sendable {
     case value(TraceValueType)
     case count
     case sum(signed: Bool)
+    /// Value: [value, set] (two u64); `set` is 1 once this CPU stored a value (a per-CPU
+    /// element's other CPUs start zeroed, and 0 must not win a min).
     case min(signed: Bool)
     case max(signed: Bool)
     /// Value: [sum, count] (two u64); `avg` prints sum/count, `stats` all three.
@@ -170,7 +202,7 @@ public enum TraceMapKind: Hashable, Sendable {
     var valueSize: Int {
         switch self {
         case .value(let type): type.storageSize
-        case .avg, .stats: 16
+        case .avg, .stats, .min, .max: 16
         default: 8
         }
     }
@@ -214,11 +246,12 @@ public struct TraceMap: Hashable, Sendable {
     /// Bytes of the script's own key parts (without the histogram bucket).
     var scriptKeySize: Int { max(8, keyTypes.reduce(0) { $0 + $1.storageSize }) }
 
-    /// count() and sum() keep one counter per CPU, as bpftrace's per-CPU hash maps do: no
-    /// cache line bounces between CPUs; user space adds the CPUs' shares when printing.
+    /// Aggregations keep one value per CPU, as bpftrace's per-CPU hash maps do: no cache line
+    /// bounces between CPUs; user space merges the CPUs' shares when printing
+    /// (`TraceSession.mergeCPUs`). Histograms and plain values are shared.
     public var isPerCPU: Bool {
         switch kind {
-        case .count, .sum: true
+        case .count, .sum, .min, .max, .avg, .stats: true
         default: false
         }
     }
@@ -245,6 +278,9 @@ public enum TraceFormatAction: Hashable, Sendable {
     case system
     /// cat(): the named file's contents written.
     case cat
+    /// print(value) of a non-map value: the one argument alone on a line (`-f json`: a
+    /// `{"type": "value", ...}` event).
+    case value
 }
 
 /// How a probe attaches; resolved from its attach point during compilation.
@@ -349,6 +385,8 @@ public enum TraceEventID {
     /// the first empty one), then
     /// `TraceEventID.joinArguments` strings of `joinArgumentSize` bytes each.
     public static let join: UInt64 = 0xFFFF_FFFF_FFFF_FF06
+    /// `unwatch(addr)`: followed by the u64 address whose watchpoints to detach.
+    public static let unwatch: UInt64 = 0xFFFF_FFFF_FFFF_FF07
     /// bpftrace reads at most 16 elements of the array (its join_argnum).
     public static let joinArguments = 16
     public static let joinArgumentSize = 256
@@ -381,6 +419,9 @@ public struct TraceCompileOptions: Sendable {
     public var kernelSymbolAddress: (@Sendable (String) -> UInt64?)?
     /// `uaddr("name")` in a uprobe: the address of a data symbol in `binary`, nil when unknown.
     public var userSymbolAddress: (@Sendable (_ binary: String, _ symbol: String) -> UInt64?)?
+    /// Reads a header file for `#include` (nil when it does not exist); without it only the
+    /// script's own `#define`s are known.
+    public var readHeader: (@Sendable (String) -> String?)?
     /// Why kprobes cannot be attached on this machine (no CONFIG_KPROBES), or nil when they can;
     /// asked before anything is loaded so such scripts fail early with the reason.
     public var kprobesUnavailable: (@Sendable () -> String?)?

@@ -11,6 +11,8 @@ public enum MapPrinter {
     /// `print(@map, top, divisor)`: only the `top` largest entries (0: all), integer values
     /// divided by `divisor` (bpftrace's print arguments).
     public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], top: Int, divisor: UInt64 = 1, symbols: TraceSymbolizer? = nil) -> String {
+        // bpftrace ignores both arguments for stats() maps (with a warning at compile time).
+        guard map.kind != .stats else { return render(map, elements: elements, symbols: symbols) }
         let full = render(map, elements: elements, divisor: divisor, symbols: symbols)
         guard top > 0 else { return full }
         switch map.kind {
@@ -33,6 +35,12 @@ public enum MapPrinter {
         return renderEntries(map, elements: elements, divisor: divisor, symbols: symbols)
     }
 
+    /// bpftrace prints pointers in map keys in hex (`@[0xffff888102da2180]`), values as numbers.
+    static func pointerKeyText(_ type: TraceValueType, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> String? {
+        guard case .pointer = type, offset >= 0, offset + 8 <= bytes.count else { return nil }
+        return "0x" + String(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self), radix: 16)
+    }
+
     static func renderEntries(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], divisor: UInt64, symbols: TraceSymbolizer?) -> String {
         let keyPartsSize = map.scriptKeySize
         func keyText(_ key: [UInt8]) -> String {
@@ -41,7 +49,7 @@ public enum MapPrinter {
             var parts: [String] = []
             key.withUnsafeBytes { bytes in
                 for type in map.keyTypes {
-                    parts.append(TraceValue.decode(type, bytes, at: offset, symbols: symbols).keyText)
+                    parts.append(pointerKeyText(type, bytes, at: offset) ?? TraceValue.decode(type, bytes, at: offset, symbols: symbols).keyText)
                     offset += type.storageSize
                 }
             }
@@ -68,7 +76,7 @@ public enum MapPrinter {
             var out = ""
             for key in order {
                 out += "\(map.name)\(keyText(key)): \n"
-                out += histogram(groups[key]!, kind: map.kind)
+                out += histogram(groups[key]!, kind: map.kind, divisor: divisor)
                 out += "\n"
             }
             return out
@@ -81,7 +89,8 @@ public enum MapPrinter {
             var out = ""
             for (key, count, average, total) in rows {
                 if map.kind == .avg {
-                    out += "\(map.name)\(key): \(average)\n"
+                    // print()'s divisor applies to averages (bpftrace ignores it for stats).
+                    out += "\(map.name)\(key): \(average / Int64(max(divisor, 1)))\n"
                 } else {
                     out += "\(map.name)\(key): count \(count), average \(average), total \(total)\n"
                 }
@@ -116,8 +125,9 @@ public enum MapPrinter {
         }
     }
 
-    /// The bucket lines from the first to the last non-empty bucket.
-    static func histogram(_ buckets: [Int: UInt64], kind: TraceMapKind) -> String {
+    /// The bucket lines from the first to the last non-empty bucket. `print(@h, top, div)`
+    /// divides the counts shown, not the bars (bpftrace draws them from the real counts).
+    static func histogram(_ buckets: [Int: UInt64], kind: TraceMapKind, divisor: UInt64 = 1) -> String {
         let used = buckets.filter { $0.value > 0 }.keys
         guard let first = used.min(), let last = used.max() else { return "" }
         let maximum = buckets.values.max() ?? 1
@@ -127,7 +137,7 @@ public enum MapPrinter {
             let label = bucketLabel(index, kind: kind)
             let bar = maximum == 0 ? 0 : Int(count * 52 / maximum)
             out += label.padding(toLength: max(16, label.count), withPad: " ", startingAt: 0)
-            let number = String(count)
+            let number = String(count / max(divisor, 1))
             out += String(repeating: " ", count: max(0, 8 - number.count)) + number
             out += " |" + String(repeating: "@", count: bar) + String(repeating: " ", count: 52 - bar) + "|\n"
         }
@@ -182,13 +192,17 @@ public enum JSONOutput {
     }
 
     /// A whole map as one line: `map`, `hist` or `stats` typed, keys joined with ",".
-    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], symbols: TraceSymbolizer? = nil) -> String {
+    /// `print(@map, top, div)` keeps the `top` largest entries (0: all) and divides integer
+    /// values, averages and bucket counts by `divisor`; stats() maps ignore both, as in bpftrace.
+    public static func render(_ map: TraceMap, elements: [(key: [UInt8], value: [UInt8])], top: Int = 0, divisor: UInt64 = 1, symbols: TraceSymbolizer? = nil) -> String {
+        let (top, divisor) = map.kind == .stats ? (0, UInt64(1)) : (top, max(divisor, 1))
+        func largest(_ entries: [(String, String)]) -> [(String, String)] { top > 0 ? Array(entries.suffix(top)) : entries }
         func keyText(_ key: [UInt8]) -> String {
             var offset = 0
             var parts: [String] = []
             key.withUnsafeBytes { bytes in
                 for type in map.keyTypes {
-                    parts.append(TraceValue.decode(type, bytes, at: offset, symbols: symbols).text)
+                    parts.append(MapPrinter.pointerKeyText(type, bytes, at: offset) ?? TraceValue.decode(type, bytes, at: offset, symbols: symbols).text)
                     offset += type.storageSize
                 }
             }
@@ -221,12 +235,12 @@ public enum JSONOutput {
                     var fields: [String] = []
                     if let low { fields.append("\"min\": \(low)") }
                     if let high { fields.append("\"max\": \(high)") }
-                    fields.append("\"count\": \(buckets[index] ?? 0)")
+                    fields.append("\"count\": \((buckets[index] ?? 0) / divisor)")
                     return "{" + fields.joined(separator: ", ") + "}"
                 }
                 return (keyText(key), "[" + items.joined(separator: ", ") + "]")
             }
-            return event("hist", "{\(string(map.name)): \(wrap(entries))}")
+            return event("hist", "{\(string(map.name)): \(wrap(largest(entries)))}")
         case .avg, .stats:
             func average(_ value: [UInt8]) -> Int64 {
                 let count = Int64(bitPattern: u64(value, 1))
@@ -235,9 +249,9 @@ public enum JSONOutput {
             let entries = elements.sorted { average($0.value) < average($1.value) }.map { element -> (String, String) in
                 let sum = Int64(bitPattern: u64(element.value, 0)), count = Int64(bitPattern: u64(element.value, 1))
                 let average = count == 0 ? 0 : sum / count
-                return (keyText(element.key), map.kind == .avg ? "\(average)" : "{\"count\": \(count), \"average\": \(average), \"total\": \(sum)}")
+                return (keyText(element.key), map.kind == .avg ? "\(average / Int64(divisor))" : "{\"count\": \(count), \"average\": \(average), \"total\": \(sum)}")
             }
-            return event("stats", "{\(string(map.name)): \(wrap(entries))}")
+            return event("stats", "{\(string(map.name)): \(wrap(largest(entries)))}")
         default:
             let valueType: TraceValueType
             switch map.kind {
@@ -249,15 +263,13 @@ public enum JSONOutput {
             func number(_ value: [UInt8]) -> Int64 { Int64(bitPattern: u64(value, 0)) }
             let ordered = valueType.isString ? elements : elements.sorted { number($0.value) < number($1.value) }
             let entries = ordered.map { element -> (String, String) in
-                // Probe ids need the names; stacks and symbols stay numbers here.
-                let namesProbes: Bool = if case .tuple(let elements) = valueType { elements.contains(.probeName) } else { valueType == .probeName }
-                let value = element.value.withUnsafeBytes { TraceValue.decode(valueType, $0, at: 0, symbols: namesProbes ? symbols : nil) }
-                // bpftrace writes pton()'s byte arrays as JSON arrays, `[1,2,3,4]`, not as text.
-                if case .byteArray = valueType { return (keyText(element.key), value.text) }
-                if case .string(let text) = value { return (keyText(element.key), string(text)) }
-                return (keyText(element.key), value.text)
+                if divisor > 1, case .integer(let signed) = valueType {
+                    let bits = u64(element.value, 0)
+                    return (keyText(element.key), signed ? String(Int64(bitPattern: bits) / Int64(bitPattern: divisor)) : String(bits / divisor))
+                }
+                return (keyText(element.key), element.value.withUnsafeBytes { value(valueType, $0, at: 0, symbols: symbols) })
             }
-            return event("map", "{\(string(map.name)): \(wrap(entries))}")
+            return event("map", "{\(string(map.name)): \(wrap(largest(entries)))}")
         }
     }
 

@@ -24,8 +24,12 @@ public enum PrintfFormat {
         while let character = characters.popFirst() {
             guard character == "%" else { literal.append(character); continue }
             if characters.first == "%" { characters.removeFirst(); literal.append("%"); continue }
+            // bpftrace 0.17 recognises `%[-][0][width][.precision][length]conversion` only; any
+            // other `%` (`%+d`, `%#x`, `%y`) is printed as it stands and takes no argument.
+            let start = characters
             var conversion = Conversion(flags: "", width: nil, precision: nil, length: "", conversion: " ")
-            while let flag = characters.first, "-+ #0".contains(flag) { conversion.flags.append(flag); characters.removeFirst() }
+            if characters.first == "-" { conversion.flags.append("-"); characters.removeFirst() }
+            if characters.first == "0" { conversion.flags.append("0") }
             var digits = ""
             while let digit = characters.first, digit.isASCII, digit.isNumber { digits.append(digit); characters.removeFirst() }
             conversion.width = Int(digits)
@@ -36,7 +40,11 @@ public enum PrintfFormat {
                 conversion.precision = Int(digits) ?? 0
             }
             while let length = characters.first, "hlzjt".contains(length) { conversion.length.append(length); characters.removeFirst() }
-            guard let letter = characters.popFirst(), "diuxXocspr".contains(letter) else { return nil }
+            guard let letter = characters.popFirst(), "diuxXocspr".contains(letter) else {
+                literal.append("%")
+                characters = start
+                continue
+            }
             conversion.conversion = letter
             if !literal.isEmpty { pieces.append(.literal(literal)); literal = "" }
             pieces.append(.conversion(conversion))
@@ -59,7 +67,11 @@ public enum PrintfFormat {
                 return "printf: %r specifier expects a value of type buffer (\(type.bpftraceName) supplied)"
             }
             if case .buffer = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (buffer supplied)" }
-            if conversion.conversion == "s" { continue }
+            if case .integerArray = type { return "printf: %\(conversion.conversion) specifier expects a value of type \(conversion.conversion == "s" ? "string" : "integer") (array supplied)" }
+            if conversion.conversion == "s" {
+                if case .integer = type { return "printf: %s specifier expects a value of type string (integer supplied)" }
+                continue
+            }
             // bpftrace formats stacks and symbols as text, so it names them "string" here too.
             if !type.isInteger { return "printf: %\(conversion.conversion) specifier expects a value of type integer (string supplied)" }
         }
@@ -208,6 +220,17 @@ public enum TraceValue: Hashable, Sendable {
         }
     }
 
+    /// `username`: the passwd entry's name for `uid`, or the number when there is none.
+    static func userName(uid: UInt64) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 1024)
+        guard getpwuid_r(uid_t(truncatingIfNeeded: uid), &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return String(uid)
+        }
+        return String(cString: name)
+    }
+
     /// bpftrace's `%r`: printable ASCII as is, every other byte as `\xNN`.
     static func hexEscaped(_ bytes: UnsafeRawBufferPointer.SubSequence) -> String {
         var out = ""
@@ -253,6 +276,17 @@ public enum TraceValue: Hashable, Sendable {
             return .string(hexEscaped(bytes[(offset + 8)..<(offset + 8 + length)]))
         case .inet:
             return .string(inetText(family: u64(offset), bytes, at: offset + 8))
+        case .integerArray(let size, let signed, let count):
+            let values = (0..<count).map { index -> String in
+                let at = offset + index * size
+                guard at >= 0, at + size <= bytes.count else { return "0" }
+                var bits: UInt64 = 0
+                for byte in (0..<size).reversed() { bits = bits << 8 | UInt64(bytes[at + byte]) }
+                guard signed, size < 8 else { return signed ? String(Int64(bitPattern: bits)) : String(bits) }
+                let shift = UInt64(64 - size * 8)
+                return String(Int64(bitPattern: bits << shift) >> shift)
+            }
+            return .string("[" + values.joined(separator: ",") + "]")
         case .byteArray(let count):
             let end = min(bytes.count, offset + count)
             let values = offset < end ? bytes[offset..<end].map { String($0) } : []
@@ -279,6 +313,12 @@ public enum TraceValue: Hashable, Sendable {
             let slice = bytes[offset..<end]
             let text = slice.prefix { $0 != 0 }
             return .string(String(decoding: text, as: UTF8.self))
+        case .userName:
+            return .string(userName(uid: u64(offset)))
+        case .errorText:
+            return .string(String(cString: strerror(Int32(truncatingIfNeeded: u64(offset)))))
+        case .cgroupPath(let filter):
+            return .string(CgroupPaths.text(id: u64(offset), filter: filter))
         case .kernelStack(let stack):
             guard let symbols else { return .integer(u64(offset), signed: false) }
             return .stack(symbols.kernelStack(u64(offset), stack), perf: stack.mode == .perf)

@@ -42,6 +42,9 @@ public final class TraceSession {
         public var json = false
         /// `-v`: load with the verifier's statistics (BPF_LOG_STATS) so `verboseReport` can show them.
         public var verifierStatistics = false
+        /// The types struct casts and member chains resolve against (default: the running
+        /// kernel's BTF); tests hand in BTF of their own.
+        public var kernelTypes: (() throws -> BTF)?
         public init() {}
     }
 
@@ -67,6 +70,9 @@ public final class TraceSession {
     }()
     private var programs: [(CompiledProbe, BPF.Program)] = []
     private var links: [any Link] = []
+    /// The links of each watched address, for `unwatch(addr)` (they stay in `links` too; a
+    /// second close of a link is harmless there).
+    private var watchpointLinks: [UInt64: [any Link]] = [:]
     private var reader: RingBufferReader?
     /// Set by `attach()`; `run()` needs it.
     private var attached = false
@@ -94,6 +100,9 @@ public final class TraceSession {
             var compileOptions = options.compile
             if compileOptions.kernelSymbolAddress == nil { compileOptions.kernelSymbolAddress = { KernelSymbols.address(of: $0) } }
             if compileOptions.userSymbolAddress == nil { compileOptions.userSymbolAddress = { Self.dataSymbolAddress($1, in: $0) } }
+            if compileOptions.readHeader == nil {
+                compileOptions.readHeader = { path in FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
+            }
             if compileOptions.kprobesUnavailable == nil {
                 compileOptions.kprobesUnavailable = { Kprobes.areAvailable ? nil : "CONFIG_KPROBES, which this kernel lacks" }
             }
@@ -102,7 +111,7 @@ public final class TraceSession {
                 compileOptions.userFunctionNames = { UprobeFunctions.names(in: $0, processID: processID) }
             }
             compileOptions.processID = compileOptions.processID ?? options.processID
-            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: { try KernelBTF.vmlinux() })
+            script = try TraceCompiler.compile(program, formats: formats, options: compileOptions, kernelTypes: options.kernelTypes ?? { try KernelBTF.vmlinux() })
         } catch let failure as TraceCompiler.Failure {
             throw TraceError(renderer.render(failure.diagnostics))
         }
@@ -172,9 +181,10 @@ public final class TraceSession {
         // The kernel reads only the entries the programs reference (BPF_PSEUDO_MAP_IDX); -1
         // stands for the maps not created.
         loadOptions.fdArray = [ring?.fd.rawValue ?? -1] + maps.map(\.fd.rawValue) + stackMapFDs + [lost?.fd.rawValue ?? -1]
-        // Uprobes and USDT probes attach through one uprobe-multi link each (6.6+) unless an
-        // earlier attach found the kernel without them; such programs must say so at load.
-        let uprobeMulti = UprobeMultiSupport.mayBeAvailable
+        // Uprobes and USDT probes attach through one uprobe-multi link each (6.6+; with -p,
+        // 6.10+) unless an earlier attach found the kernel without them; such programs must say
+        // so at load.
+        let uprobeMulti = UprobeMultiSupport.mayBeAvailable && (options.processID == nil || UprobeMultiSupport.filtersWholeProcess)
         for (probe, instructions) in zip(script.probes, instructions) {
             var spec = ProgramSpec(name: programName(probe), type: probe.programType, instructions: instructions)
             if uprobeMulti, Self.attachesUprobes(probe.attachment) { spec.expectedAttachType = .traceUprobeMulti }
@@ -210,8 +220,10 @@ public final class TraceSession {
                 case .profile(let hertz):
                     links.append(try program.attachPerfEvent(.cpuClock, rate: .frequency(hertz)))
                 case .watchpoint(let address, let length, let access):
-                    links += try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
-                                                          processID: options.childProcessID ?? options.processID)
+                    let watching = try program.attachWatchpoint(address: address, length: length, access: WatchpointAccess(rawValue: access),
+                                                                processID: options.childProcessID ?? options.processID)
+                    links += watching
+                    watchpointLinks[address, default: []] += watching
                 case .kprobe(let function, let offset, let isReturn):
                     links.append(try program.attachKprobe(function: function, offset: offset, isReturn: isReturn))
                 case .kfunc(let function, _, _):
@@ -392,20 +404,12 @@ public final class TraceSession {
         let map = maps[index]
         var result: [(key: [UInt8], value: [UInt8])] = []
         var key: [UInt8]? = nil
-        let perCPU = script.maps[index].isPerCPU
+        let scriptMap = script.maps[index]
         while let next = try map.nextKey(after: key) {
-            if let value = try map.lookup(next) { result.append((next, perCPU ? Self.sumOfCPUs(value) : value)) }
+            if let value = try map.lookup(next) { result.append((next, scriptMap.isPerCPU ? Self.mergeCPUs(value, kind: scriptMap.kind) : value)) }
             key = next
         }
         return result
-    }
-
-    /// A per-CPU u64 value (one 8-byte slot per possible CPU) as the sum of its slots.
-    static func sumOfCPUs(_ value: [UInt8]) -> [UInt8] {
-        let total = value.withUnsafeBytes { bytes in
-            stride(from: 0, to: bytes.count - 7, by: 8).reduce(UInt64(0)) { $0 &+ bytes.loadUnaligned(fromByteOffset: $1, as: UInt64.self) }
-        }
-        return withUnsafeBytes(of: total) { [UInt8]($0) }
     }
 
     /// The integer value stored in a map under no key (a convenience for tests and tools).
@@ -431,9 +435,11 @@ public final class TraceSession {
             let divisor = record.count >= 32 ? record.loadUnaligned(fromByteOffset: 24, as: UInt64.self) : 1
             if top == 0 && divisor <= 1 {
                 if let text = try? renderMap(Int(argument)) { write(text) }
-            } else if Int(argument) < maps.count, !options.json, let elements = try? elements(of: Int(argument)) {
-                write(MapPrinter.render(script.maps[Int(argument)], elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
-            } else if let text = try? renderMap(Int(argument)) { write(text) }
+            } else if Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) {
+                let map = script.maps[Int(argument)]
+                write(options.json ? JSONOutput.render(map, elements: elements, top: top, divisor: divisor, symbols: symbols)
+                      : MapPrinter.render(map, elements: elements, top: top, divisor: max(divisor, 1), symbols: symbols))
+            }
         case TraceEventID.clearMap, TraceEventID.zeroMap:
             guard Int(argument) < maps.count, let elements = try? elements(of: Int(argument)) else { return }
             for element in elements {
@@ -443,6 +449,10 @@ public final class TraceSession {
                     try? maps[Int(argument)].update(element.key, [UInt8](repeating: 0, count: maps[Int(argument)].valueBufferSize))
                 }
             }
+        case TraceEventID.unwatch:
+            // Events the watchpoint raised before this one was handled still count, as in
+            // bpftrace (its detach is asynchronous too).
+            for link in watchpointLinks.removeValue(forKey: argument) ?? [] { try? link.close() }
         case TraceEventID.join:
             guard Int(argument) < script.formats.count, record.count >= 24 else { return }
             let separator = script.formats[Int(argument)].format
@@ -456,7 +466,8 @@ public final class TraceSession {
                 guard bytes.first != 0 else { break }
                 parts.append(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
             }
-            write(parts.joined(separator: separator) + "\n")
+            let joined = parts.joined(separator: separator)
+            write(options.json ? JSONOutput.event("join", JSONOutput.string(joined)) : joined + "\n")
         case TraceEventID.time:
             guard Int(argument) < script.formats.count else { return }
             let text = Self.formatTime(script.formats[Int(argument)].format)
@@ -474,13 +485,22 @@ public final class TraceSession {
             switch format.action {
             case .print:
                 write(options.json ? JSONOutput.event("printf", JSONOutput.string(text)) : text)
+            case .value:
+                // print(value): the value alone on its line; formats carry its one type.
+                guard let type = format.argumentTypes.first, let value = values.first else { return }
+                write(options.json ? JSONOutput.event("value", JSONOutput.value(type, record, at: 8, symbols: symbols)) : value.text + "\n")
             case .system:
-                write(Self.runShell(text))
+                // bpftrace's JSON names system()'s output "syscall".
+                let output = Self.runShell(text)
+                write(options.json ? JSONOutput.event("syscall", JSONOutput.string(output)) : output)
             case .cat:
                 if let contents = FileManager.default.contents(atPath: text) {
-                    write(String(decoding: contents, as: UTF8.self))
+                    let output = String(decoding: contents, as: UTF8.self)
+                    write(options.json ? JSONOutput.event("cat", JSONOutput.string(output)) : output)
                 } else {
-                    write("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n")
+                    // bpftrace reports this on stderr; JSON output still gets an empty `cat` event.
+                    FileHandle.standardError.write(Data("ERROR: failed to open file '\(text)': \(String(cString: strerror(errno)))\n".utf8))
+                    if options.json { write(JSONOutput.event("cat", JSONOutput.string(""))) }
                 }
             }
         }

@@ -7,11 +7,11 @@ public enum BPFTraceLanguage {
     /// Builtin variables (`arg0`..`arg9` and `sarg0`..`sarg9` are matched by pattern).
     public static let builtinVariables: Set<String> = [
         "args", "cgroup", "comm", "cpid", "numaid", "cpu", "ctx", "curtask", "elapsed", "func", "gid",
-        "nsecs", "pid", "probe", "rand", "retval", "tid", "uid", "username",
+        "jiffies", "pid", "probe", "rand", "retval", "tid", "uid", "username",
     ]
 
-    /// Words that are both a builtin and a function.
-    public static let callAndBuiltin: Set<String> = ["kstack", "ustack"]
+    /// Words that are both a builtin and a function (`nsecs` and later bpftrace's `nsecs(boot)`).
+    public static let callAndBuiltin: Set<String> = ["kstack", "ustack", "nsecs"]
 
     public static let stackModes: Set<String> = ["bpftrace", "perf"]
 
@@ -67,7 +67,8 @@ public enum BPFTraceLanguage {
         (name, FunctionSignature(name: name, minimumArguments: minimum, maximumArguments: maximum, kind: kind))
     }
 
-    /// bpftrace 0.17's functions (its reference guide's list), plus `offsetof` from later releases.
+    /// bpftrace 0.17's functions (its reference guide's list), plus `offsetof`, `nsecs(mode)` and
+    /// `has_key` from later releases.
     public static let functions: [String: FunctionSignature] = Dictionary(uniqueKeysWithValues: [
         // map aggregations
         signature("count", 0, 0, .mapAggregation),
@@ -122,6 +123,9 @@ public enum BPFTraceLanguage {
         // kstack/ustack are also builtins: kstack, kstack(5), kstack(perf, 5)
         signature("kstack", 0, 2, .value),
         signature("ustack", 0, 2, .value),
+        // from later bpftrace releases
+        signature("nsecs", 0, 1, .value),
+        signature("has_key", 2, 2, .value),
     ])
 
     /// Probe types and their short aliases (`k:` is `kprobe:`).

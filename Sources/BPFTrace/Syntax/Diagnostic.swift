@@ -65,6 +65,49 @@ public struct DiagnosticRenderer: Sendable {
     }
 
     public func render(_ diagnostic: Diagnostic) -> String {
+        var lines: [Int: QuotedLine?] = [:]
+        return render(diagnostic, lines: &lines)
+    }
+
+    public func render(_ diagnostics: [Diagnostic]) -> String {
+        // Each quoted line is prepared once: long lines with many diagnostics made rendering
+        // quadratic (it was most of the parser fuzz target's time).
+        var lines: [Int: QuotedLine?] = [:]
+        var out = ""
+        for diagnostic in diagnostics { out += render(diagnostic, lines: &lines) }
+        return out
+    }
+
+    /// A source line as quoted under a diagnostic: tabs shown as four spaces.
+    private struct QuotedLine {
+        var text: String
+        var byteCount: Int
+        /// Byte indices of the tabs, ascending.
+        var tabs: [Int]
+
+        init(_ line: String) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(line.utf8.count)
+            tabs = []
+            for (index, byte) in line.utf8.enumerated() {
+                if byte == UInt8(ascii: "\t") {
+                    tabs.append(index)
+                    bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 4))
+                } else {
+                    bytes.append(byte)
+                }
+            }
+            byteCount = line.utf8.count
+            text = String(decoding: bytes, as: UTF8.self)
+        }
+
+        /// The display width of bytes `range` (a tab is four columns).
+        func width(_ range: Range<Int>) -> Int {
+            range.count + 3 * tabs.reduce(0) { $0 + (range.contains($1) ? 1 : 0) }
+        }
+    }
+
+    private func render(_ diagnostic: Diagnostic, lines: inout [Int: QuotedLine?]) -> String {
         let range = diagnostic.range
         var out = file.name.isEmpty ? "" : file.name + ":"
         if range.begin.line < range.end.line {
@@ -73,21 +116,21 @@ public struct DiagnosticRenderer: Sendable {
         }
         out += "\(range.begin.line):\(range.begin.column)-\(range.end.column): "
         out += "\(diagnostic.severity.rawValue): \(diagnostic.message)\n"
-        guard let line = sourceLine(range.begin.line), !line.isEmpty else { return out }
-        var marker = ""
-        let lineBytes = Array(line.utf8)
-        out += String(decoding: lineBytes.flatMap { $0 == UInt8(ascii: "\t") ? Array("    ".utf8) : [$0] }, as: UTF8.self)
-        out += "\n"
-        for (index, byte) in lineBytes.enumerated() where index < range.end.column - 1 {
-            let mark: Character = index < range.begin.column - 1 ? " " : "~"
-            marker += byte == UInt8(ascii: "\t") ? String(repeating: mark, count: 4) : String(mark)
+        let cached: QuotedLine?
+        if let known = lines[range.begin.line] {
+            cached = known
+        } else {
+            cached = sourceLine(range.begin.line).flatMap { $0.isEmpty ? nil : QuotedLine($0) }
+            lines[range.begin.line] = cached
         }
-        out += marker + "\n"
+        guard let line = cached else { return out }
+        // Under the line: spaces up to the range, '~' over it, as wide as the quoted bytes.
+        let markedEnd = max(0, min(range.end.column - 1, line.byteCount))
+        let rangeStart = max(0, min(range.begin.column - 1, markedEnd))
+        out += line.text + "\n"
+        out += String(repeating: " ", count: line.width(0..<rangeStart))
+        out += String(repeating: "~", count: line.width(rangeStart..<markedEnd)) + "\n"
         return out
-    }
-
-    public func render(_ diagnostics: [Diagnostic]) -> String {
-        diagnostics.map(render).joined()
     }
 
     /// The quoted line; bpftrace quotes nothing (not even the marker) when it is empty.

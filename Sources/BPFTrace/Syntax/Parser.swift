@@ -730,7 +730,7 @@ public struct Parser {
         var arguments: [Expression] = []
         if kind == .rightParen {
             let close = consume()
-            return Expression(.call(name: name.text, arguments: []), range: name.range.union(close.range))
+            return Expression(.call(name: name.text, arguments: []), range: Self.callRange(name, close))
         }
         // sizeof(struct x) and offsetof(struct x, a.b) take a type.
         if name.text == "sizeof" || name.text == "offsetof", peek().kind == .structTypeName {
@@ -773,7 +773,14 @@ public struct Parser {
             arguments.append(try parseExpression())
         } while kind == .comma
         let close = try expect(.rightParen, orAlso: [.comma])
-        return Expression(.call(name: name.text, arguments: arguments), range: name.range.union(close.range))
+        return Expression(.call(name: name.text, arguments: arguments), range: Self.callRange(name, close))
+    }
+
+    /// A call's range as bpftrace reports it: from the end of the whitespace before its name, so
+    /// `print(str(0, -1))`'s inner call starts at `print` (bpftrace's lexer moves a location's
+    /// start only at whitespace), up to the closing parenthesis.
+    private static func callRange(_ name: Token, _ close: Token) -> SourceRange {
+        SourceRange(begin: name.reportRange.begin, end: close.range.end)
     }
 }
 
