@@ -122,6 +122,17 @@ extension UprobeTarget {
 }
 
 extension UprobeTarget {
+    /// The path of `binary` and the names of the functions it defines (`ELFFile.functionNames`),
+    /// read from its symbol tables only: what wildcard uprobes and `-l uprobe:` expand against.
+    public static func functionNames(in binary: String, processID: Int32? = nil) throws -> (path: String, names: [String]) {
+        let path = try resolveBinary(binary, processID: processID)
+        do {
+            return (path, try readSymbolTables(path).functionNames())
+        } catch let error as ELFError {
+            throw BPFError.invalidArgument("\(path): \(error)")
+        }
+    }
+
     /// The file offsets of the defined functions of `binary` whose names match the shell glob
     /// `pattern` (`*`, `?`, `[...]`; a symbol version `@...` is ignored), from .symtab and
     /// .dynsym, each place once: what libbpf's `uprobe.multi/<binary>:<pattern>` sections attach to.

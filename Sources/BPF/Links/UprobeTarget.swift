@@ -47,30 +47,8 @@ public struct UprobeTarget: Sendable, CustomStringConvertible {
 
     /// The binary's path and the probe's file offset in it.
     public func resolve() throws -> (path: String, offset: UInt64) {
-        let path = try Self.resolveBinary(binary, processID: processID)
-        switch location {
-        case .fileOffset(let offset):
-            return (path, offset)
-        case .address(let address):
-            let file = try Self.readSymbolTables(path)
-            guard let offset = file.fileOffset(ofVirtualAddress: address) else {
-                throw BPFError.notFound(what: "address 0x\(String(address, radix: 16)) in \(path)", detail: "no loadable segment of the file maps it")
-            }
-            return (path, offset)
-        case .symbol(let name, let extra):
-            let file = try Self.readSymbolTables(path)
-            do {
-                guard let symbol = try file.definedSymbol(named: name) else {
-                    let hasSymtab = file.sections.contains { $0.type == .symtab }
-                    throw BPFError.notFound(
-                        what: "symbol '\(name)' in \(path)",
-                        detail: hasSymtab ? "neither .symtab nor .dynsym defines it" : "the file is stripped (no .symtab) and .dynsym does not export it")
-                }
-                return (path, try file.fileOffset(of: symbol, plus: extra))
-            } catch let error as ELFError {
-                throw BPFError.invalidArgument("\(path): \(error)")
-            }
-        }
+        let resolved = try Self.resolve(binary: binary, locations: [location], processID: processID)
+        return (resolved.path, resolved.offsets[0])
     }
 
     static func readELF(_ path: String) throws -> ELFFile {

@@ -1,5 +1,4 @@
 import BPF
-import BPFObject
 import Foundation
 
 /// The functions a uprobe binary defines, for wildcard uprobes and `-l uprobe:PATH:PATTERN`.
@@ -11,9 +10,6 @@ enum UprobeFunctions {
 
     /// Sorted function names of `binary`, or nil when it cannot be found or is not ELF.
     static func names(in binary: String, processID: Int32?) -> [String]? {
-        guard let path = try? path(of: binary, processID: processID),
-              let data = FileManager.default.contents(atPath: path),
-              let file = try? ELFFile(bytes: [UInt8](data)) else { return nil }
-        return try? file.functionNames()
+        try? UprobeTarget.functionNames(in: binary, processID: processID).names
     }
 }
