@@ -32,8 +32,17 @@ public final class TraceSession {
         public var compile = TraceCompileOptions()
         /// BPFTRACE_MAP_KEYS_MAX: capacity of every map (bpftrace's default 4096).
         public var mapKeysMax = 4096
-        /// Ring buffer size in bytes (a power of two, multiple of the page size).
-        public var eventBufferSize = 1 << 20
+        /// Ring buffer size in bytes (a power of two, multiple of the page size). The default
+        /// holds what bpftrace's default perf buffers hold (64 pages per online CPU), rounded
+        /// up to a power of two: 512 KiB on 2 CPUs. A smaller ring is also quicker to create.
+        public var eventBufferSize = Options.defaultEventBufferSize
+
+        public static var defaultEventBufferSize: Int {
+            let wanted = 64 * max(PossibleCPUs.online.count, 1) * Int(sysconf(Int32(_SC_PAGESIZE)))
+            var size = 1 << 16
+            while size < wanted && size < 1 << 30 { size <<= 1 }
+            return size
+        }
         /// `-p PID`: uprobes fire only in this process.
         public var processID: Int32?
         /// `-c`: the child's pid, for `cpid` (the child must wait until the probes are attached).
