@@ -8,7 +8,7 @@
 //   - ready: time from spawn to the first event line (scripts that print on a probe this
 //     driver fires: a thread calls getppid() every millisecond, which hits the tracepoint
 //     syscalls:sys_enter_getppid and the uprobe on libc's getppid);
-//   - peak RSS: ru_maxrss from wait4 after SIGINT (the tool prints its maps, then exits);
+//   - peak RSS: the highest VmHWM of the tool until it exits after SIGINT (it prints its maps);
 //   - instructions: the bpf-prog descriptors the tool holds once the set is stable (from
 //     /proc/PID/fdinfo), each looked up by id: xlated bytes / 8 (after the verifier's rewrites),
 //     and the instructions the verifier processed.
@@ -103,17 +103,28 @@ final class RunningTool {
         return found
     }
 
-    /// SIGINT, read everything until EOF, then reap; returns peak RSS in KiB.
+    /// SIGINT, read everything until EOF, then reap; returns peak RSS in KiB: the highest
+    /// VmHWM seen in /proc/PID/status until the process ends. (wait4's ru_maxrss would also
+    /// count this driver's own RSS: posix_spawn starts the child in the parent's memory with
+    /// CLONE_VM, and exec folds that memory's high-water mark into the child's maxrss.)
     func stop() -> Int {
+        var peak = highWaterMark() ?? 0
         kill(pid, SIGINT)
         let deadline = now() + 20
-        while pump(timeout: 0.1), now() < deadline {}
+        while pump(timeout: 0.1), now() < deadline { peak = max(peak, highWaterMark() ?? 0) }
         if !eof { kill(pid, SIGKILL) }
         close(output)
         var status: Int32 = 0
         var usage = rusage()
         wait4(pid, &status, 0, &usage)
-        return usage.ru_maxrss
+        return peak
+    }
+
+    /// VmHWM of the running tool in KiB, nil once it has exited.
+    func highWaterMark() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
     }
 }
 
