@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-clock.h"
+
 #include "../SkeletonDecode/bpf/decode.h"
 
 struct tally { uint64_t count, checksum; };
@@ -26,17 +28,6 @@ static int on_record(void *context, void *data, size_t size) {
     tally->checksum += e.pid + e.tid + e.seq + e.timestamp + (uint64_t)(int64_t)e.ret + e.flags + e.cpu + e.kind
         + e.args[0] + e.args[1] + (uint8_t)e.comm[0] + (uint8_t)e.comm[15];
     return 0;
-}
-
-static uint64_t clock_ns(clockid_t clock) {
-    struct timespec now;
-    clock_gettime(clock, &now);
-    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-}
-
-static long long malloc_calls(void) {
-    const uint64_t *counter = dlsym(RTLD_DEFAULT, "sbench_malloc_calls");
-    return counter ? (long long)*counter : -1;
 }
 
 int main(int argc, char **argv) {

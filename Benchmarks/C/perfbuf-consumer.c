@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "bench-clock.h"
 #include <unistd.h>
 
 struct tally { uint64_t count, checksum, lost; };
@@ -34,17 +36,6 @@ static void on_lost(void *context, int cpu, __u64 count) {
     struct tally *tally = context;
     (void)cpu;
     tally->lost += count;
-}
-
-static uint64_t clock_ns(clockid_t clock) {
-    struct timespec now;
-    clock_gettime(clock, &now);
-    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-}
-
-static long long malloc_calls(void) {
-    const uint64_t *counter = dlsym(RTLD_DEFAULT, "sbench_malloc_calls");
-    return counter ? (long long)*counter : -1;
 }
 
 int main(int argc, char **argv) {

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-clock.h"
+
 struct tally { uint64_t count, checksum; };
 
 static volatile sig_atomic_t stop_requested;
@@ -26,24 +28,6 @@ static int on_record(void *context, void *data, size_t size) {
     return 0;
 }
 
-static uint64_t now_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-}
-
-/// CPU time of this thread: unlike wall time, it does not grow while other processes run.
-static uint64_t thread_cpu_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-}
-
-static long long malloc_calls(void) {
-    const uint64_t *counter = dlsym(RTLD_DEFAULT, "sbench_malloc_calls");
-    return counter ? (long long)*counter : -1;
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s PIN drain|live\n", argv[0]);
@@ -55,8 +39,8 @@ int main(int argc, char **argv) {
     struct ring_buffer *ring = ring_buffer__new(fd, on_record, &tally, NULL);
     if (!ring) { perror("ring_buffer__new"); return 1; }
     long long mallocs_before = malloc_calls();
-    uint64_t start = now_ns();
-    uint64_t cpu_start = thread_cpu_ns();
+    uint64_t start = clock_ns(CLOCK_MONOTONIC);
+    uint64_t cpu_start = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     if (strcmp(argv[2], "drain") == 0) {
         ring_buffer__consume(ring);
     } else {
@@ -64,12 +48,12 @@ int main(int argc, char **argv) {
         printf("ready\n");
         fflush(stdout);
         mallocs_before = malloc_calls();
-        cpu_start = thread_cpu_ns();
+        cpu_start = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         while (!stop_requested) ring_buffer__poll(ring, 100);
         ring_buffer__consume(ring);
     }
-    uint64_t elapsed = now_ns() - start;
-    uint64_t cpu = thread_cpu_ns() - cpu_start;
+    uint64_t elapsed = clock_ns(CLOCK_MONOTONIC) - start;
+    uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
     long long mallocs_after = malloc_calls();
     if (mallocs_before >= 0)
         printf("delivered=%llu ns=%llu cpu_ns=%llu mallocs=%lld checksum=%llu\n", (unsigned long long)tally.count,
