@@ -128,7 +128,7 @@ extension TraceCompiler {
     /// does not say): user memory in uprobes and USDT probes, kernel memory elsewhere.
     mutating func operandAddressSpace(_ expression: Expression, _ scope: inout Scope) -> Bool {
         if case .cast(_, let operand) = expression.kind, let isUser = addressSpace(of: operand, &scope) { return isUser }
-        return switch scope.context.arguments { case .registers, .usdt: true; default: false }
+        return scope.context.pointersAreUserMemory
     }
 
     /// `uptr(p)`/`kptr(p)`: the same value, its pointer type moved to user or kernel memory.

@@ -177,12 +177,7 @@ extension ProbeGenerator {
                 // `*addr` reads 8 bytes: user memory in uprobes, kernel memory elsewhere (bpftrace's
                 // address spaces); a failed read yields 0 (bpf_probe_read_* zeroes the buffer).
                 let value = try slot(8)
-                asm.mov(.r3, .r0)
-                asm.mov(.r1, .r10)
-                asm.add(.r1, Int32(value))
-                asm.mov(.r2, 8)
-                let isUser: Bool = switch context.arguments { case .registers, .usdt: true; default: false }
-                asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+                readAddressInR0(into: value, size: 8, user: context.pointersAreUserMemory)
                 asm.load(.doubleWord, .r0, .r10, value)
             default: try fail("swiftbpf trace does not support '\(op.rawValue)' here yet", expression.range)
             }
@@ -243,12 +238,7 @@ extension ProbeGenerator {
             let value = try slot(8)
             asm.store(.doubleWord, .r10, value, immediate: 0)
             try integer(arguments[0])
-            asm.mov(.r3, .r0)
-            asm.mov(.r1, .r10)
-            asm.add(.r1, Int32(value))
-            asm.mov(.r2, 6)
-            let isUser: Bool = switch context.arguments { case .registers, .usdt: true; default: false }
-            asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+            readAddressInR0(into: value, size: 6, user: context.pointersAreUserMemory)
             asm.load(.doubleWord, .r0, .r10, value)
         case .call("cgroupid", let arguments):
             guard case .string(let bytes) = arguments.first?.kind,
@@ -570,7 +560,7 @@ extension ProbeGenerator {
             asm.mov(.r1, .r10)
             asm.add(.r1, Int32(buffer + 8))
             asm.mov(.r2, Int32(capacity))
-            let isUser: Bool = { if case .registers = context.arguments { true } else { false } }()
+            let isUser = context.pointersAreUserMemory
             // Elsewhere bpf_probe_read, as bpftrace: a tracepoint's pointer may be a user one
             // (syscall arguments), and x86-64 user and kernel addresses do not overlap.
             asm.call(helperID: (isUser ? HelperFunction.probeReadUser : HelperFunction.probeRead).rawValue)
@@ -691,6 +681,17 @@ extension ProbeGenerator {
     /// bpf_probe_read_user/kernel(r10 + target, size, *(u64 *)(r10 + addressSlot)).
     mutating func read(into target: Int16, size: Int, from addressSlot: Int16, user: Bool) {
         asm.load(.doubleWord, .r3, .r10, addressSlot)
+        readAddressInR3(into: target, size: size, user: user)
+    }
+
+    /// bpf_probe_read_user/kernel(r10 + target, size, r0).
+    mutating func readAddressInR0(into target: Int16, size: Int, user: Bool) {
+        asm.mov(.r3, .r0)
+        readAddressInR3(into: target, size: size, user: user)
+    }
+
+    /// bpf_probe_read_user/kernel(r10 + target, size, r3).
+    mutating func readAddressInR3(into target: Int16, size: Int, user: Bool) {
         asm.mov(.r1, .r10)
         asm.add(.r1, Int32(target))
         asm.mov(.r2, Int32(size))

@@ -152,11 +152,7 @@ extension ProbeGenerator {
                 asm.add(.r0, .r1)
             case .loadPointer:
                 let pointer = try slot(8)
-                asm.mov(.r3, .r0)
-                asm.mov(.r1, .r10)
-                asm.add(.r1, Int32(pointer))
-                asm.mov(.r2, 8)
-                asm.call(helperID: (chain.pointee.isUser ? HelperFunction.probeReadUser : HelperFunction.probeReadKernel).rawValue)
+                readAddressInR0(into: pointer, size: 8, user: chain.pointee.isUser)
                 asm.load(.doubleWord, .r0, .r10, pointer)
             }
         }

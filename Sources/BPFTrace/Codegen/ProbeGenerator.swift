@@ -349,11 +349,7 @@ struct ProbeGenerator {
         // the 128 bytes are mapped), then each string straight from its stack slot.
         try integer(array)
         let pointers = try slot(8 * count)
-        asm.mov(.r3, .r0)
-        asm.mov(.r1, .r10)
-        asm.add(.r1, Int32(pointers))
-        asm.mov(.r2, Int32(8 * count))
-        asm.call(helperID: HelperFunction.probeReadUser.rawValue)
+        readAddressInR0(into: pointers, size: 8 * count, user: true)
         asm.loadMapIndex(.r1, Self.eventRingIndex)
         asm.mov(.r2, Int32(recordSize))
         asm.mov(.r3, 0)

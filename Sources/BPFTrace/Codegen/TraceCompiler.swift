@@ -116,6 +116,16 @@ public struct TraceCompiler {
         var binary: String?
         /// The attach point's provider (`tracepoint`, `uprobe`...), for error messages.
         var providerName = ""
+
+        /// Where the probe's own pointers point: user memory in uprobes and USDT probes, kernel
+        /// memory elsewhere, kprobes included (bpftrace's address spaces).
+        var pointersAreUserMemory: Bool {
+            switch arguments {
+            case .registers: providerName != "kprobe" && providerName != "kretprobe"
+            case .usdt: true
+            default: false
+            }
+        }
     }
 
     /// Where `arg0`...`argN` and `retval` come from.
