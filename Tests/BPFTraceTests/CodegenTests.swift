@@ -23,9 +23,28 @@ struct FixedFormats: TracepointFormatSource {
     print fmt: "dfd: 0x%08lx"
     """
 
+    /// `raw_syscalls:sys_enter`, whose record ends in an array of six u64 arguments.
+    static let sysEnter = """
+    name: sys_enter
+    ID: 443
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
+    \tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;
+
+    print fmt: "NR %ld"
+    """
+
     func format(category: String, name: String) throws -> TracepointFormat {
-        guard category == "syscalls", name == "sys_enter_openat" else { throw Missing() }
-        return try TracepointFormat(parsing: Self.openat)
+        switch (category, name) {
+        case ("syscalls", "sys_enter_openat"): return try TracepointFormat(parsing: Self.openat)
+        case ("raw_syscalls", "sys_enter"): return try TracepointFormat(parsing: Self.sysEnter)
+        default: throw Missing()
+        }
     }
 }
 
@@ -65,6 +84,11 @@ func compileErrors(_ text: String) -> [String] {
                                                     .kprobe(function: "vfs_read", offset: 0, isReturn: true)])
         let text = Disassembler().text(script.probes[0].instructions)
         #expect(text.contains("*(u64 *)(r9 +104)"), "arg1 is rsi in pt_regs: \(text)")
+        // Same pt_regs context, different address space: kprobes read kernel memory, uprobes user memory.
+        let kernelRead = Disassembler().text(try compile("kprobe:vfs_read { @ = *arg1; }").probes[0].instructions)
+        let userRead = Disassembler().text(try compile("uprobe:/bin/sh:main { @ = *arg1; }").probes[0].instructions)
+        #expect(kernelRead.contains("bpf_probe_read_kernel") && !kernelRead.contains("bpf_probe_read_user"), "\(kernelRead)")
+        #expect(userRead.contains("bpf_probe_read_user") && !userRead.contains("bpf_probe_read_kernel"), "\(userRead)")
         var options = TraceCompileOptions()
         options.kprobesUnavailable = { "CONFIG_KPROBES, which this kernel lacks" }
         let program = try #require(Parser.parse("kprobe:vfs_read { }").program)

@@ -3,37 +3,12 @@ import Foundation
 import Testing
 @testable import BPFTrace
 
-/// `raw_syscalls:sys_enter`, whose record ends in an array of six u64 arguments.
-private struct RawSyscallFormats: TracepointFormatSource {
-    struct Missing: Error {}
-    static let sysEnter = """
-    name: sys_enter
-    ID: 443
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
-    \tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;
-
-    print fmt: "NR %ld"
-    """
-
-    func format(category: String, name: String) throws -> TracepointFormat {
-        if category == "syscalls" { return try FixedFormats().format(category: category, name: name) }
-        guard category == "raw_syscalls", name == "sys_enter" else { throw Missing() }
-        return try TracepointFormat(parsing: Self.sysEnter)
-    }
-}
-
 private let kernelBTFPath = "/sys/kernel/btf/vmlinux"
 
 private func compileWithKernelTypes(_ text: String) throws -> CompiledScript {
     let parsed = Parser.parse(text)
     guard let program = parsed.program, parsed.succeeded else { throw TraceError("parse failed: \(parsed.diagnostics)") }
-    return try TraceCompiler.compile(program, formats: RawSyscallFormats(), kernelTypes: {
+    return try TraceCompiler.compile(program, formats: FixedFormats(), kernelTypes: {
         try BTF([UInt8](Data(contentsOf: URL(fileURLWithPath: kernelBTFPath))))
     })
 }
