@@ -6,19 +6,16 @@ import Foundation
 extension ProbeGenerator {
     static let checkedIntegerFunctions: Set<String> = ["strcontains", "strncmp", "has_key", "nsecs", "bswap", "kptr", "uptr", "strerror", "unwatch", "debugf", "cgroup_path"]
 
-    /// `sargN` in a uprobe: the Nth argument passed on the stack. At function entry on x86-64
-    /// the return address is at sp and the stack arguments follow it (SysV ABI), each 8 bytes;
-    /// read from user memory (0 when the read fails).
+    /// `sargN` in a uprobe or kprobe: the Nth argument passed on the stack. At function entry
+    /// on x86-64 the return address is at sp and the stack arguments follow it (SysV ABI), each
+    /// 8 bytes; read from the probe's address space (0 when the read fails).
     mutating func stackArgument(_ index: Int) throws {
         guard let stackPointer = ProbeRegisters.offsets["sp"] else { try fail("no stack pointer register", currentRange ?? SourceRange(at: .start)) }
         let value = try slot(8)
         asm.store(.doubleWord, .r10, value, immediate: 0)
         asm.load(.doubleWord, .r3, .r9, stackPointer)
         asm.add(.r3, Int32(8 * (index + 1)))
-        asm.mov(.r1, .r10)
-        asm.add(.r1, Int32(value))
-        asm.mov(.r2, 8)
-        asm.call(helperID: HelperFunction.probeReadUser.rawValue)
+        readAddressInR3(into: value, size: 8, user: context.pointersAreUserMemory)
         asm.load(.doubleWord, .r0, .r10, value)
     }
 
